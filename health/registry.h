@@ -1,0 +1,208 @@
+// HealthRegistry: runs checks in the background and publishes snapshots.
+//
+// The registry owns a scheduler and a small pool of worker threads. Each
+// check runs on its own interval under its own timeout; results pass through
+// flap damping and are published as an immutable `Snapshot`. Readers (HTTP
+// probes, metrics, the watchdog, your code) only ever read the latest
+// snapshot: a probe never triggers work, so a flood of probes costs nothing
+// and a slow or hung check never blocks a reader.
+//
+//   vigil::HealthRegistry registry;
+//   vigil::Check db;
+//   db.name = "postgres";
+//   db.options.kind = vigil::CheckKind::kDependency;
+//   db.function = [&](const vigil::CheckContext& ctx) { return Ping(ctx); };
+//   if (absl::Status s = registry.Register(std::move(db)); !s.ok()) ...
+//   registry.Start();
+//   ...
+//   bool ready = vigil::IsPassing(registry.GroupStatus(vigil::kReadiness));
+//
+// Semantics:
+// - A run that exceeds its timeout is reported UNHEALTHY at once ("timed out
+//   after 5s, running for 12s"), bypassing the failure threshold, and is not
+//   started again while it is still in flight. When it finally returns, its
+//   result is applied like any other. The timeout counts from when the run
+//   was queued, so a run that cannot get a worker also times out.
+// - A check that throws is reported UNHEALTHY with the exception's message.
+// - Readiness fails until every startup check has passed once, and from
+//   BeginShutdown() on.
+//
+// Thread safety: every method may be called from any thread. Listeners are
+// called one at a time, in publication order, on a thread that published
+// (scheduler or worker) with no registry lock held; they may call back into
+// the registry.
+
+#ifndef VIGIL_HEALTH_REGISTRY_H_
+#define VIGIL_HEALTH_REGISTRY_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "health/check.h"
+#include "health/clock.h"
+#include "health/snapshot.h"
+#include "health/status.h"
+#include "health/sync.h"
+
+namespace vigil {
+namespace internal {
+class WorkerPool;
+}  // namespace internal
+
+// Who is reporting: copied into every HealthReport.
+struct ServiceIdentity {
+  std::string name = "vigil";
+  std::string version;
+  // Distinguishes replicas; defaults to the host name when empty.
+  std::string instance;
+  // Defaults to the registry's construction time.
+  absl::Time start_time = absl::InfinitePast();
+};
+
+struct RegistryOptions {
+  // Time source for every interval, timeout and timestamp. Not owned; must
+  // outlive the registry. nullptr means Clock::Real().
+  Clock* clock = nullptr;
+  // Worker threads running checks. At most this many checks run at once; a
+  // hung check holds one worker until it returns. Must be >= 1.
+  int worker_threads = 4;
+  ServiceIdentity service;
+};
+
+// A change of reported status of a check or a group.
+struct Transition {
+  enum class Subject { kCheck, kGroup };
+  Subject subject = Subject::kCheck;
+  // The check's or group's name.
+  std::string name;
+  Status from = Status::kUnknown;
+  Status to = Status::kUnknown;
+  // The check's message, or the group's reason.
+  std::string message;
+  absl::Time time;
+  uint64_t generation = 0;
+};
+
+// Called on every transition. See the class comment for threading.
+using Listener = std::function<void(const Transition&)>;
+
+class HealthRegistry {
+ public:
+  explicit HealthRegistry(RegistryOptions options = {});
+  // Stops the scheduler and joins the workers. A check that never returns
+  // blocks destruction: checks must honour CheckContext::deadline.
+  ~HealthRegistry();
+
+  HealthRegistry(const HealthRegistry&) = delete;
+  HealthRegistry& operator=(const HealthRegistry&) = delete;
+
+  // Adds a check; it first runs `initial_delay` after registration. Returns
+  // InvalidArgument (see ValidateCheck) or AlreadyExists for a duplicate
+  // name; on error nothing is registered.
+  absl::Status Register(Check check) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Removes a check. A run in flight finishes and is discarded. NotFound if
+  // there is no such check.
+  absl::Status Unregister(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Starts the background scheduler thread. Idempotent. Without Start(),
+  // nothing runs unless RunOnceForTest() is called.
+  void Start() ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops the scheduler thread (runs in flight complete on the workers).
+  // Idempotent; the destructor calls it.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Drain: from now on readiness fails ("shutting down") while liveness and
+  // everything else keep working, so load balancers take the instance out of
+  // rotation before it stops. Publishes at once. Idempotent.
+  void BeginShutdown() ABSL_LOCKS_EXCLUDED(mu_);
+  bool shutting_down() const;
+
+  // The latest snapshot. Never null (an empty one before any publication).
+  // Cheap: copies one shared_ptr under a short reader lock that publication
+  // holds only to swap the pointer.
+  std::shared_ptr<const Snapshot> snapshot() const
+      ABSL_LOCKS_EXCLUDED(snapshot_mu_);
+
+  // Status of a group in the latest snapshot. Lock-free (one atomic load)
+  // for kLiveness, kReadiness, kStartup and kAllGroup; other groups read the
+  // snapshot. An unknown custom group is HEALTHY (no checks).
+  Status GroupStatus(absl::string_view group) const;
+
+  // Registers a listener for every later transition. Listeners live as long
+  // as the registry.
+  void AddListener(Listener listener) ABSL_LOCKS_EXCLUDED(mu_);
+
+  Clock* clock() const { return clock_; }
+  const ServiceIdentity& service() const { return service_; }
+
+  // Test hooks: one synchronous scheduler step at the clock's current time
+  // (declare timeouts, queue due checks, publish). Returns when the next step
+  // is due.
+  absl::Time RunOnceForTest() ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits (bounded by `timeout` of real time) until no run is in flight
+  // except runs already declared timed out. Returns false on timeout.
+  bool WaitUntilIdleForTest(absl::Duration timeout = absl::Seconds(10))
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct CheckState;
+
+  absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_);
+  void SchedulerLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  void RunCheck(std::shared_ptr<CheckState> state, absl::Time queued_at)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Applies a raw result through flap damping.
+  void ApplyResult(CheckState& state, CheckResult raw, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds and installs a new snapshot, queueing transitions.
+  void PublishLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Delivers queued transitions unless another thread is already doing so.
+  void DeliverTransitions() ABSL_LOCKS_EXCLUDED(mu_);
+
+  Clock* const clock_;
+  ServiceIdentity service_;
+
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<CheckState>, std::less<>> checks_
+      ABSL_GUARDED_BY(mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool startup_complete_ ABSL_GUARDED_BY(mu_) = false;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by the first Tick(): startup can only complete once checks run.
+  bool ticked_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  int in_flight_untimed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, Status, std::less<>> last_group_status_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<Listener> listeners_ ABSL_GUARDED_BY(mu_);
+  std::deque<Transition> pending_ ABSL_GUARDED_BY(mu_);
+  bool delivering_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> shutting_down_fast_{false};
+
+  mutable Mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
+  // Statuses of liveness, readiness, startup and all, one byte each.
+  std::atomic<uint32_t> fast_status_{0};
+
+  std::unique_ptr<internal::WorkerPool> pool_;
+  std::thread scheduler_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_HEALTH_REGISTRY_H_

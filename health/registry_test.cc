@@ -1,0 +1,531 @@
+#include "health/registry.h"
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "health/sync.h"
+#include "health/testing/fake_clock.h"
+
+namespace vigil {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// A check whose next results the test scripts, counting its runs.
+class Scripted {
+ public:
+  explicit Scripted(Status initial = Status::kHealthy) : next_(initial) {}
+
+  void Set(Status s, std::string message = "") {
+    MutexLock lock(&mu_);
+    next_ = s;
+    message_ = std::move(message);
+  }
+  int runs() const { return runs_.load(); }
+
+  // Waits (bounded, real time) until at least `n` runs have started.
+  bool WaitForRuns(int n) {
+    MutexLock lock(&mu_);
+    auto enough = [this, n] { return runs_.load() >= n; };
+    return mu_.AwaitWithTimeout(enough, absl::Seconds(10));
+  }
+
+  CheckFunction Function() {
+    return [this](const CheckContext&) {
+      MutexLock lock(&mu_);
+      runs_.fetch_add(1);
+      CheckResult r;
+      r.status = next_;
+      r.message = message_;
+      return r;
+    };
+  }
+
+ private:
+  Mutex mu_;
+  Status next_ ABSL_GUARDED_BY(mu_);
+  std::string message_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> runs_{0};
+};
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  RegistryTest() : registry_(Options()) {}
+
+  RegistryOptions Options() {
+    RegistryOptions o;
+    o.clock = &clock_;
+    o.worker_threads = 2;
+    return o;
+  }
+
+  Check Make(std::string name, CheckFunction fn,
+             std::vector<std::string> groups = {"readiness"}) {
+    Check c;
+    c.name = std::move(name);
+    c.function = std::move(fn);
+    c.options.groups = std::move(groups);
+    c.options.interval = absl::Seconds(10);
+    c.options.timeout = absl::Seconds(2);
+    c.options.failure_threshold = 1;
+    return c;
+  }
+
+  // One scheduler step at the current fake time, then wait for the runs it
+  // started to finish (condition wait on the registry, not a sleep).
+  void Step() {
+    registry_.RunOnceForTest();
+    ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  }
+
+  Status CheckStatus(absl::string_view name) {
+    const CheckSnapshot* c = registry_.snapshot()->FindCheck(name);
+    return c == nullptr ? Status::kUnknown : c->result.status;
+  }
+
+  testing::FakeClock clock_;
+  HealthRegistry registry_;
+};
+
+TEST_F(RegistryTest, RunsOnIntervalExactlyAtBoundary) {
+  Scripted s;
+  Check c = Make("a", s.Function());
+  c.options.initial_delay = absl::Seconds(5);
+  ASSERT_TRUE(registry_.Register(c).ok());
+  EXPECT_EQ(CheckStatus("a"), Status::kUnknown);
+
+  clock_.Advance(absl::Seconds(5) - absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(s.runs(), 0);
+  clock_.Advance(absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(s.runs(), 1);
+  EXPECT_EQ(CheckStatus("a"), Status::kHealthy);
+
+  clock_.Advance(absl::Seconds(10) - absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(s.runs(), 1);
+  clock_.Advance(absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(s.runs(), 2);
+  // Ticking again at the same instant runs nothing more.
+  Step();
+  EXPECT_EQ(s.runs(), 2);
+}
+
+TEST_F(RegistryTest, RunOnceReturnsNextDueTime) {
+  Scripted s;
+  ASSERT_TRUE(registry_.Register(Make("a", s.Function())).ok());
+  const absl::Time t0 = clock_.Now();
+  registry_.RunOnceForTest();  // Queues the run: next wake is its timeout.
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  EXPECT_EQ(registry_.RunOnceForTest(), t0 + absl::Seconds(10));
+}
+
+TEST_F(RegistryTest, HungCheckTimesOutWithoutPileUpOrBlockingReaders) {
+  Notification entered, release, recovered;
+  std::atomic<int> runs{0};
+  Check c = Make("hung", [&](const CheckContext&) {
+    if (runs.fetch_add(1) == 0) entered.Notify();
+    release.WaitForNotification();
+    return CheckResult::Healthy("finally");
+  });
+  registry_.AddListener([&](const Transition& t) {
+    if (t.name == "hung" && t.to == Status::kHealthy) recovered.Notify();
+  });
+  ASSERT_TRUE(registry_.Register(c).ok());
+  Scripted other;
+  ASSERT_TRUE(registry_.Register(Make("other", other.Function())).ok());
+
+  registry_.RunOnceForTest();
+  entered.WaitForNotification();
+  ASSERT_TRUE(other.WaitForRuns(1));
+
+  // Readers are never blocked by the hung run.
+  EXPECT_EQ(CheckStatus("hung"), Status::kUnknown);
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kUnknown);
+
+  clock_.Advance(absl::Seconds(2) - absl::Milliseconds(1));
+  registry_.RunOnceForTest();
+  EXPECT_EQ(CheckStatus("hung"), Status::kUnknown);
+  clock_.Advance(absl::Milliseconds(1));
+  registry_.RunOnceForTest();
+  const CheckSnapshot* snap = registry_.snapshot()->FindCheck("hung");
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->result.status, Status::kUnhealthy);
+  EXPECT_TRUE(snap->timed_out);
+  EXPECT_THAT(snap->result.message, HasSubstr("timed out after 2s"));
+
+  // Past its interval it is not started again while still in flight, and
+  // the message says how long it has been stuck.
+  clock_.Advance(absl::Seconds(30));
+  registry_.RunOnceForTest();
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_THAT(registry_.snapshot()->FindCheck("hung")->result.message,
+              HasSubstr("running for 32s"));
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kUnhealthy);
+  // The other check kept running on the remaining worker.
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  EXPECT_EQ(other.runs(), 2);
+
+  release.Notify();
+  // The late result is applied once it arrives.
+  ASSERT_TRUE(recovered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  EXPECT_EQ(CheckStatus("hung"), Status::kHealthy);
+  EXPECT_FALSE(registry_.snapshot()->FindCheck("hung")->timed_out);
+  // And the next tick starts it again.
+  Step();
+  EXPECT_EQ(runs.load(), 2);
+}
+
+TEST_F(RegistryTest, ThrowingCheckIsUnhealthyWithMessage) {
+  ASSERT_TRUE(registry_
+                  .Register(Make("throws",
+                                 [](const CheckContext&) -> CheckResult {
+                                   throw std::runtime_error("pool exhausted");
+                                 }))
+                  .ok());
+  ASSERT_TRUE(
+      registry_
+          .Register(Make("throws-int",
+                         [](const CheckContext&) -> CheckResult { throw 42; }))
+          .ok());
+  Step();
+  const auto snap = registry_.snapshot();
+  EXPECT_EQ(snap->FindCheck("throws")->result.status, Status::kUnhealthy);
+  EXPECT_EQ(snap->FindCheck("throws")->result.message,
+            "check threw: pool exhausted");
+  EXPECT_THAT(snap->FindCheck("throws-int")->result.message,
+              HasSubstr("non-standard exception"));
+}
+
+TEST_F(RegistryTest, CheckReturningNoStatusIsUnhealthy) {
+  ASSERT_TRUE(
+      registry_
+          .Register(
+              Make("empty", [](const CheckContext&) { return CheckResult(); }))
+          .ok());
+  Step();
+  EXPECT_EQ(CheckStatus("empty"), Status::kUnhealthy);
+  EXPECT_EQ(registry_.snapshot()->FindCheck("empty")->result.message,
+            "check returned no status");
+}
+
+TEST_F(RegistryTest, FailureAndSuccessThresholdsDampBothEdges) {
+  Scripted s;
+  Check c = Make("flappy", s.Function());
+  c.options.failure_threshold = 3;
+  c.options.success_threshold = 2;
+  ASSERT_TRUE(registry_.Register(c).ok());
+  Step();
+  EXPECT_EQ(CheckStatus("flappy"), Status::kHealthy);
+
+  s.Set(Status::kUnhealthy, "down");
+  for (int i = 1; i <= 2; ++i) {
+    clock_.Advance(absl::Seconds(10));
+    Step();
+    EXPECT_EQ(CheckStatus("flappy"), Status::kHealthy) << "failure " << i;
+    EXPECT_EQ(registry_.snapshot()->FindCheck("flappy")->consecutive_failures,
+              i);
+  }
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(CheckStatus("flappy"), Status::kUnhealthy);
+  EXPECT_EQ(registry_.snapshot()->FindCheck("flappy")->result.message, "down");
+
+  s.Set(Status::kHealthy);
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(CheckStatus("flappy"), Status::kUnhealthy);
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(CheckStatus("flappy"), Status::kHealthy);
+
+  // A single failure between successes never shows.
+  s.Set(Status::kUnhealthy);
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  s.Set(Status::kHealthy);
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(CheckStatus("flappy"), Status::kHealthy);
+  EXPECT_EQ(registry_.snapshot()->FindCheck("flappy")->consecutive_failures, 0);
+}
+
+TEST_F(RegistryTest, DegradedIsNotDampedAndPasses) {
+  Scripted s;
+  Check c = Make("d", s.Function());
+  c.options.failure_threshold = 3;
+  ASSERT_TRUE(registry_.Register(c).ok());
+  Step();
+  s.Set(Status::kDegraded, "slow");
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(CheckStatus("d"), Status::kDegraded);
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kDegraded);
+  EXPECT_TRUE(IsPassing(registry_.GroupStatus(kReadiness)));
+}
+
+TEST_F(RegistryTest, CriticalityAndAggregation) {
+  Scripted critical, optional, live;
+  Check o = Make("optional", optional.Function());
+  o.options.critical = false;
+  ASSERT_TRUE(registry_.Register(Make("critical", critical.Function())).ok());
+  ASSERT_TRUE(registry_.Register(o).ok());
+  ASSERT_TRUE(
+      registry_.Register(Make("live", live.Function(), {"liveness"})).ok());
+  Step();
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kHealthy);
+
+  optional.Set(Status::kUnhealthy, "cache down");
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(CheckStatus("optional"), Status::kUnhealthy);
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kDegraded);
+  EXPECT_EQ(registry_.GroupStatus(kAllGroup), Status::kDegraded);
+  EXPECT_EQ(registry_.GroupStatus(kLiveness), Status::kHealthy);
+
+  critical.Set(Status::kUnhealthy, "db down");
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kUnhealthy);
+  EXPECT_EQ(registry_.GroupStatus(kAllGroup), Status::kUnhealthy);
+  // Liveness does not follow readiness checks.
+  EXPECT_EQ(registry_.GroupStatus(kLiveness), Status::kHealthy);
+}
+
+TEST_F(RegistryTest, CustomGroupsAreAggregated) {
+  Scripted s(Status::kUnhealthy);
+  ASSERT_TRUE(registry_.Register(Make("x", s.Function(), {"batch"})).ok());
+  Step();
+  EXPECT_EQ(registry_.GroupStatus("batch"), Status::kUnhealthy);
+  EXPECT_EQ(registry_.GroupStatus("nonexistent"), Status::kHealthy);
+  const GroupSnapshot* g = registry_.snapshot()->FindGroup("batch");
+  ASSERT_NE(g, nullptr);
+  EXPECT_THAT(g->checks, ElementsAre("x"));
+}
+
+TEST_F(RegistryTest, ReadinessWaitsForEveryStartupCheckOnce) {
+  Scripted warmup(Status::kUnhealthy), cache(Status::kHealthy),
+      ready(Status::kHealthy);
+  ASSERT_TRUE(
+      registry_.Register(Make("warmup", warmup.Function(), {"startup"})).ok());
+  ASSERT_TRUE(
+      registry_.Register(Make("cache", cache.Function(), {"startup"})).ok());
+  ASSERT_TRUE(registry_.Register(Make("ready", ready.Function())).ok());
+  Step();
+  auto snap = registry_.snapshot();
+  EXPECT_FALSE(snap->startup_complete);
+  EXPECT_EQ(snap->FindGroup(kReadiness)->status, Status::kUnhealthy);
+  EXPECT_EQ(snap->FindGroup(kReadiness)->reason, "startup not complete");
+  EXPECT_EQ(registry_.GroupStatus(kStartup), Status::kUnhealthy);
+
+  warmup.Set(Status::kHealthy);
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_TRUE(registry_.snapshot()->startup_complete);
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kHealthy);
+
+  // Latched: a startup check failing later does not un-start the service.
+  warmup.Set(Status::kUnhealthy);
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_TRUE(registry_.snapshot()->startup_complete);
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kHealthy);
+}
+
+TEST_F(RegistryTest, ReadinessFailsBeforeFirstTickEvenWithoutStartupChecks) {
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kUnhealthy);
+  registry_.RunOnceForTest();
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kHealthy);
+}
+
+TEST_F(RegistryTest, BeginShutdownFailsReadinessAtOnceKeepsLiveness) {
+  Scripted live, ready;
+  ASSERT_TRUE(
+      registry_.Register(Make("live", live.Function(), {"liveness"})).ok());
+  ASSERT_TRUE(registry_.Register(Make("ready", ready.Function())).ok());
+  Step();
+  ASSERT_EQ(registry_.GroupStatus(kReadiness), Status::kHealthy);
+  EXPECT_FALSE(registry_.shutting_down());
+
+  registry_.BeginShutdown();  // No tick needed.
+  EXPECT_TRUE(registry_.shutting_down());
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kUnhealthy);
+  EXPECT_EQ(registry_.snapshot()->FindGroup(kReadiness)->reason,
+            "shutting down");
+  EXPECT_EQ(registry_.GroupStatus(kLiveness), Status::kHealthy);
+  // Checks keep running during drain.
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(ready.runs(), 2);
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kUnhealthy);
+}
+
+TEST_F(RegistryTest, ListenersSeeCheckAndGroupTransitionsInOrder) {
+  std::vector<std::string> seen;
+  Mutex mu;
+  registry_.AddListener([&](const Transition& t) {
+    MutexLock lock(&mu);
+    seen.push_back(absl::StrCat(
+        t.subject == Transition::Subject::kCheck ? "check " : "group ", t.name,
+        " ", StatusName(t.from), "->", StatusName(t.to),
+        t.message.empty() ? "" : " ", t.message));
+  });
+  Scripted s;
+  ASSERT_TRUE(registry_.Register(Make("db", s.Function())).ok());
+  Step();
+  s.Set(Status::kUnhealthy, "refused");
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  MutexLock lock(&mu);
+  EXPECT_THAT(seen,
+              ::testing::IsSupersetOf({"check db unknown->healthy",
+                                       "group readiness unknown->healthy",
+                                       "check db healthy->unhealthy refused",
+                                       "group readiness healthy->unhealthy"}));
+  // Order: the healthy transition precedes the unhealthy one.
+  auto pos = [&](const std::string& s) {
+    return std::find(seen.begin(), seen.end(), s) - seen.begin();
+  };
+  EXPECT_LT(pos("check db unknown->healthy"),
+            pos("check db healthy->unhealthy refused"));
+}
+
+TEST_F(RegistryTest, ListenerMayCallBackIntoRegistry) {
+  registry_.AddListener([&](const Transition& t) {
+    if (t.name == "db" && t.to == Status::kUnhealthy) {
+      registry_.BeginShutdown();
+    }
+  });
+  Scripted s(Status::kUnhealthy);
+  ASSERT_TRUE(registry_.Register(Make("db", s.Function())).ok());
+  Step();
+  EXPECT_TRUE(registry_.shutting_down());
+}
+
+TEST_F(RegistryTest, RejectsDependencyInLivenessAndRegistersNothing) {
+  Scripted s;
+  Check c = Make("postgres", s.Function(), {"readiness", "liveness"});
+  c.options.kind = CheckKind::kDependency;
+  absl::Status st = registry_.Register(c);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), HasSubstr("liveness"));
+  EXPECT_EQ(registry_.snapshot()->FindCheck("postgres"), nullptr);
+  c.options.allow_dependency_in_liveness = true;
+  EXPECT_TRUE(registry_.Register(c).ok());
+}
+
+TEST_F(RegistryTest, InvalidAndDuplicateRegistrationsLeaveNoTrace) {
+  Scripted s;
+  Check bad = Make("x", s.Function());
+  bad.options.interval = absl::ZeroDuration();
+  EXPECT_EQ(registry_.Register(bad).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(registry_.snapshot()->checks.empty());
+
+  ASSERT_TRUE(registry_.Register(Make("x", s.Function())).ok());
+  absl::Status dup = registry_.Register(Make("x", s.Function()));
+  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(dup.message(), HasSubstr("\"x\""));
+  EXPECT_EQ(registry_.snapshot()->checks.size(), 1u);
+}
+
+TEST_F(RegistryTest, UnregisterRemovesCheck) {
+  Scripted s(Status::kUnhealthy);
+  ASSERT_TRUE(registry_.Register(Make("x", s.Function())).ok());
+  Step();
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kUnhealthy);
+  ASSERT_TRUE(registry_.Unregister("x").ok());
+  EXPECT_EQ(registry_.snapshot()->FindCheck("x"), nullptr);
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kHealthy);
+  EXPECT_EQ(registry_.Unregister("x").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryTest, RecordsDurationAndTimeInState) {
+  Check c = Make("slowish", [&](const CheckContext& ctx) {
+    EXPECT_EQ(ctx.deadline, ctx.start + absl::Seconds(2));
+    clock_.Advance(absl::Milliseconds(250));  // The run "takes" 250 ms.
+    return CheckResult::Healthy();
+  });
+  ASSERT_TRUE(registry_.Register(c).ok());
+  Step();
+  const CheckSnapshot* snap = registry_.snapshot()->FindCheck("slowish");
+  EXPECT_EQ(snap->last_duration, absl::Milliseconds(250));
+  EXPECT_EQ(snap->run_count, 1u);
+  EXPECT_EQ(snap->last_run_time, clock_.Now());
+}
+
+TEST_F(RegistryTest, SnapshotsAreImmutableAndGenerationsIncrease) {
+  Scripted s;
+  ASSERT_TRUE(registry_.Register(Make("x", s.Function())).ok());
+  auto before = registry_.snapshot();
+  Step();
+  auto after = registry_.snapshot();
+  EXPECT_EQ(before->FindCheck("x")->result.status, Status::kUnknown);
+  EXPECT_EQ(after->FindCheck("x")->result.status, Status::kHealthy);
+  EXPECT_GT(after->generation, before->generation);
+}
+
+TEST(RegistryThreadTest, BackgroundSchedulerRunsChecksOnRealClock) {
+  HealthRegistry registry;
+  Notification ran;
+  Check c;
+  c.name = "bg";
+  c.function = [&](const CheckContext&) {
+    if (!ran.HasBeenNotified()) ran.Notify();
+    return CheckResult::Healthy();
+  };
+  ASSERT_TRUE(registry.Register(c).ok());
+  registry.Start();
+  registry.Start();  // Idempotent.
+  ASSERT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  registry.Stop();
+  registry.Stop();
+}
+
+TEST(RegistryThreadTest, ManyConcurrentReadersDuringPublication) {
+  testing::FakeClock clock;
+  RegistryOptions o;
+  o.clock = &clock;
+  HealthRegistry registry(o);
+  Scripted s;
+  for (int i = 0; i < 20; ++i) {
+    Check c;
+    c.name = absl::StrCat("c", i);
+    c.function = s.Function();
+    c.options.interval = absl::Seconds(1);
+    ASSERT_TRUE(registry.Register(c).ok());
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        auto snap = registry.snapshot();
+        EXPECT_LE(snap->checks.size(), 20u);
+        (void)registry.GroupStatus(kReadiness);
+        reads.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < 50; ++i) {
+    clock.Advance(absl::Seconds(1));
+    registry.RunOnceForTest();
+    ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  }
+  done.store(true);
+  for (auto& t : readers) t.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(s.runs(), 20 * 50);  // One run per check per tick.
+}
+
+}  // namespace
+}  // namespace vigil

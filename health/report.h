@@ -1,0 +1,48 @@
+// Report: a Snapshot as a vigil.v1.HealthReport, and its JSON form.
+//
+// Every output format (protobuf, JSON, text, metrics) is derived from the same
+// snapshot, so they always agree.
+//
+//   vigil::v1::HealthReport report =
+//       vigil::ToHealthReport(*registry.snapshot(), registry.service());
+//   std::string json = vigil::ToJson(report).value();
+
+#ifndef VIGIL_HEALTH_REPORT_H_
+#define VIGIL_HEALTH_REPORT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "health/proto/health.pb.h"
+#include "health/registry.h"
+#include "health/snapshot.h"
+
+namespace vigil {
+
+struct ReportOptions {
+  // When false, messages, observed values, thresholds and details are left
+  // out: names and statuses only (safe for anonymous clients).
+  bool include_details = true;
+};
+
+// Converts a snapshot. Thread-compatible; pure.
+v1::HealthReport ToHealthReport(const Snapshot& snapshot,
+                                const ServiceIdentity& service,
+                                const ReportOptions& options = {});
+
+// proto3 JSON mapping of `report` (field names in lowerCamelCase, enums as
+// names, durations as "1.5s"). Errors only on internal serialisation failure.
+absl::StatusOr<std::string> ToJson(const v1::HealthReport& report,
+                                   bool pretty = false);
+
+// Parses JSON produced by ToJson (unknown fields rejected).
+absl::StatusOr<v1::HealthReport> HealthReportFromJson(absl::string_view json);
+
+// Enum conversions between the C++ and protobuf types.
+v1::Status ToProto(Status status);
+Status FromProto(v1::Status status);
+
+}  // namespace vigil
+
+#endif  // VIGIL_HEALTH_REPORT_H_

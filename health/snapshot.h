@@ -1,0 +1,109 @@
+// Snapshot: an immutable picture of every check and group at one moment.
+//
+// A `HealthRegistry` publishes a new Snapshot whenever a result changes;
+// readers take a `std::shared_ptr<const Snapshot>` and may keep it as long as
+// they like. Everything in it is plain data: no locks, no callbacks.
+//
+//   std::shared_ptr<const vigil::Snapshot> s = registry.snapshot();
+//   if (const vigil::CheckSnapshot* c = s->FindCheck("postgres")) {
+//     std::cout << vigil::StatusName(c->result.status) << " " <<
+//         c->result.message;
+//   }
+
+#ifndef VIGIL_HEALTH_SNAPSHOT_H_
+#define VIGIL_HEALTH_SNAPSHOT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "health/check.h"
+#include "health/status.h"
+
+namespace vigil {
+
+// The published state of one check.
+struct CheckSnapshot {
+  std::string name;
+  CheckKind kind = CheckKind::kSelf;
+  bool critical = true;
+  std::vector<std::string> groups;
+  // The reported result: after flap damping, so `result.status` is what the
+  // groups aggregate. UNKNOWN until the first run completes.
+  CheckResult result;
+  // End of the last completed run (or when a timeout was declared);
+  // absl::InfinitePast() before the first.
+  absl::Time last_run_time = absl::InfinitePast();
+  absl::Duration last_duration = absl::ZeroDuration();
+  // Raw runs in a row that failed (UNHEALTHY) / passed, latest included.
+  int consecutive_failures = 0;
+  int consecutive_successes = 0;
+  // Since when `result.status` has been what it is.
+  absl::Time state_since = absl::InfinitePast();
+  // True while a run is still in flight past its timeout.
+  bool timed_out = false;
+  // Completed runs since registration.
+  uint64_t run_count = 0;
+  // The check's configured thresholds, for reports.
+  int failure_threshold = 1;
+  int success_threshold = 1;
+  absl::Duration interval = absl::ZeroDuration();
+  absl::Duration timeout = absl::ZeroDuration();
+
+  bool InGroup(absl::string_view group) const;
+};
+
+// The aggregate of one group.
+struct GroupSnapshot {
+  std::string name;
+  Status status = Status::kHealthy;
+  // Non-empty when the group fails for a reason beyond its checks:
+  // "startup not complete", "shutting down".
+  std::string reason;
+  // Names of the checks aggregated, sorted.
+  std::vector<std::string> checks;
+};
+
+// Aggregates `checks` the vigil way: the worst status of the critical checks
+// (UNKNOWN counts as worse than DEGRADED: a check that never ran does not
+// pass); a non-critical check that is DEGRADED or UNHEALTHY makes the result
+// at least DEGRADED, never UNHEALTHY. No checks at all is HEALTHY.
+Status Aggregate(const std::vector<const CheckSnapshot*>& checks);
+
+struct Snapshot {
+  // When this snapshot was published, on the registry's clock.
+  absl::Time time = absl::InfinitePast();
+  // Increases by one with every publication.
+  uint64_t generation = 0;
+  // Every startup check has passed at least once (latched).
+  bool startup_complete = false;
+  // BeginShutdown() was called: readiness fails while the process drains.
+  bool shutting_down = false;
+  // Every registered check, sorted by name.
+  std::vector<CheckSnapshot> checks;
+  // kLiveness, kReadiness, kStartup, kAllGroup and every custom group that
+  // has checks, sorted by name.
+  std::vector<GroupSnapshot> groups;
+
+  // nullptr when absent. O(log n).
+  const CheckSnapshot* FindCheck(absl::string_view name) const;
+  const GroupSnapshot* FindGroup(absl::string_view name) const;
+
+  // The status of the kAllGroup pseudo-group: what /healthz reports.
+  Status overall() const;
+
+  // Recomputes `group` leaving out the checks named in `exclude`, with the
+  // same readiness gating (startup, drain) as the published groups.
+  // Excluded names that are not in the group are ignored here; callers that
+  // must report them (the HTTP layer) compare against `checks`.
+  GroupSnapshot AggregateGroup(
+      absl::string_view group,
+      const absl::flat_hash_set<std::string>& exclude = {}) const;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_HEALTH_SNAPSHOT_H_

@@ -1,0 +1,132 @@
+// Mutex, MutexLock and Notification used throughout vigil.
+//
+// Why not absl::Mutex: Debian's Abseil is a shared library built without
+// ThreadSanitizer, so TSan cannot see the ordering absl::Mutex provides and
+// reports false races on everything it guards. vigil's Mutex is a thin
+// wrapper over std::mutex and std::condition_variable (which TSan
+// understands) with absl::Mutex's shape: Clang thread-safety annotations, and
+// `Await`-style waiting on a predicate that is re-evaluated whenever the
+// mutex is released, so no caller has to remember to signal.
+//
+//   vigil::Mutex mu;
+//   bool ready ABSL_GUARDED_BY(mu) = false;
+//   {
+//     vigil::MutexLock lock(&mu);
+//     mu.AwaitWithDeadline([&] { return ready; }, absl::Now() +
+//                          absl::Seconds(1));
+//   }
+
+#ifndef VIGIL_HEALTH_SYNC_H_
+#define VIGIL_HEALTH_SYNC_H_
+
+#include <condition_variable>
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace vigil {
+
+// A non-recursive mutex. Thread-safe, obviously; not copyable.
+class ABSL_LOCKABLE Mutex {
+ public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+
+  // Releases the mutex and wakes every thread waiting in Await*, so each
+  // re-evaluates its predicate.
+  void Unlock() ABSL_UNLOCK_FUNCTION() {
+    const bool wake = waiters_ > 0;
+    mu_.unlock();
+    if (wake) cv_.notify_all();
+  }
+
+  // Blocks until `pred()` is true. The mutex must be held; it is released
+  // while waiting and held again on return. `pred` runs with it held.
+  template <typename Pred>
+  void Await(Pred pred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    AwaitWithDeadline(pred, absl::InfiniteFuture());
+  }
+
+  // Like Await, but gives up at `deadline` of real time (absl::Now()).
+  // Returns `pred()` as of return.
+  template <typename Pred>
+  bool AwaitWithDeadline(Pred pred, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+    ++waiters_;
+    while (!pred()) {
+      if (deadline == absl::InfiniteFuture()) {
+        cv_.wait(lock);
+      } else {
+        if (absl::Now() >= deadline) break;
+        cv_.wait_until(lock, absl::ToChronoTime(deadline));
+      }
+    }
+    --waiters_;
+    lock.release();
+    return pred();
+  }
+
+  template <typename Pred>
+  bool AwaitWithTimeout(Pred pred, absl::Duration timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    return AwaitWithDeadline(pred, absl::Now() + timeout);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int waiters_ = 0;  // Guarded by mu_.
+};
+
+// RAII: locks in the constructor, unlocks in the destructor.
+class ABSL_SCOPED_LOCKABLE MutexLock {
+ public:
+  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
+    mu_->Lock();
+  }
+  ~MutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  MutexLock(const MutexLock&) = delete;
+  MutexLock& operator=(const MutexLock&) = delete;
+
+ private:
+  Mutex* const mu_;
+};
+
+// A one-shot event: Notify() once, any number of threads wait for it.
+// Thread-safe.
+class Notification {
+ public:
+  // Calling Notify() more than once is allowed and has no further effect.
+  void Notify() {
+    MutexLock lock(&mu_);
+    notified_ = true;
+  }
+  bool HasBeenNotified() const {
+    MutexLock lock(&mu_);
+    return notified_;
+  }
+  void WaitForNotification() const {
+    MutexLock lock(&mu_);
+    mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return notified_; });
+  }
+  // Returns whether it was notified within `timeout` of real time.
+  bool WaitForNotificationWithTimeout(absl::Duration timeout) const {
+    MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(
+        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return notified_; }, timeout);
+  }
+
+ private:
+  mutable Mutex mu_;
+  bool notified_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_HEALTH_SYNC_H_

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds and runs the example service on its built-in defaults (installing
+# what is missing first). Safe to run twice. Extra arguments go to the
+# service, e.g. scripts/run_example.sh --upstream=127.0.0.1:5432
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bazel build --config=opt //examples/service 2>&1 |
+  grep -vE 'linux-sandbox|^INFO: From ' || true
+bin=bazel-bin/examples/service/service
+[[ -x $bin ]] || { echo "run_example: build failed" >&2; exit 1; }
+exec "$bin" "$@"

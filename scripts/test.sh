@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs vigil's whole test suite: installs what is missing (scripts/setup.sh),
+# then `bazel test //...` plainly, under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and the threaded parts under ThreadSanitizer.
+# Safe to run twice. Exit status is non-zero on any failure.
+#
+#   scripts/test.sh                 # everything (what CI runs)
+#   scripts/test.sh --quick         # plain run only
+#   scripts/test.sh -- //health/... # plain run of some targets
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+targets=(//...)
+while (($#)); do
+  case "$1" in
+    --quick) quick=1 ;;
+    --) shift; targets=("$@"); quick=1; break ;;
+    *) echo "usage: $0 [--quick] [-- TARGET...]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+bash scripts/setup.sh || exit 1
+
+passed=0
+failed=0
+status=0
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+
+# run NAME BAZEL_ARGS...: one bazel test run, counting its results.
+run() {
+  local name=$1
+  shift
+  echo "=== tests ($name): bazel test $*"
+  bazel test --keep_going "$@" 2>&1 | tee "$logdir/$name.log" |
+    grep -vE 'linux-sandbox|^INFO: From ' || true
+  local rc=${PIPESTATUS[0]}
+  local p f
+  p=$(grep -cE '^//.* PASSED in' "$logdir/$name.log")
+  f=$(grep -cE '^//.* (FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD|INCOMPLETE)' \
+    "$logdir/$name.log")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if ((rc != 0)); then
+    echo "=== tests ($name): bazel exited $rc"
+    status=1
+    ((f == 0)) && failed=$((failed + 1))
+  fi
+}
+
+echo "=== format: scripts/check_format.sh"
+if bash scripts/check_format.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+
+# Threaded parts checked under ThreadSanitizer: tests tagged "tsan".
+run plain --test_summary=short "${targets[@]}"
+if ((quick == 0)); then
+  run asan --config=asan --test_summary=short //...
+  run tsan --config=tsan --test_summary=short --test_tag_filters=tsan //...
+fi
+
+echo "tests: $passed passed, $failed failed"
+exit $status
