@@ -58,7 +58,7 @@ HealthRegistry::HealthRegistry(RegistryOptions options)
       service_(std::move(options.service)),
       snapshot_(std::make_shared<Snapshot>()),
       pool_(std::make_unique<internal::WorkerPool>(
-          std::max(1, options.worker_threads))) {
+          options.worker_threads, options.max_worker_threads)) {
   if (service_.instance.empty()) service_.instance = HostName();
   if (service_.start_time == absl::InfinitePast()) {
     service_.start_time = clock_->Now();
@@ -181,6 +181,10 @@ void HealthRegistry::AddListener(Listener listener) {
 
 absl::Time HealthRegistry::RunOnceForTest() { return Tick(); }
 
+int HealthRegistry::worker_threads_for_test() const {
+  return pool_->thread_count();
+}
+
 bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
   MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(
@@ -193,6 +197,7 @@ bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
 absl::Time HealthRegistry::Tick() {
   std::vector<std::pair<std::shared_ptr<CheckState>, absl::Time>> to_run;
   absl::Time next = absl::InfiniteFuture();
+  int newly_stuck = 0;
   {
     MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
@@ -210,6 +215,7 @@ absl::Time HealthRegistry::Tick() {
         CheckSnapshot& p = s.published;
         if (!s.timed_out) {
           s.timed_out = true;
+          ++newly_stuck;
           --in_flight_untimed_;
           ++p.consecutive_failures;
           p.consecutive_successes = 0;
@@ -237,6 +243,8 @@ absl::Time HealthRegistry::Tick() {
     }
     if (changed) PublishLocked(now);
   }
+  // Each newly stuck run holds a worker: replace it (bounded).
+  for (int i = 0; i < newly_stuck; ++i) pool_->AddThread();
   for (auto& [state, queued_at] : to_run) {
     pool_->Submit([this, state = std::move(state), queued_at]() mutable {
       RunCheck(std::move(state), queued_at);

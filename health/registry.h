@@ -22,7 +22,8 @@
 //   after 5s, running for 12s"), bypassing the failure threshold, and is not
 //   started again while it is still in flight. When it finally returns, its
 //   result is applied like any other. The timeout counts from when the run
-//   was queued, so a run that cannot get a worker also times out.
+//   was queued, so a run that cannot get a worker also times out. A worker
+//   held by a timed-out run is replaced, up to max_worker_threads.
 // - A check that throws is reported UNHEALTHY with the exception's message.
 // - Readiness fails until every startup check has passed once, and from
 //   BeginShutdown() on.
@@ -75,9 +76,13 @@ struct RegistryOptions {
   // Time source for every interval, timeout and timestamp. Not owned; must
   // outlive the registry. nullptr means Clock::Real().
   Clock* clock = nullptr;
-  // Worker threads running checks. At most this many checks run at once; a
-  // hung check holds one worker until it returns. Must be >= 1.
+  // Worker threads running checks. At most this many checks run at once.
+  // Values below 1 mean 1.
   int worker_threads = 4;
+  // A run that times out keeps its worker until it returns; each time one is
+  // declared timed out the pool gets a replacement worker, up to this many
+  // threads in all, so hung checks cannot starve the others.
+  int max_worker_threads = 16;
   ServiceIdentity service;
 };
 
@@ -156,6 +161,8 @@ class HealthRegistry {
   // except runs already declared timed out. Returns false on timeout.
   bool WaitUntilIdleForTest(absl::Duration timeout = absl::Seconds(10))
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Current number of worker threads.
+  int worker_threads_for_test() const;
 
  private:
   struct CheckState;

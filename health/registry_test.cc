@@ -473,6 +473,50 @@ TEST_F(RegistryTest, SnapshotsAreImmutableAndGenerationsIncrease) {
   EXPECT_GT(after->generation, before->generation);
 }
 
+TEST(RegistryPoolTest, StuckWorkerIsReplacedSoOthersKeepRunning) {
+  testing::FakeClock clock;
+  RegistryOptions o;
+  o.clock = &clock;
+  o.worker_threads = 1;
+  o.max_worker_threads = 2;
+  HealthRegistry registry(o);
+  Notification entered, release;
+  Check hung;
+  hung.name = "hung";
+  hung.options.timeout = absl::Seconds(1);
+  hung.function = [&](const CheckContext&) {
+    entered.Notify();
+    release.WaitForNotification();
+    return CheckResult::Healthy();
+  };
+  ASSERT_TRUE(registry.Register(hung).ok());
+  registry.RunOnceForTest();
+  entered.WaitForNotification();
+  Scripted s;
+  Check other;
+  other.name = "other";
+  other.options.timeout = absl::Seconds(5);
+  other.function = s.Function();
+  ASSERT_TRUE(registry.Register(other).ok());
+  registry.RunOnceForTest();  // Queued behind the hung run: no worker free.
+  EXPECT_EQ(registry.worker_threads_for_test(), 1);
+  EXPECT_EQ(s.runs(), 0);
+
+  clock.Advance(absl::Seconds(1));
+  registry.RunOnceForTest();  // "hung" times out: its worker is replaced.
+  EXPECT_EQ(registry.worker_threads_for_test(), 2);
+  ASSERT_TRUE(s.WaitForRuns(1));
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  EXPECT_EQ(registry.snapshot()->FindCheck("other")->result.status,
+            Status::kHealthy);
+  // Bounded: further stuck runs add no thread past max_worker_threads.
+  clock.Advance(absl::Seconds(30));
+  registry.RunOnceForTest();
+  EXPECT_EQ(registry.worker_threads_for_test(), 2);
+  release.Notify();
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+}
+
 TEST(RegistryThreadTest, BackgroundSchedulerRunsChecksOnRealClock) {
   HealthRegistry registry;
   Notification ran;

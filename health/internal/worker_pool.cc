@@ -1,22 +1,39 @@
 #include "health/internal/worker_pool.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace vigil {
 namespace internal {
 
-WorkerPool::WorkerPool(int threads) {
-  if (threads < 1) threads = 1;
-  threads_.reserve(threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+WorkerPool::WorkerPool(int threads, int max_threads)
+    : max_threads_(std::max(1, std::max(threads, max_threads))) {
+  MutexLock lock(&mu_);
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this] { Loop(); });
+  }
 }
 
 WorkerPool::~WorkerPool() {
+  std::vector<std::thread> threads;
   {
     MutexLock lock(&mu_);
     stop_ = true;
+    threads.swap(threads_);
   }
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads) t.join();
+}
+
+bool WorkerPool::AddThread() {
+  MutexLock lock(&mu_);
+  if (stop_ || static_cast<int>(threads_.size()) >= max_threads_) return false;
+  threads_.emplace_back([this] { Loop(); });
+  return true;
+}
+
+int WorkerPool::thread_count() const {
+  MutexLock lock(&mu_);
+  return static_cast<int>(threads_.size());
 }
 
 void WorkerPool::Submit(std::function<void()> work) {

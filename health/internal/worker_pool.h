@@ -17,7 +17,8 @@ namespace internal {
 // Thread-safe. The destructor runs every queued closure, then joins.
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads);
+  // Starts `threads` workers; AddThread() may add more, up to `max_threads`.
+  WorkerPool(int threads, int max_threads);
   ~WorkerPool();
 
   WorkerPool(const WorkerPool&) = delete;
@@ -25,13 +26,20 @@ class WorkerPool {
 
   void Submit(std::function<void()> work) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Adds one worker unless the pool already has `max_threads`. Used to
+  // replace a worker held by a hung closure. Returns whether it added one.
+  bool AddThread() ABSL_LOCKS_EXCLUDED(mu_);
+
+  int thread_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
 
-  Mutex mu_;
+  mutable Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> threads_;
+  const int max_threads_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal
