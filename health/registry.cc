@@ -51,6 +51,9 @@ struct HealthRegistry::CheckState {
   bool timed_out = false;
   absl::Time queued_at;
   Status last_notified = Status::kUnknown;
+  // `published` as last put in a snapshot; rebuilt when `view_dirty`.
+  std::shared_ptr<const CheckSnapshot> view;
+  bool view_dirty = true;
 };
 
 HealthRegistry::HealthRegistry(RegistryOptions options)
@@ -101,6 +104,7 @@ absl::Status HealthRegistry::Register(Check check) {
     state->next_run = now + check.options.initial_delay;
     state->check = std::move(check);
     checks_.emplace(state->check.name, std::move(state));
+    membership_dirty_ = true;
     wake_ = true;
     PublishLocked(now);
   }
@@ -117,6 +121,7 @@ absl::Status HealthRegistry::Unregister(absl::string_view name) {
           absl::StrCat("check name \"", name, "\": not registered"));
     }
     checks_.erase(it);
+    membership_dirty_ = true;
     PublishLocked(clock_->Now());
   }
   DeliverTransitions();
@@ -165,10 +170,7 @@ std::shared_ptr<const Snapshot> HealthRegistry::snapshot() const {
 
 Status HealthRegistry::GroupStatus(absl::string_view group) const {
   const int i = FastIndex(group);
-  if (i >= 0) {
-    const uint32_t packed = fast_status_.load(std::memory_order_acquire);
-    return static_cast<Status>((packed >> (8 * i)) & 0xff);
-  }
+  if (i >= 0) return FastStatus(i);
   std::shared_ptr<const Snapshot> s = snapshot();
   const GroupSnapshot* g = s->FindGroup(group);
   return g == nullptr ? Status::kHealthy : g->status;
@@ -227,6 +229,7 @@ absl::Time HealthRegistry::Tick() {
         p.result = std::move(r);
         p.timed_out = true;
         p.last_run_time = now;
+        s.view_dirty = true;
         changed = true;
         next = std::min(next, now + kStuckRefresh);
       } else if (now >= s.next_run) {
@@ -298,6 +301,7 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
     p.last_run_time = end;
     ++p.run_count;
     ApplyResult(*state, std::move(result), end);
+    state->view_dirty = true;
     if (state->next_run <= end) wake_ = true;
     // A removed check's late result changes nothing visible.
     auto it = checks_.find(state->check.name);
@@ -332,19 +336,53 @@ void HealthRegistry::ApplyResult(CheckState& state, CheckResult raw,
   p.result = std::move(raw);
 }
 
+void HealthRegistry::RebuildGroupIndexLocked() {
+  std::set<std::string, std::less<>> names(std::begin(kFastGroups),
+                                           std::end(kFastGroups));
+  for (const auto& [name, state] : checks_) {
+    for (const std::string& g : state->published.groups) names.insert(g);
+  }
+  std::map<std::string, Status, std::less<>> previous;
+  for (const GroupIndex& gi : group_index_) previous[gi.name] = gi.last_status;
+  group_index_.clear();
+  group_index_.reserve(names.size());
+  for (const std::string& g : names) {
+    GroupIndex gi;
+    gi.name = g;
+    if (auto it = previous.find(g); it != previous.end()) {
+      gi.last_status = it->second;
+    }
+    size_t i = 0;
+    for (const auto& [name, state] : checks_) {
+      if (state->published.InGroup(g)) {
+        gi.members.push_back(i);
+        gi.names.push_back(name);
+      }
+      ++i;
+    }
+    group_index_.push_back(std::move(gi));
+  }
+  membership_dirty_ = false;
+}
+
 void HealthRegistry::PublishLocked(absl::Time now) {
+  if (membership_dirty_) RebuildGroupIndexLocked();
   auto s = std::make_shared<Snapshot>();
   s->time = now;
   s->generation = ++generation_;
   s->shutting_down = shutting_down_;
   s->checks.reserve(checks_.size());
-  std::set<std::string, std::less<>> groups(std::begin(kFastGroups),
-                                            std::end(kFastGroups));
+  std::vector<const CheckSnapshot*> views;
+  views.reserve(checks_.size());
   bool startup_passing = true;
   for (auto& [name, state] : checks_) {
-    const CheckSnapshot& p = state->published;
-    s->checks.push_back(p);
-    for (const std::string& g : p.groups) groups.insert(g);
+    if (state->view_dirty || state->view == nullptr) {
+      state->view = std::make_shared<const CheckSnapshot>(state->published);
+      state->view_dirty = false;
+    }
+    const CheckSnapshot& p = *state->view;
+    s->checks.push_back(state->view);
+    views.push_back(&p);
     if (p.InGroup(kStartup) && !IsPassing(p.result.status)) {
       startup_passing = false;
     }
@@ -366,27 +404,39 @@ void HealthRegistry::PublishLocked(absl::Time now) {
   if (ticked_ && startup_passing) startup_complete_ = true;
   s->startup_complete = startup_complete_;
 
-  s->groups.reserve(groups.size());
-  for (const std::string& g : groups) {
-    s->groups.push_back(s->AggregateGroup(g));
-  }
+  s->groups.reserve(group_index_.size());
   uint32_t packed = 0;
-  for (const GroupSnapshot& g : s->groups) {
-    const int i = FastIndex(g.name);
-    if (i >= 0) packed |= static_cast<uint32_t>(g.status) << (8 * i);
-    auto [it, inserted] =
-        last_group_status_.try_emplace(g.name, Status::kUnknown);
-    if (it->second != g.status) {
+  std::vector<const CheckSnapshot*> members;
+  for (GroupIndex& gi : group_index_) {
+    members.clear();
+    for (size_t i : gi.members) members.push_back(views[i]);
+    std::string reason;
+    const Status status = GateGroup(gi.name, Aggregate(members),
+                                    startup_complete_, shutting_down_, &reason);
+    const Status before = gi.last_status;
+    gi.last_status = status;
+    if (gi.last == nullptr || gi.last->status != status ||
+        gi.last->reason != reason) {
+      GroupSnapshot g;
+      g.name = gi.name;
+      g.status = status;
+      g.reason = std::move(reason);
+      g.checks = gi.names;
+      gi.last = std::make_shared<const GroupSnapshot>(std::move(g));
+    }
+    s->groups.push_back(gi.last);
+    const int fi = FastIndex(gi.name);
+    if (fi >= 0) packed |= static_cast<uint32_t>(status) << (8 * fi);
+    if (before != status) {
       Transition t;
       t.subject = Transition::Subject::kGroup;
-      t.name = g.name;
-      t.from = it->second;
-      t.to = g.status;
-      t.message = g.reason;
+      t.name = gi.name;
+      t.from = before;
+      t.to = status;
+      t.message = gi.last->reason;
       t.time = now;
       t.generation = s->generation;
       pending_.push_back(std::move(t));
-      it->second = g.status;
     }
   }
   {

@@ -141,10 +141,17 @@ class HealthRegistry {
   std::shared_ptr<const Snapshot> snapshot() const
       ABSL_LOCKS_EXCLUDED(snapshot_mu_);
 
-  // Status of a group in the latest snapshot. Lock-free (one atomic load)
-  // for kLiveness, kReadiness, kStartup and kAllGroup; other groups read the
-  // snapshot. An unknown custom group is HEALTHY (no checks).
+  // Status of a group in the latest snapshot. Lock-free for kLiveness,
+  // kReadiness, kStartup and kAllGroup (a few string compares and one atomic
+  // load); other groups read the snapshot. An unknown custom group is
+  // HEALTHY (no checks).
   Status GroupStatus(absl::string_view group) const;
+
+  // The hot-path readers: exactly one atomic load each.
+  Status liveness() const { return FastStatus(0); }
+  Status readiness() const { return FastStatus(1); }
+  Status startup() const { return FastStatus(2); }
+  Status overall() const { return FastStatus(3); }
 
   // Registers a listener for every later transition. Listeners live as long
   // as the registry.
@@ -166,7 +173,22 @@ class HealthRegistry {
 
  private:
   struct CheckState;
+  // A group's members, cached between registrations.
+  struct GroupIndex {
+    std::string name;
+    std::vector<size_t> members;  // Positions in checks_ order.
+    std::vector<std::string> names;
+    // Last published aggregate (nullptr after a membership change) and
+    // status (kept across membership changes, for transitions).
+    std::shared_ptr<const GroupSnapshot> last;
+    Status last_status = Status::kUnknown;
+  };
+  void RebuildGroupIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  Status FastStatus(int index) const {
+    return static_cast<Status>(
+        (fast_status_.load(std::memory_order_acquire) >> (8 * index)) & 0xff);
+  }
   absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_);
   void SchedulerLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void RunCheck(std::shared_ptr<CheckState> state, absl::Time queued_at)
@@ -194,8 +216,8 @@ class HealthRegistry {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   int in_flight_untimed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, Status, std::less<>> last_group_status_
-      ABSL_GUARDED_BY(mu_);
+  std::vector<GroupIndex> group_index_ ABSL_GUARDED_BY(mu_);
+  bool membership_dirty_ ABSL_GUARDED_BY(mu_) = true;
   std::vector<Listener> listeners_ ABSL_GUARDED_BY(mu_);
   std::deque<Transition> pending_ ABSL_GUARDED_BY(mu_);
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;

@@ -54,17 +54,24 @@ GroupSnapshot Snapshot::AggregateGroup(
     members.push_back(&c);
     out.checks.push_back(c.name);
   }
-  out.status = Aggregate(members);
-  if (group == kReadiness) {
-    if (shutting_down) {
-      out.status = Status::kUnhealthy;
-      out.reason = "shutting down";
-    } else if (!startup_complete) {
-      out.status = Status::kUnhealthy;
-      out.reason = "startup not complete";
-    }
-  }
+  out.status = GateGroup(group, Aggregate(members), startup_complete,
+                         shutting_down, &out.reason);
   return out;
+}
+
+Status GateGroup(absl::string_view group, Status aggregated,
+                 bool startup_complete, bool shutting_down,
+                 std::string* reason) {
+  if (group != kReadiness) return aggregated;
+  const char* why = nullptr;
+  if (shutting_down) {
+    why = "shutting down";
+  } else if (!startup_complete) {
+    why = "startup not complete";
+  }
+  if (why == nullptr) return aggregated;
+  if (reason != nullptr) *reason = why;
+  return Status::kUnhealthy;
 }
 
 }  // namespace vigil

@@ -13,7 +13,10 @@
 #ifndef VIGIL_HEALTH_SNAPSHOT_H_
 #define VIGIL_HEALTH_SNAPSHOT_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,11 +70,118 @@ struct GroupSnapshot {
   std::vector<std::string> checks;
 };
 
+// A read-only, random-access list of T whose elements are shared (by
+// shared_ptr) between successive snapshots: publishing a snapshot copies one
+// pointer per unchanged check instead of the check. Iterates as `const T&`.
+template <typename T>
+class SharedList {
+ public:
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const T*;
+    using reference = const T&;
+
+    const_iterator() = default;
+    reference operator*() const { return **it_; }
+    pointer operator->() const { return it_->get(); }
+    reference operator[](difference_type n) const { return *it_[n]; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    const_iterator operator++(int) { return const_iterator(it_++); }
+    const_iterator& operator--() {
+      --it_;
+      return *this;
+    }
+    const_iterator operator--(int) { return const_iterator(it_--); }
+    const_iterator& operator+=(difference_type n) {
+      it_ += n;
+      return *this;
+    }
+    const_iterator& operator-=(difference_type n) {
+      it_ -= n;
+      return *this;
+    }
+    friend const_iterator operator+(const_iterator a, difference_type n) {
+      return a += n;
+    }
+    friend const_iterator operator+(difference_type n, const_iterator a) {
+      return a += n;
+    }
+    friend const_iterator operator-(const_iterator a, difference_type n) {
+      return a -= n;
+    }
+    friend difference_type operator-(const const_iterator& a,
+                                     const const_iterator& b) {
+      return a.it_ - b.it_;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) {
+      return a.it_ == b.it_;
+    }
+    friend bool operator!=(const const_iterator& a, const const_iterator& b) {
+      return a.it_ != b.it_;
+    }
+    friend bool operator<(const const_iterator& a, const const_iterator& b) {
+      return a.it_ < b.it_;
+    }
+    friend bool operator>(const const_iterator& a, const const_iterator& b) {
+      return a.it_ > b.it_;
+    }
+    friend bool operator<=(const const_iterator& a, const const_iterator& b) {
+      return a.it_ <= b.it_;
+    }
+    friend bool operator>=(const const_iterator& a, const const_iterator& b) {
+      return a.it_ >= b.it_;
+    }
+
+   private:
+    friend class SharedList;
+    using Base = typename std::vector<std::shared_ptr<const T>>::const_iterator;
+    explicit const_iterator(Base it) : it_(it) {}
+    Base it_;
+  };
+  using value_type = T;
+  using iterator = const_iterator;
+
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  const T& operator[](size_t i) const { return *items_[i]; }
+  const T& front() const { return *items_.front(); }
+  const T& back() const { return *items_.back(); }
+  const_iterator begin() const { return const_iterator(items_.begin()); }
+  const_iterator end() const { return const_iterator(items_.end()); }
+
+  // Building (for whoever assembles a snapshot, including tests).
+  void reserve(size_t n) { items_.reserve(n); }
+  void push_back(T value) {
+    items_.push_back(std::make_shared<const T>(std::move(value)));
+  }
+  void push_back(std::shared_ptr<const T> shared) {
+    items_.push_back(std::move(shared));
+  }
+  // The shared element at `i`, for reuse in a later snapshot.
+  const std::shared_ptr<const T>& shared(size_t i) const { return items_[i]; }
+
+ private:
+  std::vector<std::shared_ptr<const T>> items_;
+};
+
 // Aggregates `checks` the vigil way: the worst status of the critical checks
 // (UNKNOWN counts as worse than DEGRADED: a check that never ran does not
 // pass); a non-critical check that is DEGRADED or UNHEALTHY makes the result
 // at least DEGRADED, never UNHEALTHY. No checks at all is HEALTHY.
 Status Aggregate(const std::vector<const CheckSnapshot*>& checks);
+
+// Readiness's extra rules on top of Aggregate(): it fails while shutting down
+// ("shutting down") and until startup is complete ("startup not complete").
+// Other groups are returned unchanged. Sets `*reason` (may be nullptr).
+Status GateGroup(absl::string_view group, Status aggregated,
+                 bool startup_complete, bool shutting_down,
+                 std::string* reason);
 
 struct Snapshot {
   // When this snapshot was published, on the registry's clock.
@@ -83,10 +193,10 @@ struct Snapshot {
   // BeginShutdown() was called: readiness fails while the process drains.
   bool shutting_down = false;
   // Every registered check, sorted by name.
-  std::vector<CheckSnapshot> checks;
+  SharedList<CheckSnapshot> checks;
   // kLiveness, kReadiness, kStartup, kAllGroup and every custom group that
   // has checks, sorted by name.
-  std::vector<GroupSnapshot> groups;
+  SharedList<GroupSnapshot> groups;
 
   // nullptr when absent. O(log n).
   const CheckSnapshot* FindCheck(absl::string_view name) const;

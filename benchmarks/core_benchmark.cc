@@ -1,0 +1,253 @@
+// Core costs, each next to its baseline in the same binary:
+// - reading a group's status vs a bare atomic load;
+// - one check completion (tick + run + snapshot publication) with N checks
+//   registered, building a HealthReport, and serialising it (JSON, binary);
+// - memory per registered check;
+// - evaluation fan-out: 100 checks of 50 ms each, and with one hung check,
+//   reported as a ratio to the slowest single check.
+//
+//   bazel run --config=opt //benchmarks:core_benchmark
+
+#include <malloc.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "benchmark/benchmark.h"
+#include "health/registry.h"
+#include "health/report.h"
+#include "health/sync.h"
+#include "health/testing/fake_clock.h"
+
+namespace vigil {
+namespace {
+
+std::atomic<uint32_t> g_word{0x01010101};
+
+void BM_BareAtomicLoad(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(g_word.load(std::memory_order_acquire));
+  }
+}
+BENCHMARK(BM_BareAtomicLoad);
+
+HealthRegistry& SharedRegistry() {
+  static HealthRegistry* registry = [] {
+    auto* r = new HealthRegistry();
+    for (const char* g : {"readiness", "liveness", "batch"}) {
+      Check c;
+      c.name = absl::StrCat("check-", g);
+      c.options.groups = {g};
+      c.function = [](const CheckContext&) { return CheckResult::Healthy(); };
+      (void)r->Register(c);
+    }
+    r->RunOnceForTest();
+    r->WaitUntilIdleForTest();
+    return r;
+  }();
+  return *registry;
+}
+
+void BM_GroupStatusReadiness(benchmark::State& state) {
+  HealthRegistry& r = SharedRegistry();
+  for (auto _ : state) benchmark::DoNotOptimize(r.GroupStatus(kReadiness));
+}
+BENCHMARK(BM_GroupStatusReadiness)->ThreadRange(1, 2);
+
+void BM_ReadinessAccessor(benchmark::State& state) {
+  HealthRegistry& r = SharedRegistry();
+  for (auto _ : state) benchmark::DoNotOptimize(r.readiness());
+}
+BENCHMARK(BM_ReadinessAccessor)->ThreadRange(1, 2);
+BENCHMARK(BM_BareAtomicLoad)->ThreadRange(2, 2);
+
+void BM_GroupStatusCustomGroup(benchmark::State& state) {
+  HealthRegistry& r = SharedRegistry();
+  for (auto _ : state) benchmark::DoNotOptimize(r.GroupStatus("batch"));
+}
+BENCHMARK(BM_GroupStatusCustomGroup);
+
+void BM_SnapshotAcquire(benchmark::State& state) {
+  HealthRegistry& r = SharedRegistry();
+  for (auto _ : state) benchmark::DoNotOptimize(r.snapshot());
+}
+BENCHMARK(BM_SnapshotAcquire);
+
+// A registry with `n` checks on a fake clock; only "hot" is ever due.
+struct Population {
+  explicit Population(int n) {
+    RegistryOptions o;
+    o.clock = &clock;
+    registry = std::make_unique<HealthRegistry>(o);
+    for (int i = 0; i < n; ++i) {
+      Check c;
+      c.name = i == 0 ? "hot" : absl::StrCat("check-", i);
+      c.options.interval = i == 0 ? absl::Seconds(1) : absl::Hours(1000);
+      c.options.groups = {i % 3 == 0 ? "liveness" : "readiness"};
+      c.function = [](const CheckContext&) {
+        CheckResult r = CheckResult::Healthy("ok");
+        r.observed_value = 0.5;
+        r.observed_unit = "ratio";
+        r.details["k"] = "v";
+        return r;
+      };
+      (void)registry->Register(c);
+    }
+    registry->RunOnceForTest();
+    registry->WaitUntilIdleForTest(absl::Minutes(5));
+  }
+  testing::FakeClock clock;
+  std::unique_ptr<HealthRegistry> registry;
+};
+
+void BM_CheckCompletionWithNChecks(benchmark::State& state) {
+  Population p(state.range(0));
+  for (auto _ : state) {
+    p.clock.Advance(absl::Seconds(1));
+    p.registry->RunOnceForTest();
+    p.registry->WaitUntilIdleForTest();
+  }
+  state.counters["checks"] = state.range(0);
+}
+BENCHMARK(BM_CheckCompletionWithNChecks)
+    ->RangeMultiplier(10)
+    ->Range(10, 10000)
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_BuildHealthReport(benchmark::State& state) {
+  Population p(state.range(0));
+  auto snap = p.registry->snapshot();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ToHealthReport(*snap, p.registry->service()));
+  }
+}
+BENCHMARK(BM_BuildHealthReport)
+    ->RangeMultiplier(10)
+    ->Range(10, 10000)
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_ReportToJson(benchmark::State& state) {
+  Population p(state.range(0));
+  v1::HealthReport report =
+      ToHealthReport(*p.registry->snapshot(), p.registry->service());
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string json = ToJson(report).value();
+    bytes = json.size();
+    benchmark::DoNotOptimize(json);
+  }
+  state.counters["bytes"] = bytes;
+}
+BENCHMARK(BM_ReportToJson)
+    ->RangeMultiplier(10)
+    ->Range(10, 10000)
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_ReportToBinary(benchmark::State& state) {
+  Population p(state.range(0));
+  v1::HealthReport report =
+      ToHealthReport(*p.registry->snapshot(), p.registry->service());
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string bin = report.SerializeAsString();
+    bytes = bin.size();
+    benchmark::DoNotOptimize(bin);
+  }
+  state.counters["bytes"] = bytes;
+}
+BENCHMARK(BM_ReportToBinary)
+    ->RangeMultiplier(10)
+    ->Range(10, 10000)
+    ->Unit(benchmark::kMicrosecond);
+
+// Heap bytes per registered check (including its share of the published
+// snapshot), from mallinfo2 before and after registering n checks.
+void BM_MemoryPerCheck(benchmark::State& state) {
+  const int n = state.range(0);
+  double per_check = 0;
+  for (auto _ : state) {
+    const size_t before = mallinfo2().uordblks;
+    {
+      auto p = std::make_unique<Population>(n);
+      const size_t after = mallinfo2().uordblks;
+      per_check = (static_cast<double>(after) - before) / n;
+    }
+  }
+  state.counters["bytes_per_check"] = per_check;
+}
+BENCHMARK(BM_MemoryPerCheck)
+    ->Arg(1000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+// 100 checks that each take 50 ms (real time), on a pool of `range(0)`
+// workers; real clock. Reported: wall time for all to complete and its ratio
+// to one check's 50 ms. With range(1) == 1, one more check hangs forever
+// (until the end of the iteration); the others must not wait for it.
+void BM_FanOut(benchmark::State& state) {
+  const int workers = state.range(0);
+  const bool with_hung = state.range(1) == 1;
+  constexpr absl::Duration kCheckTime = absl::Milliseconds(50);
+  double ratio = 0;
+  for (auto _ : state) {
+    RegistryOptions o;
+    o.worker_threads = workers;
+    o.max_worker_threads = workers + 1;
+    HealthRegistry registry(o);
+    Notification release;
+    std::atomic<int> done{0};
+    Mutex mu;
+    if (with_hung) {
+      Check hung;
+      hung.name = "hung";
+      hung.options.timeout = absl::Seconds(30);
+      hung.function = [&](const CheckContext&) {
+        release.WaitForNotification();
+        return CheckResult::Healthy();
+      };
+      (void)registry.Register(hung);
+    }
+    for (int i = 0; i < 100; ++i) {
+      Check c;
+      c.name = absl::StrCat("c", i);
+      c.options.interval = absl::Hours(1);
+      c.function = [&](const CheckContext&) {
+        absl::SleepFor(kCheckTime);  // Simulated I/O wait.
+        MutexLock lock(&mu);
+        done.fetch_add(1);
+        return CheckResult::Healthy();
+      };
+      (void)registry.Register(c);
+    }
+    const absl::Time start = absl::Now();
+    registry.RunOnceForTest();
+    {
+      MutexLock lock(&mu);
+      mu.AwaitWithTimeout([&] { return done.load() == 100; },
+                          absl::Seconds(60));
+    }
+    const absl::Duration took = absl::Now() - start;
+    state.SetIterationTime(absl::ToDoubleSeconds(took));
+    ratio = absl::FDivDuration(took, kCheckTime);
+    release.Notify();
+  }
+  state.counters["ratio_to_one_check"] = ratio;
+}
+BENCHMARK(BM_FanOut)
+    ->ArgNames({"workers", "hung"})
+    ->Args({4, 0})
+    ->Args({16, 0})
+    ->Args({100, 0})
+    ->Args({100, 1})
+    ->Iterations(3)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace vigil
+
+BENCHMARK_MAIN();
