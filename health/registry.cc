@@ -199,7 +199,6 @@ bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
 absl::Time HealthRegistry::Tick() {
   std::vector<std::pair<std::shared_ptr<CheckState>, absl::Time>> to_run;
   absl::Time next = absl::InfiniteFuture();
-  int newly_stuck = 0;
   {
     MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
@@ -217,7 +216,6 @@ absl::Time HealthRegistry::Tick() {
         CheckSnapshot& p = s.published;
         if (!s.timed_out) {
           s.timed_out = true;
-          ++newly_stuck;
           --in_flight_untimed_;
           ++p.consecutive_failures;
           p.consecutive_successes = 0;
@@ -246,8 +244,6 @@ absl::Time HealthRegistry::Tick() {
     }
     if (changed) PublishLocked(now);
   }
-  // Each newly stuck run holds a worker: replace it (bounded).
-  for (int i = 0; i < newly_stuck; ++i) pool_->AddThread();
   for (auto& [state, queued_at] : to_run) {
     pool_->Submit([this, state = std::move(state), queued_at]() mutable {
       RunCheck(std::move(state), queued_at);

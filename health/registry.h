@@ -22,8 +22,7 @@
 //   after 5s, running for 12s"), bypassing the failure threshold, and is not
 //   started again while it is still in flight. When it finally returns, its
 //   result is applied like any other. The timeout counts from when the run
-//   was queued, so a run that cannot get a worker also times out. A worker
-//   held by a timed-out run is replaced, up to max_worker_threads.
+//   was queued, so a run that cannot get a worker also times out.
 // - A check that throws is reported UNHEALTHY with the exception's message.
 // - Readiness fails until every startup check has passed once, and from
 //   BeginShutdown() on.
@@ -76,13 +75,13 @@ struct RegistryOptions {
   // Time source for every interval, timeout and timestamp. Not owned; must
   // outlive the registry. nullptr means Clock::Real().
   Clock* clock = nullptr;
-  // Worker threads running checks. At most this many checks run at once.
-  // Values below 1 mean 1.
-  int worker_threads = 4;
-  // A run that times out keeps its worker until it returns; each time one is
-  // declared timed out the pool gets a replacement worker, up to this many
-  // threads in all, so hung checks cannot starve the others.
-  int max_worker_threads = 16;
+  // Worker threads started with the registry (values below 1 mean 1).
+  int worker_threads = 2;
+  // The pool grows by one thread whenever a run is queued while no worker is
+  // idle, up to this many, so slow or hung checks (each holds its worker
+  // until it returns) do not delay the others. A check never has two runs in
+  // flight, so the pool never exceeds the number of checks.
+  int max_worker_threads = 128;
   ServiceIdentity service;
 };
 

@@ -473,45 +473,59 @@ TEST_F(RegistryTest, SnapshotsAreImmutableAndGenerationsIncrease) {
   EXPECT_GT(after->generation, before->generation);
 }
 
-TEST(RegistryPoolTest, StuckWorkerIsReplacedSoOthersKeepRunning) {
+TEST(RegistryPoolTest, HungCheckDoesNotDelayOthersAndPoolIsBounded) {
   testing::FakeClock clock;
   RegistryOptions o;
   o.clock = &clock;
   o.worker_threads = 1;
   o.max_worker_threads = 2;
   HealthRegistry registry(o);
-  Notification entered, release;
-  Check hung;
-  hung.name = "hung";
-  hung.options.timeout = absl::Seconds(1);
-  hung.function = [&](const CheckContext&) {
-    entered.Notify();
+  Notification entered, entered2, release;
+  std::atomic<int> hung_runs{0};
+  CheckFunction hang = [&](const CheckContext&) {
+    const int n = hung_runs.fetch_add(1);
+    if (n == 0) entered.Notify();
+    if (n == 1) entered2.Notify();
     release.WaitForNotification();
     return CheckResult::Healthy();
   };
+  Check hung;
+  hung.name = "hung";
+  hung.function = hang;
   ASSERT_TRUE(registry.Register(hung).ok());
   registry.RunOnceForTest();
   entered.WaitForNotification();
+
   Scripted s;
   Check other;
   other.name = "other";
-  other.options.timeout = absl::Seconds(5);
   other.function = s.Function();
   ASSERT_TRUE(registry.Register(other).ok());
-  registry.RunOnceForTest();  // Queued behind the hung run: no worker free.
-  EXPECT_EQ(registry.worker_threads_for_test(), 1);
-  EXPECT_EQ(s.runs(), 0);
-
-  clock.Advance(absl::Seconds(1));
-  registry.RunOnceForTest();  // "hung" times out: its worker is replaced.
-  EXPECT_EQ(registry.worker_threads_for_test(), 2);
+  registry.RunOnceForTest();  // Runs at once, not behind the hung run.
   ASSERT_TRUE(s.WaitForRuns(1));
-  ASSERT_TRUE(registry.WaitUntilIdleForTest());
-  EXPECT_EQ(registry.snapshot()->FindCheck("other")->result.status,
-            Status::kHealthy);
-  // Bounded: further stuck runs add no thread past max_worker_threads.
-  clock.Advance(absl::Seconds(30));
+  EXPECT_EQ(registry.worker_threads_for_test(), 2);
+
+  // A second hung check takes the worker "other" left idle. Both workers
+  // are now stuck and the pool is at its bound: the next run of "other"
+  // waits in the queue and times out there (timeouts count from queueing).
+  Check hung2;
+  hung2.name = "hung2";
+  hung2.function = hang;
+  ASSERT_TRUE(registry.Register(hung2).ok());
   registry.RunOnceForTest();
+  entered2.WaitForNotification();
+  clock.Advance(absl::Seconds(10));
+  registry.RunOnceForTest();
+  EXPECT_EQ(registry.worker_threads_for_test(), 2);
+  clock.Advance(absl::Seconds(5));
+  registry.RunOnceForTest();
+  const auto snap = registry.snapshot();
+  EXPECT_EQ(snap->FindCheck("hung")->result.status, Status::kUnhealthy);
+  EXPECT_EQ(snap->FindCheck("hung2")->result.status, Status::kUnhealthy);
+  EXPECT_EQ(snap->FindCheck("other")->result.status, Status::kUnhealthy);
+  EXPECT_THAT(snap->FindCheck("other")->result.message,
+              HasSubstr("timed out after 5s"));
+  EXPECT_EQ(s.runs(), 1);
   EXPECT_EQ(registry.worker_threads_for_test(), 2);
   release.Notify();
   ASSERT_TRUE(registry.WaitUntilIdleForTest());

@@ -6,10 +6,10 @@
 namespace vigil {
 namespace internal {
 
-WorkerPool::WorkerPool(int threads, int max_threads)
-    : max_threads_(std::max(1, std::max(threads, max_threads))) {
+WorkerPool::WorkerPool(int min_threads, int max_threads)
+    : max_threads_(std::max({1, min_threads, max_threads})) {
   MutexLock lock(&mu_);
-  for (int i = 0; i < std::max(1, threads); ++i) {
+  for (int i = 0; i < std::max(1, min_threads); ++i) {
     threads_.emplace_back([this] { Loop(); });
   }
 }
@@ -24,13 +24,6 @@ WorkerPool::~WorkerPool() {
   for (std::thread& t : threads) t.join();
 }
 
-bool WorkerPool::AddThread() {
-  MutexLock lock(&mu_);
-  if (stop_ || static_cast<int>(threads_.size()) >= max_threads_) return false;
-  threads_.emplace_back([this] { Loop(); });
-  return true;
-}
-
 int WorkerPool::thread_count() const {
   MutexLock lock(&mu_);
   return static_cast<int>(threads_.size());
@@ -39,6 +32,11 @@ int WorkerPool::thread_count() const {
 void WorkerPool::Submit(std::function<void()> work) {
   MutexLock lock(&mu_);
   queue_.push_back(std::move(work));
+  // Idle workers will take the queue; grow only when they cannot.
+  if (static_cast<int>(queue_.size()) > idle_ &&
+      static_cast<int>(threads_.size()) < max_threads_) {
+    threads_.emplace_back([this] { Loop(); });
+  }
 }
 
 void WorkerPool::Loop() {
@@ -46,9 +44,11 @@ void WorkerPool::Loop() {
     std::function<void()> work;
     {
       MutexLock lock(&mu_);
+      ++idle_;
       mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return stop_ || !queue_.empty();
       });
+      --idle_;
       if (queue_.empty()) return;  // stop_ and nothing left to run.
       work = std::move(queue_.front());
       queue_.pop_front();

@@ -1,4 +1,4 @@
-// A fixed-size thread pool running queued closures in FIFO order.
+// An elastic thread pool running queued closures in FIFO order.
 
 #ifndef VIGIL_HEALTH_INTERNAL_WORKER_POOL_H_
 #define VIGIL_HEALTH_INTERNAL_WORKER_POOL_H_
@@ -14,21 +14,20 @@
 namespace vigil {
 namespace internal {
 
-// Thread-safe. The destructor runs every queued closure, then joins.
+// Starts with `min_threads` workers and adds one whenever a closure is
+// submitted while no worker is idle, up to `max_threads`; workers then stay
+// (a health library runs few, mostly blocking, closures: one per check in
+// flight at most). Thread-safe. The destructor runs every queued closure,
+// then joins every worker.
 class WorkerPool {
  public:
-  // Starts `threads` workers; AddThread() may add more, up to `max_threads`.
-  WorkerPool(int threads, int max_threads);
+  WorkerPool(int min_threads, int max_threads);
   ~WorkerPool();
 
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void Submit(std::function<void()> work) ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Adds one worker unless the pool already has `max_threads`. Used to
-  // replace a worker held by a hung closure. Returns whether it added one.
-  bool AddThread() ABSL_LOCKS_EXCLUDED(mu_);
 
   int thread_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -38,6 +37,7 @@ class WorkerPool {
   mutable Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  int idle_ ABSL_GUARDED_BY(mu_) = 0;
   const int max_threads_;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
 };
