@@ -185,9 +185,10 @@ BENCHMARK(BM_MemoryPerCheck)
     ->Unit(benchmark::kMillisecond);
 
 // 100 checks that each take 50 ms (real time), on a pool allowed to grow to
-// `range(0)` workers (128 is the default); real clock. Reported: wall time for all to complete and its ratio
-// to one check's 50 ms. With range(1) == 1, one more check hangs forever
-// (until the end of the iteration); the others must not wait for it.
+// `range(0)` workers (128 is the default); real clock. Reported: wall time for
+// all to complete and its ratio to one check's 50 ms. With range(1) == 1, one
+// more check hangs forever (until the end of the iteration); the others must
+// not wait for it.
 void BM_FanOut(benchmark::State& state) {
   const int workers = state.range(0);
   const bool with_hung = state.range(1) == 1;
