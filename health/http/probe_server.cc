@@ -345,6 +345,7 @@ class ProbeServer::Loop {
     while (true) {
       const int n = epoll_wait(epoll_fd_, events, 64, PollTimeoutMs());
       if (n < 0 && errno != EINTR) break;
+      now_ = clock_->Now();
       bool stop = false;
       for (int i = 0; i < n; ++i) {
         const uint64_t tag = events[i].data.u64;
@@ -410,7 +411,7 @@ class ProbeServer::Loop {
     c->fd = fd;
     c->id = next_id_++;
     c->remote = std::move(remote);
-    c->last_activity = clock_->Now();
+    c->last_activity = now_;
     c->deadline = c->last_activity + options_.request_timeout;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -430,7 +431,9 @@ class ProbeServer::Loop {
     Connection* victim = nullptr;
     for (const auto& [id, c] : conns_) {
       if (c->processing) continue;
-      if (victim == nullptr || c->last_activity < victim->last_activity) {
+      // Least recently active; among equals, the oldest connection.
+      if (victim == nullptr || c->last_activity < victim->last_activity ||
+          (c->last_activity == victim->last_activity && c->id < victim->id)) {
         victim = c.get();
       }
     }
@@ -445,7 +448,7 @@ class ProbeServer::Loop {
     ev.data.u64 = kListenTag;
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
     accept_paused_ = true;
-    accept_resume_ = clock_->Now() + kAcceptPause;
+    accept_resume_ = now_ + kAcceptPause;
   }
 
   void ResumeAccepting() {
@@ -488,7 +491,7 @@ class ProbeServer::Loop {
       const ssize_t n = recv(c.fd, buf, want, 0);
       if (n > 0) {
         c.in.append(buf, static_cast<size_t>(n));
-        c.last_activity = clock_->Now();
+        c.last_activity = now_;
         if (c.idle) {
           c.idle = false;
           c.deadline = c.last_activity + options_.request_timeout;
@@ -589,7 +592,7 @@ class ProbeServer::Loop {
   bool Respond(Connection& c, std::string bytes, bool keep_alive) {
     c.out += bytes;
     c.close_after_write = !keep_alive;
-    c.deadline = clock_->Now() + options_.write_timeout;
+    c.deadline = now_ + options_.write_timeout;
     return WriteSome(c);
   }
 
@@ -600,7 +603,7 @@ class ProbeServer::Loop {
                              c.out.size() - c.out_pos, MSG_NOSIGNAL);
       if (n > 0) {
         c.out_pos += static_cast<size_t>(n);
-        c.last_activity = clock_->Now();
+        c.last_activity = now_;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -611,7 +614,7 @@ class ProbeServer::Loop {
     if (c.out_pos < c.out.size()) return true;
     c.out.clear();
     c.out_pos = 0;
-    const absl::Time now = clock_->Now();
+    const absl::Time now = now_;
     if (c.close_after_write) {
       if (c.peer_closed) {
         Close(c.id);
@@ -665,7 +668,8 @@ class ProbeServer::Loop {
   }
 
   void CheckDeadlines() {
-    const absl::Time now = clock_->Now();
+    now_ = clock_->Now();
+    const absl::Time now = now_;
     if (accept_paused_ && now >= accept_resume_) ResumeAccepting();
     std::vector<uint64_t> expired;
     for (const auto& [id, c] : conns_) {
@@ -758,6 +762,9 @@ class ProbeServer::Loop {
   uint64_t next_id_ = 2;  // 0 and 1 are the listener and wake tags
   bool accept_paused_ = false;
   absl::Time accept_resume_;
+  // The clock read once per loop iteration: every deadline set while
+  // handling one batch of events counts from when the batch arrived.
+  absl::Time now_;
 
   Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
