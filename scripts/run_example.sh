@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bazel build --config=opt //examples/service 2>&1 |
+bazel build --config=opt --noshow_progress --ui_event_filters=-info \
+  //examples/service 2>&1 |
   grep -vE 'linux-sandbox|^INFO: From ' || true
 bin=bazel-bin/examples/service/service
 [[ -x $bin ]] || { echo "run_example: build failed" >&2; exit 1; }
