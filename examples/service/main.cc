@@ -1,159 +1,94 @@
-// vigil example service: a small program that links vigil and declares what
-// "alive", "ready" and "started" mean for it.
+// vigil example service: a small program that links vigil, declares what
+// "alive", "ready" and "started" mean for it (checks.h), and exposes them
+// over HTTP the two ways vigil offers:
 //
-// Checks registered:
-//   event-loop   (self, liveness)       the main loop has ticked recently
-//   warmup       (self, startup)        a simulated cache warm-up finished
-//   upstream     (dependency, readiness, critical) TCP connect to
-//                --upstream (default 127.0.0.1:6379, a local Redis)
-//   scratch-dir  (self, readiness, non-critical) the scratch directory is
-//                writable
+//   - a dedicated probe server (--port, default 8080) with its own event
+//     loop: /livez /readyz /startupz /healthz /<group>z/<check> /metrics;
+//   - the same endpoints mounted under /health on the application's own
+//     server (--app_port, default 8081), next to the application's traffic
+//     (app_server.h: / and /work?ms=N, which burns CPU on --app_threads
+//     worker threads).
 //
-// It prints the health report (text) every --report_interval until stopped
-// with SIGINT or SIGTERM.
+// On SIGTERM (or SIGINT) it drains: readiness answers 503 at once while
+// liveness and the application keep working for --drain_delay, so a load
+// balancer or Kubernetes takes the instance out of rotation before it stops.
+// A second signal skips the rest of the delay.
+//
+// On start it prints one machine-readable line,
+//   vigil-example: probe=127.0.0.1:8080 app=127.0.0.1:8081 pid=1234
+// then the URLs to try.
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "examples/service/app_server.h"
+#include "examples/service/checks.h"
+#include "health/http/endpoints.h"
+#include "health/http/mount.h"
+#include "health/http/probe_server.h"
 #include "health/registry.h"
 #include "health/report.h"
 
+ABSL_FLAG(std::string, address, "127.0.0.1",
+          "Address both servers listen on (0.0.0.0 for every interface).");
+ABSL_FLAG(int, port, 8080, "Port of the dedicated probe server; 0 picks one.");
+ABSL_FLAG(int, app_port, 8081, "Port of the application server; 0 picks one.");
+ABSL_FLAG(int, app_threads, 4, "Worker threads of the application server.");
+ABSL_FLAG(int, probe_threads, 2,
+          "Worker threads of the probe server (for /metrics; probes are "
+          "answered on its event loop).");
+ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(5),
+          "After SIGTERM, how long /readyz answers 503 while the service "
+          "keeps serving, before it stops.");
+ABSL_FLAG(std::string, details, "loopback_or_token",
+          "Who sees check messages and values: always, loopback_or_token, "
+          "never.");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token that unlocks details from any address.");
 ABSL_FLAG(std::string, upstream, "127.0.0.1:6379",
-          "host:port of the dependency this service needs (readiness).");
+          "host:port of the dependency this service needs (readiness). Point "
+          "it at a closed port to see readiness fail.");
 ABSL_FLAG(std::string, scratch_dir, "/tmp",
           "Directory that must be writable (non-critical).");
-ABSL_FLAG(absl::Duration, report_interval, absl::Seconds(5),
-          "How often to print the health report.");
+ABSL_FLAG(absl::Duration, report_interval, absl::ZeroDuration(),
+          "How often to print the health report as JSON; 0 never.");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
           "Simulated start-up work before the service is ready.");
 
 namespace {
 
-std::atomic<bool> g_stop{false};
+using vigil_example::AppServer;
 
-void OnSignal(int) { g_stop.store(true); }
+std::atomic<int> g_signals{0};
 
-// Connects to host:port with a deadline; OK or a specific error.
-vigil::CheckResult TcpConnect(const std::string& hostport,
-                              absl::Time deadline) {
-  std::pair<std::string, std::string> hp =
-      absl::StrSplit(hostport, absl::MaxSplits(':', 1));
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = getaddrinfo(hp.first.c_str(), hp.second.c_str(), &hints, &res);
-      rc != 0) {
-    return vigil::CheckResult::Unhealthy(
-        absl::StrCat("resolve ", hp.first, ": ", gai_strerror(rc)));
-  }
-  int fd =
-      socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int rc = connect(fd, res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
-  int err = rc == 0 ? 0 : errno;
-  if (err == EINPROGRESS) {
-    pollfd p{fd, POLLOUT, 0};
-    int ms =
-        std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
-    if (poll(&p, 1, ms) <= 0) {
-      close(fd);
-      return vigil::CheckResult::Unhealthy("connect timed out");
-    }
-    socklen_t len = sizeof(err);
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  }
-  close(fd);
-  if (err != 0) {
-    return vigil::CheckResult::Unhealthy(
-        absl::StrCat("connect ", hostport, ": ", std::strerror(err)));
-  }
-  return vigil::CheckResult::Healthy(absl::StrCat("connected to ", hostport));
+void OnSignal(int) { g_signals.fetch_add(1); }
+
+void Die(const std::string& what, const absl::Status& status) {
+  std::fprintf(stderr, "vigil-example: %s: %s\n", what.c_str(),
+               status.ToString().c_str());
+  std::exit(2);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  signal(SIGINT, OnSignal);
-  signal(SIGTERM, OnSignal);
-
+vigil::RegistryOptions RegistryConfig() {
   vigil::RegistryOptions options;
   options.service.name = "vigil-example";
   options.service.version = "0.1.0";
-  vigil::HealthRegistry registry(options);
+  return options;
+}
 
-  std::atomic<int64_t> last_loop_tick{absl::ToUnixNanos(absl::Now())};
-  const absl::Time warm_at = absl::Now() + absl::GetFlag(FLAGS_warmup);
-
-  vigil::Check loop;
-  loop.name = "event-loop";
-  loop.options.groups = {"liveness"};
-  loop.options.interval = absl::Seconds(1);
-  loop.function = [&](const vigil::CheckContext& ctx) {
-    absl::Duration age = ctx.start - absl::FromUnixNanos(last_loop_tick.load());
-    if (age > absl::Seconds(5)) {
-      return vigil::CheckResult::Unhealthy(
-          absl::StrCat("main loop silent for ", absl::FormatDuration(age)));
-    }
-    return vigil::CheckResult::Healthy();
-  };
-
-  vigil::Check warmup;
-  warmup.name = "warmup";
-  warmup.options.groups = {"startup"};
-  warmup.options.interval = absl::Milliseconds(500);
-  warmup.function = [&](const vigil::CheckContext& ctx) {
-    if (ctx.start < warm_at) {
-      return vigil::CheckResult::Unhealthy("warming caches");
-    }
-    return vigil::CheckResult::Healthy("caches warm");
-  };
-
-  vigil::Check upstream;
-  upstream.name = "upstream";
-  upstream.options.kind = vigil::CheckKind::kDependency;
-  upstream.options.interval = absl::Seconds(2);
-  upstream.options.timeout = absl::Seconds(1);
-  upstream.function = [](const vigil::CheckContext& ctx) {
-    return TcpConnect(absl::GetFlag(FLAGS_upstream), ctx.deadline);
-  };
-
-  vigil::Check scratch;
-  scratch.name = "scratch-dir";
-  scratch.options.critical = false;
-  scratch.function = [](const vigil::CheckContext&) {
-    const std::string dir = absl::GetFlag(FLAGS_scratch_dir);
-    if (access(dir.c_str(), W_OK) != 0) {
-      return vigil::CheckResult::Unhealthy(
-          absl::StrCat(dir, ": ", std::strerror(errno)));
-    }
-    return vigil::CheckResult::Healthy(absl::StrCat(dir, " writable"));
-  };
-
-  for (vigil::Check* c : {&loop, &warmup, &upstream, &scratch}) {
-    if (absl::Status s = registry.Register(*c); !s.ok()) {
-      std::fprintf(stderr, "register %s: %s\n", c->name.c_str(),
-                   std::string(s.message()).c_str());
-      return 2;
-    }
-  }
+void LogTransitions(vigil::HealthRegistry& registry) {
   registry.AddListener([](const vigil::Transition& t) {
     std::printf(
         "[transition] %s %s: %s -> %s %s\n",
@@ -162,23 +97,178 @@ int main(int argc, char** argv) {
         std::string(vigil::StatusName(t.to)).c_str(), t.message.c_str());
     std::fflush(stdout);
   });
-  registry.Start();
-  std::printf("vigil-example running (pid %d); Ctrl-C to stop\n", getpid());
-  std::fflush(stdout);
+}
 
+std::unique_ptr<vigil::http::HealthEndpoints> MakeEndpoints(
+    vigil::HealthRegistry& registry) {
+  absl::StatusOr<vigil::http::DetailsPolicy> policy =
+      vigil::http::ParseDetailsPolicy(absl::GetFlag(FLAGS_details));
+  if (!policy.ok()) Die("--details", policy.status());
+  vigil::http::EndpointsOptions options;
+  options.details = *policy;
+  options.bearer_token = absl::GetFlag(FLAGS_token);
+  auto endpoints = vigil::http::HealthEndpoints::Create(&registry, options);
+  if (!endpoints.ok()) Die("endpoints", endpoints.status());
+  return *std::move(endpoints);
+}
+
+std::unique_ptr<vigil::http::ProbeServer> StartProbeServer(
+    vigil::http::HealthEndpoints* endpoints) {
+  vigil::http::ProbeServerOptions options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.port = absl::GetFlag(FLAGS_port);
+  options.worker_threads = absl::GetFlag(FLAGS_probe_threads);
+  auto server = vigil::http::ProbeServer::Start(endpoints, options);
+  if (!server.ok()) Die("probe server", server.status());
+  return *std::move(server);
+}
+
+void StartApp(AppServer& app, vigil::http::HealthEndpoints* endpoints) {
+  vigil::http::MountOptions mount;
+  mount.path_prefix = "/health";
+  if (absl::Status s =
+          vigil::http::MountHealthEndpoints(endpoints, &app.server(), mount);
+      !s.ok()) {
+    Die("mount", s);
+  }
+  endpoints->AddMetricsCollector(
+      [&app](vigil::http::PrometheusWriter& w, bool) { app.WriteMetrics(w); });
+  if (absl::Status s = app.Start(absl::GetFlag(FLAGS_address),
+                                 absl::GetFlag(FLAGS_app_port));
+      !s.ok()) {
+    Die("application server", s);
+  }
+}
+
+// How clients reach `address`: wildcards become loopback, IPv6 gets [].
+std::string UrlHost(const std::string& address) {
+  if (address == "0.0.0.0") return "127.0.0.1";
+  if (address == "::") return "[::1]";
+  if (address.find(':') != std::string::npos) return "[" + address + "]";
+  return address;
+}
+
+// Prints commands with their comments aligned in one column.
+void PrintCommands(
+    const std::vector<std::pair<std::string, std::string>>& commands) {
+  size_t width = 0;
+  for (const auto& [command, comment] : commands) {
+    width = std::max(width, command.size());
+  }
+  for (const auto& [command, comment] : commands) {
+    std::printf("  %-*s  # %s\n", static_cast<int>(width), command.c_str(),
+                comment.c_str());
+  }
+}
+
+void PrintUrls(const std::string& host, int probe_port, const AppServer& app) {
+  const std::string probe = absl::StrCat("http://", host, ":", probe_port);
+  const std::string web = absl::StrCat("http://", host, ":", app.port());
+  std::printf("vigil-example: probe=%s:%d app=%s:%d pid=%d\n\n", host.c_str(),
+              probe_port, host.c_str(), app.port(), getpid());
+  std::printf("Probe server (dedicated) on %s -- try:\n", probe.c_str());
+  PrintCommands({
+      {absl::StrCat("curl -i ", probe, "/livez"), "liveness (text)"},
+      {absl::StrCat("curl -i ", probe, "/readyz"), "readiness"},
+      {absl::StrCat("curl -i ", probe, "/startupz"), "startup"},
+      {absl::StrCat("curl '", probe, "/healthz?verbose'"),
+       "every check, one line each"},
+      {absl::StrCat("curl '", probe, "/readyz/upstream?verbose'"), "one check"},
+      {absl::StrCat("curl -H 'Accept: application/json' ", probe, "/healthz"),
+       "JSON (or ?format=json)"},
+      {absl::StrCat("curl ", probe, "/metrics"), "Prometheus"},
+  });
+  std::printf(
+      "  # binary protobuf, decoded (from the repository root):\n"
+      "  curl -s -H 'Accept: application/x-protobuf' %s/healthz | protoc "
+      "--decode=vigil.v1.HealthReport -I health/proto -I /usr/include "
+      "health/proto/health.proto\n",
+      probe.c_str());
+  std::printf("\nApplication (%d threads) on %s -- try:\n", app.threads(),
+              web.c_str());
+  PrintCommands({
+      {absl::StrCat("curl '", web, "/work?ms=200'"), "burns 200 ms of CPU"},
+      {absl::StrCat("curl ", web, "/health/readyz"),
+       "probes mounted on the application's server"},
+  });
+  std::printf(
+      "\nReadiness needs --upstream=%s to accept TCP connections (e.g. "
+      "`redis-server --port 6379 --daemonize yes`).\n"
+      "Stop: Ctrl-C or `kill -TERM %d` (readiness drains for %s first).\n",
+      absl::GetFlag(FLAGS_upstream).c_str(), getpid(),
+      absl::FormatDuration(absl::GetFlag(FLAGS_drain_delay)).c_str());
+  std::fflush(stdout);
+}
+
+void PrintReport(const vigil::HealthRegistry& registry) {
+  auto report = vigil::ToHealthReport(*registry.snapshot(), registry.service());
+  std::printf("%s\n", vigil::ToJson(report, true).value_or("?").c_str());
+  std::fflush(stdout);
+}
+
+// Ticks the event loop (what the event-loop check watches) until a signal
+// arrives and the drain delay has passed, or a second signal arrives.
+void RunUntilDrained(vigil::HealthRegistry& registry,
+                     std::atomic<int64_t>& last_loop_tick) {
+  const absl::Duration report_every = absl::GetFlag(FLAGS_report_interval);
   absl::Time next_report = absl::Now();
-  while (!g_stop.load()) {
-    last_loop_tick.store(absl::ToUnixNanos(absl::Now()));
-    if (absl::Now() >= next_report) {
-      next_report = absl::Now() + absl::GetFlag(FLAGS_report_interval);
-      auto report =
-          vigil::ToHealthReport(*registry.snapshot(), registry.service());
-      std::printf("%s\n", vigil::ToJson(report, true).value_or("?").c_str());
+  absl::Time stop_at = absl::InfiniteFuture();
+  while (true) {
+    const absl::Time now = absl::Now();
+    last_loop_tick.store(absl::ToUnixNanos(now));
+    if (report_every > absl::ZeroDuration() && now >= next_report) {
+      next_report = now + report_every;
+      PrintReport(registry);
+    }
+    const int signals = g_signals.load();
+    if (signals >= 1 && !registry.shutting_down()) {
+      registry.BeginShutdown();
+      stop_at = now + absl::GetFlag(FLAGS_drain_delay);
+      std::printf(
+          "draining: /readyz answers 503, still serving for %s\n",
+          absl::FormatDuration(absl::GetFlag(FLAGS_drain_delay)).c_str());
       std::fflush(stdout);
     }
-    absl::SleepFor(absl::Milliseconds(100));
+    if (signals >= 2 || now >= stop_at) return;
+    absl::SleepFor(absl::Milliseconds(50));
   }
-  registry.BeginShutdown();
-  std::printf("shutting down\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  signal(SIGPIPE, SIG_IGN);
+
+  vigil::HealthRegistry registry(RegistryConfig());
+  std::atomic<int64_t> last_loop_tick{absl::ToUnixNanos(absl::Now())};
+  vigil_example::CheckConfig checks;
+  checks.last_loop_tick = &last_loop_tick;
+  checks.warm_at = absl::Now() + absl::GetFlag(FLAGS_warmup);
+  checks.upstream = absl::GetFlag(FLAGS_upstream);
+  checks.scratch_dir = absl::GetFlag(FLAGS_scratch_dir);
+  if (absl::Status s = vigil_example::RegisterChecks(registry, checks);
+      !s.ok()) {
+    Die("register", s);
+  }
+  LogTransitions(registry);
+  registry.Start();
+
+  std::unique_ptr<vigil::http::HealthEndpoints> endpoints =
+      MakeEndpoints(registry);
+  AppServer app(absl::GetFlag(FLAGS_app_threads));
+  StartApp(app, endpoints.get());
+  std::unique_ptr<vigil::http::ProbeServer> probe =
+      StartProbeServer(endpoints.get());
+  PrintUrls(UrlHost(absl::GetFlag(FLAGS_address)), probe->port(), app);
+
+  RunUntilDrained(registry, last_loop_tick);
+  std::printf("stopping\n");
+  std::fflush(stdout);
+  app.Stop();
+  probe.reset();
+  registry.Stop();
   return 0;
 }

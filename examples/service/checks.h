@@ -1,0 +1,42 @@
+// The example service's checks: what "alive", "ready" and "started" mean for
+// it.
+//
+//   event-loop   (self, liveness)       the main loop has ticked recently
+//   warmup       (self, startup)        a simulated cache warm-up finished
+//   upstream     (dependency, readiness, critical) TCP connect to a
+//                host:port (a local Redis by default)
+//   scratch-dir  (self, readiness, non-critical) a directory is writable
+
+#ifndef VIGIL_EXAMPLES_SERVICE_CHECKS_H_
+#define VIGIL_EXAMPLES_SERVICE_CHECKS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "health/registry.h"
+
+namespace vigil_example {
+
+struct CheckConfig {
+  // Unix nanoseconds of the main loop's last tick, updated by the loop.
+  const std::atomic<int64_t>* last_loop_tick = nullptr;
+  // Before this time the service is still warming up.
+  absl::Time warm_at;
+  std::string upstream;  // host:port
+  std::string scratch_dir;
+};
+
+// Registers the four checks. Errors name the check.
+absl::Status RegisterChecks(vigil::HealthRegistry& registry,
+                            const CheckConfig& config);
+
+// Connects to host:port, bounded by `deadline`: HEALTHY, or UNHEALTHY with
+// the reason ("connect 127.0.0.1:6379: Connection refused").
+vigil::CheckResult TcpConnect(const std::string& hostport, absl::Time deadline);
+
+}  // namespace vigil_example
+
+#endif  // VIGIL_EXAMPLES_SERVICE_CHECKS_H_

@@ -1,0 +1,187 @@
+// Integration tests: the example service binary as a real process, probed
+// over loopback HTTP.
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "examples/service/testing/service_process.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "health/http/testing/http_test_util.h"
+#include "httplib.h"
+
+namespace vigil_example {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ServiceProcess;
+using vigil::testing::WaitFor;
+
+// A loopback TCP port: listening (a dependency that is up) or closed.
+class Port {
+ public:
+  explicit Port(bool listening) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    if (listening) {
+      listen(fd_, SOMAXCONN);
+    } else {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~Port() {
+    if (fd_ >= 0) close(fd_);
+  }
+  std::string HostPort() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// GET with a probe's one-second timeouts. Status 0 when there is no answer.
+struct Answer {
+  int status = 0;
+  std::string body;
+};
+
+Answer Probe(int port, const std::string& path) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(1, 0);
+  c.set_read_timeout(1, 0);
+  c.set_write_timeout(1, 0);
+  httplib::Result r = c.Get(path.c_str());
+  if (!r) return {};
+  return {r->status, r->body};
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void StartService(std::vector<std::string> args) {
+    auto s = ServiceProcess::Start(args);
+    ASSERT_TRUE(s.ok()) << s.status();
+    service_ = *std::move(s);
+  }
+
+  bool WaitForProbe(const std::string& path, int status,
+                    absl::Duration timeout = absl::Seconds(30)) {
+    return WaitFor(
+        [&] { return Probe(service_->probe_port(), path).status == status; },
+        timeout);
+  }
+
+  Port upstream_{/*listening=*/true};
+  std::unique_ptr<ServiceProcess> service_;
+};
+
+TEST_F(ServiceTest, PrintsTheUrlsAndACurlLinePerFormat) {
+  StartService({"--warmup=0s", "--upstream=" + upstream_.HostPort()});
+  const std::string probe =
+      absl::StrCat("http://127.0.0.1:", service_->probe_port());
+  const std::string out = service_->Output();
+  EXPECT_THAT(out, HasSubstr("curl -i " + probe + "/livez"));
+  EXPECT_THAT(out, HasSubstr("curl -i " + probe + "/readyz"));
+  EXPECT_THAT(out, HasSubstr("curl -i " + probe + "/startupz"));
+  EXPECT_THAT(out, HasSubstr("curl '" + probe + "/healthz?verbose'"));
+  EXPECT_THAT(out, HasSubstr("-H 'Accept: application/json' " + probe));
+  EXPECT_THAT(out, HasSubstr("-H 'Accept: application/x-protobuf' " + probe));
+  EXPECT_THAT(out, HasSubstr("curl " + probe + "/metrics"));
+  EXPECT_THAT(out, HasSubstr(absl::StrCat(
+                       "http://127.0.0.1:", service_->app_port(), "/work")));
+  // And they answer.
+  ASSERT_TRUE(WaitForProbe("/readyz", 200));
+  EXPECT_EQ(Probe(service_->probe_port(), "/healthz?format=json").status, 200);
+  EXPECT_EQ(Probe(service_->app_port(), "/health/readyz").status, 200);
+}
+
+TEST_F(ServiceTest, ProbesAnsweredWhileTheApplicationThreadsAreAllBusy) {
+  StartService(
+      {"--warmup=0s", "--app_threads=2", "--upstream=" + upstream_.HostPort()});
+  ASSERT_TRUE(WaitForProbe("/readyz", 200));
+  // Occupy both application threads with CPU work, plus two more requests
+  // queued behind them.
+  std::vector<std::thread> clients;
+  std::atomic<int> done{0};
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([this, &done] {
+      httplib::Client c("127.0.0.1", service_->app_port());
+      c.set_read_timeout(60, 0);
+      c.Get("/work?ms=4000");
+      done.fetch_add(1);
+    });
+  }
+  const bool saturated = WaitFor(
+      [this] {
+        return absl::StrContains(Probe(service_->probe_port(), "/metrics").body,
+                                 "example_app_busy_threads 2\n");
+      },
+      absl::Seconds(20));
+  EXPECT_TRUE(saturated) << "application threads never all busy";
+  // Every probe answers within its 1 s timeout meanwhile.
+  int answered = 0;
+  for (int i = 0; i < 200 && done.load() == 0; ++i) {
+    const Answer ready = Probe(service_->probe_port(), "/readyz");
+    const Answer live = Probe(service_->probe_port(), "/livez");
+    EXPECT_EQ(ready.status, 200) << "probe " << i;
+    EXPECT_EQ(live.status, 200) << "probe " << i;
+    answered += ready.status == 200 && live.status == 200;
+  }
+  EXPECT_GT(answered, 0);
+  for (std::thread& t : clients) t.join();
+}
+
+TEST_F(ServiceTest, CriticalDependencyDownFailsReadinessOnly) {
+  Port closed(/*listening=*/false);
+  StartService({"--warmup=0s", "--upstream=" + closed.HostPort()});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(
+            Probe(service_->probe_port(), "/readyz?verbose").body,
+            "Connection refused");
+      },
+      absl::Seconds(30)));
+  const Answer ready = Probe(service_->probe_port(), "/readyz?verbose");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_THAT(ready.body,
+              HasSubstr("[-]upstream failed: connect " + closed.HostPort() +
+                        ": Connection refused\n"));
+  EXPECT_EQ(Probe(service_->probe_port(), "/readyz/upstream").status, 503);
+  EXPECT_TRUE(WaitForProbe("/livez", 200));
+  EXPECT_TRUE(WaitForProbe("/startupz", 200));
+}
+
+TEST_F(ServiceTest, SigtermDrainsThenExits) {
+  StartService({"--warmup=0s", "--drain_delay=5s",
+                "--upstream=" + upstream_.HostPort()});
+  ASSERT_TRUE(WaitForProbe("/readyz", 200));
+  service_->Signal(SIGTERM);
+  ASSERT_TRUE(WaitForProbe("/readyz", 503, absl::Seconds(10)));
+  // Draining: not ready, but alive and still serving the application.
+  EXPECT_EQ(Probe(service_->probe_port(), "/readyz").body,
+            "readyz check failed: shutting down\n");
+  EXPECT_EQ(Probe(service_->probe_port(), "/livez").status, 200);
+  EXPECT_EQ(Probe(service_->app_port(), "/").status, 200);
+  EXPECT_EQ(Probe(service_->app_port(), "/health/readyz").status, 503);
+  EXPECT_EQ(service_->WaitForExit(absl::Seconds(30)), 0) << service_->Output();
+  EXPECT_THAT(service_->Output(), HasSubstr("draining"));
+}
+
+}  // namespace
+}  // namespace vigil_example

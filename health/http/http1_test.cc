@@ -1,0 +1,192 @@
+#include "health/http/internal/http1.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vigil {
+namespace http {
+namespace internal {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using State = ParseResult::State;
+
+TEST(ParseRequestTest, ParsesRequestLineHeadersAndQuery) {
+  const std::string raw =
+      "GET /readyz/disk%3A%2Fvar?verbose&exclude=a+b&exclude=c%26d HTTP/1.1\r\n"
+      "Host: x\r\nAccept:  application/json \r\n\r\n";
+  ParseResult r = ParseRequest(raw, {});
+  ASSERT_EQ(r.state, State::kComplete);
+  EXPECT_EQ(r.consumed, raw.size());
+  EXPECT_EQ(r.request.method, "GET");
+  EXPECT_EQ(r.request.path, "/readyz/disk:/var");
+  EXPECT_THAT(r.request.query,
+              ElementsAre(Pair("verbose", ""), Pair("exclude", "a b"),
+                          Pair("exclude", "c&d")));
+  EXPECT_EQ(r.request.Header("accept"), "application/json");
+  EXPECT_TRUE(r.keep_alive);
+}
+
+TEST(ParseRequestTest, IncompleteUntilTheBlankLine) {
+  const std::string raw = "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (size_t n = 0; n < raw.size(); ++n) {
+    EXPECT_EQ(ParseRequest(raw.substr(0, n), {}).state, State::kIncomplete)
+        << n;
+  }
+  EXPECT_EQ(ParseRequest(raw, {}).state, State::kComplete);
+}
+
+TEST(ParseRequestTest, PipelinedRequestsParseOneAtATime) {
+  const std::string a = "GET /livez HTTP/1.1\r\n\r\n";
+  const std::string b = "HEAD /readyz HTTP/1.1\r\nConnection: close\r\n\r\n";
+  ParseResult r = ParseRequest(a + b, {});
+  ASSERT_EQ(r.state, State::kComplete);
+  EXPECT_EQ(r.consumed, a.size());
+  ParseResult s = ParseRequest(b, {});
+  ASSERT_EQ(s.state, State::kComplete);
+  EXPECT_EQ(s.request.method, "HEAD");
+  EXPECT_FALSE(s.keep_alive);
+}
+
+TEST(ParseRequestTest, LenientWhereProbesNeedIt) {
+  // LF-only line ends, leading empty lines, HTTP/1.0 without Host.
+  ParseResult r = ParseRequest("\r\n\nGET /livez HTTP/1.0\n\n", {});
+  ASSERT_EQ(r.state, State::kComplete);
+  EXPECT_EQ(r.request.path, "/livez");
+  EXPECT_FALSE(r.keep_alive);
+  ParseResult k =
+      ParseRequest("GET /livez HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", {});
+  EXPECT_TRUE(k.keep_alive);
+  // Absolute-form target.
+  ParseResult a =
+      ParseRequest("GET http://host:8080/readyz?verbose HTTP/1.1\r\n\r\n", {});
+  ASSERT_EQ(a.state, State::kComplete);
+  EXPECT_EQ(a.request.path, "/readyz");
+  EXPECT_TRUE(a.request.HasQuery("verbose"));
+}
+
+TEST(ParseRequestTest, ReadsAndSkipsASmallBody) {
+  const std::string raw =
+      "POST /readyz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET";
+  ParseResult r = ParseRequest(raw, {});
+  ASSERT_EQ(r.state, State::kComplete);
+  EXPECT_EQ(r.consumed, raw.size() - 3);
+  EXPECT_EQ(ParseRequest(raw.substr(0, raw.size() - 5), {}).state,
+            State::kIncomplete);
+}
+
+struct BadCase {
+  std::string name;
+  std::string raw;
+  int status;
+};
+
+class BadRequestTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadRequestTest, RefusedWithStatus) {
+  Http1Limits limits;
+  limits.max_request_line = 64;
+  limits.max_header_bytes = 128;
+  limits.max_headers = 4;
+  limits.max_body = 16;
+  ParseResult r = ParseRequest(GetParam().raw, limits);
+  EXPECT_EQ(r.state, State::kError);
+  EXPECT_EQ(r.error_status, GetParam().status) << r.error_message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, BadRequestTest,
+    ::testing::Values(
+        BadCase{"long_line_complete",
+                "GET /" + std::string(100, 'a') + " HTTP/1.1\r\n\r\n", 414},
+        BadCase{"long_line_partial", "GET /" + std::string(100, 'a'), 414},
+        BadCase{"big_headers_complete",
+                "GET / HTTP/1.1\r\nX: " + std::string(200, 'b') + "\r\n\r\n",
+                431},
+        BadCase{"big_headers_partial",
+                "GET / HTTP/1.1\r\nX: " + std::string(200, 'b'), 431},
+        BadCase{
+            "too_many_headers",
+            "GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\n\r\n",
+            431},
+        BadCase{"big_body", "POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n",
+                413},
+        BadCase{
+            "huge_body",
+            "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            400},
+        BadCase{"conflicting_length",
+                "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: "
+                "2\r\n\r\n",
+                400},
+        BadCase{"negative_length",
+                "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+        BadCase{"chunked",
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
+        BadCase{"no_version", "GET /\r\n\r\n", 400},
+        BadCase{"bad_version", "GET / HTTP/2.0\r\n\r\n", 505},
+        BadCase{"garbage_version", "GET / FOO\r\n\r\n", 400},
+        BadCase{"bad_method", "G(T / HTTP/1.1\r\n\r\n", 400},
+        BadCase{"double_space", "GET  / HTTP/1.1\r\n\r\n", 400},
+        BadCase{"relative_target", "GET readyz HTTP/1.1\r\n\r\n", 400},
+        BadCase{"bad_escape", "GET /%zz HTTP/1.1\r\n\r\n", 400},
+        BadCase{"nul_escape", "GET /a%00 HTTP/1.1\r\n\r\n", 400},
+        BadCase{"obs_fold", "GET / HTTP/1.1\r\nA: 1\r\n  folded\r\n\r\n", 400},
+        BadCase{"no_colon", "GET / HTTP/1.1\r\nnocolon\r\n\r\n", 400},
+        BadCase{"space_in_name", "GET / HTTP/1.1\r\nA b: 1\r\n\r\n", 400},
+        BadCase{"binary", std::string("\x16\x03\x01\x02\x00\x01\x00\r\n", 9),
+                400}),
+    [](const ::testing::TestParamInfo<BadCase>& info) {
+      return info.param.name;
+    });
+
+TEST(SerializeResponseTest, WritesHeadersLengthAndBody) {
+  HttpResponse r = HttpResponse::Text(503, "not ready\n");
+  r.headers.emplace_back("X-Evil", "a\r\nInjected: 1");
+  const std::string out = SerializeResponse(r, false, true);
+  EXPECT_EQ(out,
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 10\r\n"
+            "Cache-Control: no-store\r\n"
+            "X-Content-Type-Options: nosniff\r\n"
+            "X-Evil: a  Injected: 1\r\n"
+            "Connection: keep-alive\r\n\r\n"
+            "not ready\n");
+}
+
+TEST(SerializeResponseTest, HeadKeepsLengthDropsBody) {
+  const std::string out =
+      SerializeResponse(HttpResponse::Text(200, "ok\n"), true, false);
+  EXPECT_THAT(out, HasSubstr("Content-Length: 3\r\n"));
+  EXPECT_THAT(out, HasSubstr("Connection: close\r\n\r\n"));
+  EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
+}
+
+TEST(SerializeResponseTest, NoContentHasNoLength) {
+  const std::string out =
+      SerializeResponse(HttpResponse::Text(204, ""), false, true);
+  EXPECT_THAT(out, ::testing::StartsWith("HTTP/1.1 204 No Content\r\n"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("Content-Length")));
+}
+
+TEST(PercentDecodeTest, DecodesAndRejects) {
+  std::string out;
+  EXPECT_TRUE(PercentDecode("a%2Fb+c", false, &out));
+  EXPECT_EQ(out, "a/b+c");
+  EXPECT_TRUE(PercentDecode("a%2fb+c", true, &out));
+  EXPECT_EQ(out, "a/b c");
+  EXPECT_FALSE(PercentDecode("%", false, &out));
+  EXPECT_FALSE(PercentDecode("%4", false, &out));
+  EXPECT_FALSE(PercentDecode("%G0", false, &out));
+  EXPECT_FALSE(PercentDecode("%00", false, &out));
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace http
+}  // namespace vigil

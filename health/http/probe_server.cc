@@ -1,0 +1,806 @@
+#include "health/http/probe_server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "health/http/internal/http1.h"
+#include "health/sync.h"
+
+namespace vigil {
+namespace http {
+namespace {
+
+constexpr uint64_t kListenTag = 0;
+constexpr uint64_t kWakeTag = 1;
+// After a "Connection: close" answer the socket's write side is shut and
+// input is drained this long before closing, so the client reads the answer
+// instead of a reset.
+constexpr absl::Duration kLinger = absl::Seconds(2);
+// How long accepting pauses when the process is out of descriptors and no
+// connection can be closed to make room.
+constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
+// With a clock other than the real one, the loop re-reads it this often.
+constexpr int kOtherClockPollMs = 100;
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+absl::StatusOr<int> OpenListener(const std::string& address, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string service = std::to_string(port);
+  if (getaddrinfo(address.c_str(), service.c_str(), &hints, &res) != 0 ||
+      res == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "address: \"", address, "\" is not a numeric IPv4 or IPv6 address"));
+  }
+  const std::string where = absl::StrCat(address, ":", port);
+  int fd =
+      socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    const int err = errno;
+    freeaddrinfo(res);
+    return absl::UnavailableError(
+        absl::StrCat("socket for ", where, ": ", ErrnoText(err)));
+  }
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  const int rc = bind(fd, res->ai_addr, res->ai_addrlen);
+  const int bind_err = errno;
+  freeaddrinfo(res);
+  if (rc != 0) {
+    close(fd);
+    return absl::UnavailableError(
+        absl::StrCat("bind ", where, ": ", ErrnoText(bind_err)));
+  }
+  if (listen(fd, SOMAXCONN) != 0) {
+    const int err = errno;
+    close(fd);
+    return absl::UnavailableError(
+        absl::StrCat("listen ", where, ": ", ErrnoText(err)));
+  }
+  return fd;
+}
+
+int BoundPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return -1;
+  if (ss.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+std::string PeerAddress(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr,
+              buf, sizeof(buf));
+  } else if (ss.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr,
+              buf, sizeof(buf));
+  }
+  return buf;
+}
+
+// `path` relative to `prefix`, or nullopt if it is not under it.
+std::optional<std::string> StripPathPrefix(const std::string& path,
+                                           absl::string_view prefix) {
+  if (prefix.empty()) return path;
+  if (!absl::StartsWith(path, prefix)) return std::nullopt;
+  if (path.size() == prefix.size()) return std::string("/");
+  if (path[prefix.size()] != '/') return std::nullopt;
+  return path.substr(prefix.size());
+}
+
+bool IsValidPrefix(absl::string_view p) {
+  if (p.empty()) return true;
+  return p[0] == '/' && p.back() != '/' &&
+         p.find_first_of("?# \t\r\n") == absl::string_view::npos;
+}
+
+int CeilMilliseconds(absl::Duration d) {
+  if (d <= absl::ZeroDuration()) return 0;
+  const int64_t us = absl::ToInt64Microseconds(d);
+  const int64_t ms = (us + 999) / 1000;
+  return static_cast<int>(
+      std::min<int64_t>(ms, std::numeric_limits<int>::max()));
+}
+
+absl::Status Validate(const ProbeServerOptions& o) {
+  if (o.port < 0 || o.port > 65535) {
+    return absl::InvalidArgumentError("port: must be in [0, 65535]");
+  }
+  if (!IsValidPrefix(o.path_prefix)) {
+    return absl::InvalidArgumentError(
+        "path_prefix: must be empty or start with '/' and not end with '/'");
+  }
+  if (o.worker_threads < 1) {
+    return absl::InvalidArgumentError("worker_threads: must be >= 1");
+  }
+  if (o.max_connections < 1) {
+    return absl::InvalidArgumentError("max_connections: must be >= 1");
+  }
+  if (o.request_timeout <= absl::ZeroDuration() ||
+      o.idle_timeout <= absl::ZeroDuration() ||
+      o.write_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "request_timeout, idle_timeout, write_timeout: must be > 0");
+  }
+  if (o.max_request_line_bytes < 16 || o.max_header_bytes < 16) {
+    return absl::InvalidArgumentError(
+        "max_request_line_bytes, max_header_bytes: must be >= 16");
+  }
+  return absl::OkStatus();
+}
+
+// Shared with the metrics collector, which may outlive nothing but reads
+// these through a shared_ptr.
+struct Counters {
+  std::atomic<int64_t> open{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> evicted{0};
+  std::atomic<uint64_t> timed_out{0};
+  std::atomic<uint64_t> idle_closed{0};
+  std::atomic<uint64_t> rejected{0};
+  mutable Mutex mu;
+  std::map<int, uint64_t> responses ABSL_GUARDED_BY(mu);
+
+  void CountResponse(int status) {
+    MutexLock lock(&mu);
+    ++responses[status];
+  }
+};
+
+void WriteServerMetrics(const Counters& c, PrometheusWriter& w) {
+  w.Gauge("vigil_probe_server_connections",
+          "Connections open on the dedicated probe server.",
+          static_cast<double>(c.open.load()));
+  w.Counter("vigil_probe_server_connections_accepted_total",
+            "Connections accepted by the probe server.",
+            static_cast<double>(c.accepted.load()));
+  w.Counter("vigil_probe_server_connections_evicted_total",
+            "Least recently active connections closed to admit new ones at "
+            "max_connections.",
+            static_cast<double>(c.evicted.load()));
+  w.Counter("vigil_probe_server_connections_timed_out_total",
+            "Connections closed because a request or response was too slow.",
+            static_cast<double>(c.timed_out.load()));
+  w.Counter("vigil_probe_server_connections_idle_closed_total",
+            "Idle keep-alive connections closed after idle_timeout.",
+            static_cast<double>(c.idle_closed.load()));
+  w.Counter("vigil_probe_server_connections_rejected_total",
+            "Connections refused at max_connections because every open one "
+            "was waiting for a /metrics answer.",
+            static_cast<double>(c.rejected.load()));
+  if (w.BeginFamily("vigil_probe_server_responses_total", MetricType::kCounter,
+                    "Responses sent by the probe server, by status code.")) {
+    std::map<int, uint64_t> responses;
+    {
+      MutexLock lock(&c.mu);
+      responses = c.responses;
+    }
+    for (const auto& [code, n] : responses) {
+      const std::string code_text = std::to_string(code);
+      w.Add({{"code", code_text}}, static_cast<double>(n));
+    }
+  }
+}
+
+}  // namespace
+
+// The event loop, the worker pool and every connection.
+class ProbeServer::Loop {
+ public:
+  Loop(HealthEndpoints* endpoints, ProbeServerOptions options, int listen_fd)
+      : endpoints_(endpoints),
+        options_(std::move(options)),
+        clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
+        real_clock_(clock_ == Clock::Real()),
+        listen_fd_(listen_fd),
+        counters_(std::make_shared<Counters>()) {
+    limits_.max_request_line = options_.max_request_line_bytes;
+    limits_.max_header_bytes = options_.max_header_bytes;
+    limits_.max_body = options_.max_body_bytes;
+    input_cap_ = limits_.max_request_line + limits_.max_header_bytes +
+                 limits_.max_body + 1024;
+  }
+
+  ~Loop() { Stop(); }
+
+  absl::Status Start() {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || wake_fd_ < 0 || !Watch(listen_fd_, kListenTag) ||
+        !Watch(wake_fd_, kWakeTag)) {
+      return absl::UnavailableError(
+          absl::StrCat("probe server event loop: ", ErrnoText(errno)));
+    }
+    if (options_.export_metrics) {
+      std::shared_ptr<Counters> counters = counters_;
+      collector_id_ = endpoints_->AddMetricsCollector(
+          [counters](PrometheusWriter& w, bool) {
+            WriteServerMetrics(*counters, w);
+          });
+    }
+    for (int i = 0; i < options_.worker_threads; ++i) {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    }
+    loop_thread_ = std::thread([this] { Run(); });
+    return absl::OkStatus();
+  }
+
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      MutexLock lock(&mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    Wake();
+    if (loop_thread_.joinable()) loop_thread_.join();
+    {
+      MutexLock lock(&mu_);
+      stop_workers_ = true;
+    }
+    for (std::thread& t : workers_) t.join();
+    workers_.clear();
+    if (collector_id_ != 0) endpoints_->RemoveMetricsCollector(collector_id_);
+    collector_id_ = 0;
+    for (int* fd : {&listen_fd_, &epoll_fd_, &wake_fd_}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
+  }
+
+  ProbeServerStats Stats() const {
+    ProbeServerStats s;
+    s.open_connections = counters_->open.load();
+    s.accepted = counters_->accepted.load();
+    s.evicted = counters_->evicted.load();
+    s.timed_out = counters_->timed_out.load();
+    s.idle_closed = counters_->idle_closed.load();
+    s.rejected = counters_->rejected.load();
+    MutexLock lock(&counters_->mu);
+    s.responses = counters_->responses;
+    return s;
+  }
+
+ private:
+  // Owned by the loop thread alone.
+  struct Connection {
+    int fd = -1;
+    uint64_t id = 0;
+    std::string remote;
+    std::string in;
+    std::string out;
+    size_t out_pos = 0;
+    // A /metrics request is on the worker pool.
+    bool processing = false;
+    bool close_after_write = false;
+    // The client shut its side down (read EOF).
+    bool peer_closed = false;
+    // Between requests on a keep-alive connection.
+    bool idle = false;
+    // Our side is shut; draining input until EOF or kLinger.
+    bool lingering = false;
+    absl::Time deadline = absl::InfiniteFuture();
+    absl::Time last_activity;
+    uint32_t events = 0;
+  };
+  struct Job {
+    uint64_t id;
+    HttpRequest request;
+    bool keep_alive;
+  };
+  struct Done {
+    uint64_t id;
+    std::string bytes;
+    bool keep_alive;
+  };
+
+  bool Watch(int fd, uint64_t tag) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+  }
+
+  void Wake() {
+    if (wake_fd_ < 0) return;
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+  }
+
+  bool StopRequested() ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    return stopped_;
+  }
+
+  // ---- The event loop (loop thread) ----
+
+  void Run() {
+    epoll_event events[64];
+    while (true) {
+      const int n = epoll_wait(epoll_fd_, events, 64, PollTimeoutMs());
+      if (n < 0 && errno != EINTR) break;
+      now_ = clock_->Now();
+      bool stop = false;
+      for (int i = 0; i < n; ++i) {
+        const uint64_t tag = events[i].data.u64;
+        if (tag == kListenTag) {
+          AcceptAll();
+        } else if (tag == kWakeTag) {
+          uint64_t count;
+          [[maybe_unused]] ssize_t r = read(wake_fd_, &count, sizeof(count));
+          stop = StopRequested();
+          if (!stop) DrainCompletions();
+        } else if (Connection* c = Find(tag)) {
+          OnEvent(*c, events[i].events);
+        }
+      }
+      if (stop) break;
+      CheckDeadlines();
+    }
+    while (!conns_.empty()) Close(conns_.begin()->first);
+  }
+
+  int PollTimeoutMs() {
+    absl::Time next = accept_paused_ ? accept_resume_ : absl::InfiniteFuture();
+    for (const auto& [id, c] : conns_) next = std::min(next, c->deadline);
+    if (next == absl::InfiniteFuture()) return -1;
+    const int ms = CeilMilliseconds(next - clock_->Now());
+    return real_clock_ ? ms : std::min(ms, kOtherClockPollMs);
+  }
+
+  Connection* Find(uint64_t id) {
+    auto it = conns_.find(id);
+    return it == conns_.end() ? nullptr : it->second.get();
+  }
+
+  void AcceptAll() {
+    while (true) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM) {
+          if (EvictOne()) continue;
+          PauseAccepting();
+        }
+        return;
+      }
+      if (static_cast<int>(conns_.size()) >= options_.max_connections &&
+          !EvictOne()) {
+        counters_->rejected.fetch_add(1);
+        close(fd);
+        continue;
+      }
+      Add(fd, PeerAddress(ss));
+    }
+  }
+
+  void Add(int fd, std::string remote) {
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto c = std::make_unique<Connection>();
+    c->fd = fd;
+    c->id = next_id_++;
+    c->remote = std::move(remote);
+    c->last_activity = now_;
+    c->deadline = c->last_activity + options_.request_timeout;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = c->id;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      close(fd);
+      return;
+    }
+    c->events = EPOLLIN;
+    counters_->accepted.fetch_add(1);
+    counters_->open.fetch_add(1);
+    conns_.emplace(c->id, std::move(c));
+  }
+
+  // Closes the least recently active connection not waiting on a worker.
+  bool EvictOne() {
+    Connection* victim = nullptr;
+    for (const auto& [id, c] : conns_) {
+      if (c->processing) continue;
+      // Least recently active; among equals, the oldest connection.
+      if (victim == nullptr || c->last_activity < victim->last_activity ||
+          (c->last_activity == victim->last_activity && c->id < victim->id)) {
+        victim = c.get();
+      }
+    }
+    if (victim == nullptr) return false;
+    counters_->evicted.fetch_add(1);
+    Close(victim->id);
+    return true;
+  }
+
+  void PauseAccepting() {
+    epoll_event ev{};
+    ev.data.u64 = kListenTag;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+    accept_paused_ = true;
+    accept_resume_ = now_ + kAcceptPause;
+  }
+
+  void ResumeAccepting() {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenTag;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+    accept_paused_ = false;
+  }
+
+  void Close(uint64_t id) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
+    close(it->second->fd);
+    conns_.erase(it);
+    counters_->open.fetch_sub(1);
+  }
+
+  void OnEvent(Connection& c, uint32_t events) {
+    if (events & (EPOLLERR | EPOLLHUP)) {
+      Close(c.id);
+      return;
+    }
+    if (c.lingering) {
+      Discard(c);
+      return;
+    }
+    if ((events & EPOLLOUT) && !WriteSome(c)) return;
+    if ((events & EPOLLIN) && !ReadSome(c)) return;
+    if (!Pump(c)) return;
+    UpdateInterest(c);
+  }
+
+  // Reads what is available, up to the input cap. False if closed.
+  bool ReadSome(Connection& c) {
+    char buf[16384];
+    while (!c.peer_closed && c.in.size() < input_cap_) {
+      const size_t want = std::min(sizeof(buf), input_cap_ - c.in.size());
+      const ssize_t n = recv(c.fd, buf, want, 0);
+      if (n > 0) {
+        c.in.append(buf, static_cast<size_t>(n));
+        c.last_activity = now_;
+        if (c.idle) {
+          c.idle = false;
+          c.deadline = c.last_activity + options_.request_timeout;
+        }
+        continue;
+      }
+      if (n == 0) {
+        c.peer_closed = true;
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Close(c.id);
+      return false;
+    }
+    return true;
+  }
+
+  // Drains a lingering connection's input; closes it on EOF or error.
+  void Discard(Connection& c) {
+    char buf[4096];
+    while (true) {
+      const ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      Close(c.id);
+      return;
+    }
+  }
+
+  // Serves buffered requests one after another (pipelining) until one
+  // waits for bytes, a worker or the socket. False if `c` was closed.
+  bool Pump(Connection& c) {
+    while (!c.processing && !c.lingering && c.out.empty()) {
+      if (c.in.empty()) {
+        if (!c.peer_closed) return true;
+        Close(c.id);
+        return false;
+      }
+      internal::ParseResult p = internal::ParseRequest(c.in, limits_);
+      switch (p.state) {
+        case internal::ParseResult::State::kIncomplete:
+          if (c.peer_closed) {
+            Close(c.id);
+            return false;
+          }
+          if (c.in.size() < input_cap_) return true;
+          p.error_status = 400;
+          p.error_message = "request too large";
+          [[fallthrough]];
+        case internal::ParseResult::State::kError:
+          c.in.clear();
+          if (!Respond(c,
+                       Serialize(HttpResponse::Text(p.error_status,
+                                                    p.error_message + "\n"),
+                                 false, false),
+                       false)) {
+            return false;
+          }
+          break;
+        case internal::ParseResult::State::kComplete:
+          c.in.erase(0, p.consumed);
+          p.request.remote_address = c.remote;
+          if (!Dispatch(c, std::move(p.request),
+                        p.keep_alive && !c.peer_closed)) {
+            return false;
+          }
+          break;
+      }
+    }
+    return true;
+  }
+
+  // Answers a parsed request: probes at once, /metrics on a worker.
+  bool Dispatch(Connection& c, HttpRequest request, bool keep_alive) {
+    if (IsMetrics(request.path)) {
+      c.processing = true;
+      c.deadline = absl::InfiniteFuture();
+      {
+        MutexLock lock(&mu_);
+        jobs_.push_back(Job{c.id, std::move(request), keep_alive});
+      }
+      return true;
+    }
+    return Respond(c, Answer(std::move(request), keep_alive), keep_alive);
+  }
+
+  bool IsMetrics(const std::string& path) const {
+    const std::string& metrics = endpoints_->options().paths.metrics;
+    if (metrics.empty()) return false;
+    std::optional<std::string> rel =
+        StripPathPrefix(path, options_.path_prefix);
+    return rel && *rel == metrics;
+  }
+
+  // Queues `bytes` and writes what the socket takes. False if closed.
+  bool Respond(Connection& c, std::string bytes, bool keep_alive) {
+    c.out += bytes;
+    c.close_after_write = !keep_alive;
+    c.deadline = now_ + options_.write_timeout;
+    return WriteSome(c);
+  }
+
+  // False if `c` was closed.
+  bool WriteSome(Connection& c) {
+    while (c.out_pos < c.out.size()) {
+      const ssize_t n = send(c.fd, c.out.data() + c.out_pos,
+                             c.out.size() - c.out_pos, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out_pos += static_cast<size_t>(n);
+        c.last_activity = now_;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      Close(c.id);
+      return false;
+    }
+    if (c.out_pos < c.out.size()) return true;
+    c.out.clear();
+    c.out_pos = 0;
+    const absl::Time now = now_;
+    if (c.close_after_write) {
+      if (c.peer_closed) {
+        Close(c.id);
+        return false;
+      }
+      shutdown(c.fd, SHUT_WR);
+      c.lingering = true;
+      c.in.clear();
+      c.deadline = now + kLinger;
+      return true;
+    }
+    c.idle = c.in.empty();
+    c.deadline =
+        now + (c.idle ? options_.idle_timeout : options_.request_timeout);
+    return true;
+  }
+
+  void UpdateInterest(Connection& c) {
+    uint32_t want = 0;
+    if (c.lingering) {
+      want = EPOLLIN;
+    } else {
+      if (!c.out.empty()) want |= EPOLLOUT;
+      if (!c.processing && c.out.empty() && !c.peer_closed &&
+          c.in.size() < input_cap_) {
+        want |= EPOLLIN;
+      }
+    }
+    if (want == c.events) return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = c.id;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+    c.events = want;
+  }
+
+  void DrainCompletions() ABSL_LOCKS_EXCLUDED(mu_) {
+    std::deque<Done> done;
+    {
+      MutexLock lock(&mu_);
+      done.swap(done_);
+    }
+    for (Done& d : done) {
+      Connection* c = Find(d.id);
+      if (c == nullptr) continue;
+      c->processing = false;
+      if (!Respond(*c, std::move(d.bytes), d.keep_alive)) continue;
+      if (!Pump(*c)) continue;
+      UpdateInterest(*c);
+    }
+  }
+
+  void CheckDeadlines() {
+    now_ = clock_->Now();
+    const absl::Time now = now_;
+    if (accept_paused_ && now >= accept_resume_) ResumeAccepting();
+    std::vector<uint64_t> expired;
+    for (const auto& [id, c] : conns_) {
+      if (c->deadline <= now) expired.push_back(id);
+    }
+    for (const uint64_t id : expired) {
+      Connection* c = Find(id);
+      if (c == nullptr) continue;
+      if (c->lingering) {
+        Close(id);
+      } else if (c->idle) {
+        counters_->idle_closed.fetch_add(1);
+        Close(id);
+      } else if (!c->out.empty() || c->in.empty()) {
+        // A response the client does not read, or a connection that never
+        // sent a byte: nothing useful to say.
+        counters_->timed_out.fetch_add(1);
+        Close(id);
+      } else {
+        counters_->timed_out.fetch_add(1);
+        c->in.clear();
+        if (Respond(*c,
+                    Serialize(HttpResponse::Text(408, "request timeout\n"),
+                              false, false),
+                    false)) {
+          UpdateInterest(*c);
+        }
+      }
+    }
+  }
+
+  // ---- Answers (loop thread for probes, workers for /metrics) ----
+
+  std::string Answer(HttpRequest request, bool keep_alive) const {
+    const bool head = request.method == "HEAD";
+    std::optional<std::string> rel =
+        StripPathPrefix(request.path, options_.path_prefix);
+    HttpResponse response;
+    if (rel) {
+      request.path = *std::move(rel);
+      response = endpoints_->Handle(request);
+    } else {
+      response = HttpResponse::Text(404, "not found\n");
+    }
+    return Serialize(response, head, keep_alive);
+  }
+
+  std::string Serialize(const HttpResponse& r, bool head,
+                        bool keep_alive) const {
+    counters_->CountResponse(r.status);
+    return internal::SerializeResponse(r, head, keep_alive);
+  }
+
+  void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_) {
+    while (true) {
+      Job job;
+      {
+        MutexLock lock(&mu_);
+        mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return stop_workers_ || !jobs_.empty();
+        });
+        if (stop_workers_) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      std::string bytes = Answer(std::move(job.request), job.keep_alive);
+      {
+        MutexLock lock(&mu_);
+        done_.push_back(Done{job.id, std::move(bytes), job.keep_alive});
+      }
+      Wake();
+    }
+  }
+
+  HealthEndpoints* const endpoints_;
+  const ProbeServerOptions options_;
+  Clock* const clock_;
+  const bool real_clock_;
+  internal::Http1Limits limits_;
+  size_t input_cap_ = 0;
+
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::shared_ptr<Counters> counters_;
+  uint64_t collector_id_ = 0;
+
+  // Loop thread only.
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  uint64_t next_id_ = 2;  // 0 and 1 are the listener and wake tags
+  bool accept_paused_ = false;
+  absl::Time accept_resume_;
+  // The clock read once per loop iteration: every deadline set while
+  // handling one batch of events counts from when the batch arrived.
+  absl::Time now_;
+
+  Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_workers_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  std::deque<Done> done_ ABSL_GUARDED_BY(mu_);
+
+  std::vector<std::thread> workers_;
+  std::thread loop_thread_;
+};
+
+absl::StatusOr<std::unique_ptr<ProbeServer>> ProbeServer::Start(
+    HealthEndpoints* endpoints, ProbeServerOptions options) {
+  if (endpoints == nullptr) {
+    return absl::InvalidArgumentError("endpoints: must not be null");
+  }
+  if (absl::Status s = Validate(options); !s.ok()) return s;
+  absl::StatusOr<int> fd = OpenListener(options.address, options.port);
+  if (!fd.ok()) return fd.status();
+  const int port = BoundPort(*fd);
+  std::string address = options.address;
+  auto loop = std::make_unique<Loop>(endpoints, std::move(options), *fd);
+  if (absl::Status s = loop->Start(); !s.ok()) return s;
+  return std::unique_ptr<ProbeServer>(
+      new ProbeServer(std::move(loop), std::move(address), port));
+}
+
+ProbeServer::ProbeServer(std::unique_ptr<Loop> loop, std::string address,
+                         int port)
+    : loop_(std::move(loop)), address_(std::move(address)), port_(port) {}
+
+ProbeServer::~ProbeServer() { Stop(); }
+
+void ProbeServer::Stop() { loop_->Stop(); }
+
+ProbeServerStats ProbeServer::stats() const { return loop_->Stats(); }
+
+}  // namespace http
+}  // namespace vigil
