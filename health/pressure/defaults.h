@@ -56,7 +56,8 @@ struct DefaultDetectorOptions {
   bool enable_io = true;
   bool enable_fds = true;
   bool enable_tasks = true;
-  // One disk check per path (name "disk:<path>"). Each must exist.
+  // One disk check per path (named DefaultDiskCheckName(path), e.g.
+  // "disk:/var/lib/app"). Each must exist.
   std::vector<std::string> disk_paths = {"/"};
 
   // Per-detector settings (thresholds, trends, check options); their

@@ -16,6 +16,23 @@
 namespace vigil {
 namespace pressure {
 
+std::string DefaultDiskCheckName(absl::string_view path) {
+  // Check names are [A-Za-z0-9_.:/@-]{1,128}.
+  constexpr size_t kMax = 128;
+  std::string name = absl::StrCat("disk:", path);
+  for (char& c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                    c == ':' || c == '/' || c == '@' || c == '-';
+    if (!ok) c = '_';
+  }
+  if (name.size() > kMax) {
+    // Keep the end of the path: it tells paths apart.
+    name = absl::StrCat("disk:...", name.substr(name.size() - (kMax - 8)));
+  }
+  return name;
+}
+
 TrendOptions DiskOptions::DefaultTrend() {
   TrendOptions t;
   t.window = absl::Minutes(30);
@@ -54,7 +71,7 @@ absl::StatusOr<std::unique_ptr<DiskDetector>> DiskDetector::Create(
     DiskOptions options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   if (options.clock == nullptr) options.clock = Clock::Real();
-  if (options.name.empty()) options.name = absl::StrCat("disk:", options.path);
+  if (options.name.empty()) options.name = DefaultDiskCheckName(options.path);
   struct statvfs st;
   if (statvfs(options.path.c_str(), &st) != 0) {
     return absl::InvalidArgumentError(

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
@@ -40,8 +41,12 @@
 namespace vigil {
 namespace pressure {
 
+// "disk:<path>", with characters a check name cannot hold replaced by '_'
+// and, past 128 characters, "disk:..." and the end of the path.
+std::string DefaultDiskCheckName(absl::string_view path);
+
 struct DiskOptions {
-  // Check name; empty means "disk:<path>".
+  // Check name; empty means DefaultDiskCheckName(path).
   std::string name;
   // Any path on the filesystem to watch. Must exist at creation.
   std::string path = "/";

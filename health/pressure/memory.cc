@@ -54,10 +54,19 @@ struct MemoryDetector::Impl {
   internal::CgroupLayout layout;
   CgroupDir cgroup;  // The memory cgroup whose usage is read.
   bool v2 = false;
-  KeptOpenFile usage_file;   // memory.current / memory.usage_in_bytes
-  KeptOpenFile stat_file;    // memory.stat
-  KeptOpenFile events_file;  // memory.events / memory.oom_control
-  std::vector<KeptOpenFile> limit_files;  // memory.max, memory.high, ...
+  // One per cgroup from the target's up to the top visible one: a limit
+  // anywhere on that path can OOM-kill the target, and what counts is the
+  // usage of the cgroup that carries it (siblings share it).
+  struct CgroupLevel {
+    std::string path;    // Inside the root, for reports.
+    KeptOpenFile usage;  // memory.current / memory.usage_in_bytes
+    KeptOpenFile stat;   // memory.stat
+    std::vector<KeptOpenFile>
+        limits;  // memory.max + memory.high / limit_in_bytes
+    bool read_on_last_sample = false;  // usage and stat were read.
+  };
+  std::vector<CgroupLevel> levels;  // [0] is the target's cgroup.
+  KeptOpenFile events_file;         // memory.events / memory.oom_control
   KeptOpenFile meminfo_file;
   internal::PsiSource psi;
   std::optional<uint64_t> host_total;  // MemTotal at creation.
@@ -71,8 +80,8 @@ struct MemoryDetector::Impl {
   Hysteresis psi_some;
   Level stall_level = Level::kOk;
   Level oom_level = Level::kOk;
-  bool headroom_from_cgroup = false;
   bool have_headroom_source = false;
+  int headroom_depth = MemoryReading::kHostLimit;
   std::optional<uint64_t> last_oom_kills;
   absl::Time last_oom_kill_time = absl::InfinitePast();
 
@@ -123,24 +132,29 @@ absl::StatusOr<std::unique_ptr<MemoryDetector>> MemoryDetector::Create(
           break;
         }
       }
-      m.usage_file.Open(m.cgroup.full_path + "/memory.current", 64);
-      m.stat_file.Open(m.cgroup.full_path + "/memory.stat", 2048);
       m.events_file.Open(m.cgroup.full_path + "/memory.events", 256);
     } else {
-      m.usage_file.Open(m.cgroup.full_path + "/memory.usage_in_bytes", 64);
-      m.stat_file.Open(m.cgroup.full_path + "/memory.stat", 2048);
       m.events_file.Open(m.cgroup.full_path + "/memory.oom_control", 256);
     }
+    std::string display = m.cgroup.path;
     for (const std::string& dir : m.cgroup.AncestorFullPaths()) {
+      Impl::CgroupLevel level;
+      level.path = display;
+      display.resize(display.rfind('/') == 0 ? 1 : display.rfind('/'));
+      level.usage.Open(
+          dir + (m.v2 ? "/memory.current" : "/memory.usage_in_bytes"), 64);
+      level.stat.Open(dir + "/memory.stat", 2048);
       for (const char* name :
-           m.v2 ? std::vector<const char*>{"memory.max", "memory.high"}
-                : std::vector<const char*>{"memory.limit_in_bytes"}) {
+           {"memory.max", "memory.high", "memory.limit_in_bytes"}) {
+        const bool v2_file = absl::string_view(name) != "memory.limit_in_bytes";
+        if (v2_file != m.v2) continue;
         const std::string path = absl::StrCat(dir, "/", name);
         if (!internal::PathExists(path)) continue;
         KeptOpenFile f;
         f.Open(path, 64);
-        m.limit_files.push_back(std::move(f));
+        level.limits.push_back(std::move(f));
       }
+      m.levels.push_back(std::move(level));
     }
   }
   m.meminfo_file.Open(internal::JoinRoot(src.root, "/proc/meminfo"), 4096);
@@ -170,64 +184,102 @@ const MemoryReading& MemoryDetector::Sample() {
   r.time = now;
 
   // Cgroup usage, inactive file pages, limits, OOM counters.
-  std::optional<uint64_t> usage;
-  std::optional<uint64_t> limit;
+  std::optional<double> own_ws;
+  // The binding limit: the cgroup on the path whose working set is the
+  // largest share of its limit.
+  std::optional<double> best_ws, best_limit;
+  int best_depth = MemoryReading::kHostLimit;
+  auto consider = [&](double ws, uint64_t limit, int depth) {
+    if (limit == internal::kUnlimited || limit == 0) return;
+    // A limit at or above the host's memory is no limit.
+    if (m.host_total && limit >= *m.host_total) return;
+    const double l = static_cast<double>(limit);
+    if (!best_limit || ws / l > *best_ws / *best_limit) {
+      best_ws = ws;
+      best_limit = l;
+      best_depth = depth;
+    }
+  };
+  bool cgroup_limited = false;
   if (!m.cgroup.ok()) {
     m.signals.Unavailable(m.sig_usage, "no memory cgroup");
     m.signals.Unavailable(m.sig_inactive, "no memory cgroup");
     m.signals.Unavailable(m.sig_limit, "no memory cgroup");
     m.signals.Unavailable(m.sig_oom, "no memory cgroup");
   } else {
-    if (m.usage_file.Read()) {
-      usage = internal::ParseUint(m.usage_file.content());
-      if (!usage) m.usage_file.set_parse_error();
-    }
-    if (usage) {
-      m.signals.Ok(m.sig_usage);
-      r.cgroup_usage_bytes = static_cast<double>(*usage);
-    } else {
-      m.signals.Failed(m.sig_usage, m.usage_file);
-    }
-    std::optional<uint64_t> total_inactive, inactive, hier_limit;
-    bool stat_ok = false;
-    if (m.stat_file.Read()) {
-      const internal::KeyedField fields[] = {
-          {"total_inactive_file", &total_inactive},
-          {"inactive_file", &inactive},
-          {"hierarchical_memory_limit", &hier_limit}};
-      internal::ParseFlatKeyed(m.stat_file.content(), fields);
-      if (total_inactive) inactive = total_inactive;  // v1 hierarchical.
-      stat_ok = inactive.has_value();
-      if (!stat_ok) m.stat_file.set_parse_error();
-    }
-    if (stat_ok) {
-      m.signals.Ok(m.sig_inactive);
-      r.inactive_file_bytes = static_cast<double>(*inactive);
-    } else {
-      m.signals.Failed(m.sig_inactive, m.stat_file);
-    }
-    // Effective limit: the smallest over the visible ancestors (and, in v1,
-    // the kernel's own hierarchical figure, which also sees ancestors
-    // outside our mount).
     bool any_limit = false;
     const KeptOpenFile* failed_limit = nullptr;
-    for (KeptOpenFile& f : m.limit_files) {
-      std::optional<uint64_t> v;
-      if (f.Read()) {
-        v = internal::ParseLimit(f.content());
-        if (!v) f.set_parse_error();
+    for (size_t depth = 0; depth < m.levels.size(); ++depth) {
+      Impl::CgroupLevel& level = m.levels[depth];
+      std::optional<uint64_t> limit;
+      for (KeptOpenFile& f : level.limits) {
+        std::optional<uint64_t> v;
+        if (f.Read()) {
+          v = internal::ParseLimit(f.content());
+          if (!v) f.set_parse_error();
+        }
+        if (!v) {
+          failed_limit = &f;
+          continue;
+        }
+        any_limit = true;
+        limit = std::min(limit.value_or(*v), *v);
       }
-      if (!v) {
-        failed_limit = &f;
-        continue;
+      const bool limited = limit && *limit != internal::kUnlimited &&
+                           !(m.host_total && *limit >= *m.host_total);
+      level.read_on_last_sample = depth == 0 || limited;
+      if (!level.read_on_last_sample) continue;
+      cgroup_limited = cgroup_limited || limited;
+      // Working set of this level (always read for the target's own).
+      std::optional<uint64_t> usage;
+      if (level.usage.Read()) {
+        usage = internal::ParseUint(level.usage.content());
+        if (!usage) level.usage.set_parse_error();
       }
-      any_limit = true;
-      if (*v != internal::kUnlimited) limit = std::min(limit.value_or(*v), *v);
-    }
-    if (hier_limit) {
-      any_limit = true;
-      if (*hier_limit < internal::kHugeLimit) {
-        limit = std::min(limit.value_or(*hier_limit), *hier_limit);
+      std::optional<uint64_t> total_inactive, inactive, hier_limit;
+      bool stat_ok = false;
+      if (level.stat.Read()) {
+        const internal::KeyedField fields[] = {
+            {"total_inactive_file", &total_inactive},
+            {"inactive_file", &inactive},
+            {"hierarchical_memory_limit", &hier_limit}};
+        internal::ParseFlatKeyed(level.stat.content(), fields);
+        if (total_inactive) inactive = total_inactive;  // v1 hierarchical.
+        stat_ok = inactive.has_value();
+        if (!stat_ok) level.stat.set_parse_error();
+      }
+      if (depth == 0) {
+        if (usage) {
+          m.signals.Ok(m.sig_usage);
+          r.cgroup_usage_bytes = static_cast<double>(*usage);
+        } else {
+          m.signals.Failed(m.sig_usage, level.usage);
+        }
+        if (stat_ok) {
+          m.signals.Ok(m.sig_inactive);
+          r.inactive_file_bytes = static_cast<double>(*inactive);
+        } else {
+          m.signals.Failed(m.sig_inactive, level.stat);
+        }
+        if (!usage) break;  // No headroom from any level without our own.
+      }
+      double ws;
+      if (usage) {
+        const double u = static_cast<double>(*usage);
+        ws = u - std::min(stat_ok ? static_cast<double>(*inactive) : 0.0, u);
+      } else {
+        ws = *own_ws;  // An ancestor holds at least what we hold.
+      }
+      if (depth == 0) own_ws = ws;
+      if (limit) consider(ws, *limit, static_cast<int>(depth));
+      // v1: the kernel's own figure also sees ancestors outside our mount;
+      // their usage is unknown, ours is a lower bound of it.
+      if (depth == 0 && hier_limit && *hier_limit < internal::kHugeLimit) {
+        any_limit = true;
+        if (!(m.host_total && *hier_limit >= *m.host_total)) {
+          cgroup_limited = true;
+          consider(ws, *hier_limit, MemoryReading::kKernelHierarchicalLimit);
+        }
       }
     }
     if (failed_limit != nullptr && !any_limit) {
@@ -258,16 +310,13 @@ const MemoryReading& MemoryDetector::Sample() {
   // Headroom: the cgroup's when a real limit applies, else the host's.
   // With a cgroup limit but no readable usage there is no headroom signal:
   // the host's figures would describe something else.
-  const bool cgroup_limited =
-      limit && (!m.host_total || *limit < *m.host_total);
   if (cgroup_limited) {
     m.signals.NotApplicable(m.sig_host, "a cgroup limit applies");
-    if (usage) {
-      const double inact = r.inactive_file_bytes.value_or(0);
-      const double u = static_cast<double>(*usage);
-      r.working_set_bytes = u - std::min(inact, u);
-      r.limit_bytes = static_cast<double>(*limit);
+    if (best_limit) {
+      r.working_set_bytes = best_ws;
+      r.limit_bytes = best_limit;
       r.limit_from_cgroup = true;
+      r.limit_depth = best_depth;
     }
   } else {
     internal::MemInfo info;
@@ -285,12 +334,11 @@ const MemoryReading& MemoryDetector::Sample() {
     }
   }
   if (r.working_set_bytes && r.limit_bytes && *r.limit_bytes > 0) {
-    if (!m.have_headroom_source ||
-        m.headroom_from_cgroup != r.limit_from_cgroup) {
+    if (!m.have_headroom_source || m.headroom_depth != r.limit_depth) {
       m.usage_gauge.ResetTrend();
     }
     m.have_headroom_source = true;
-    m.headroom_from_cgroup = r.limit_from_cgroup;
+    m.headroom_depth = r.limit_depth;
     const internal::GaugeState& g =
         m.usage_gauge.Update(now, *r.working_set_bytes, *r.limit_bytes);
     r.usage_ratio = g.ratio;
@@ -378,6 +426,13 @@ CheckResult MemoryDetector::Result() const {
     d["working_set_bytes"] = internal::FormatNumber(*r.working_set_bytes, 0);
     d["limit_bytes"] = internal::FormatNumber(*r.limit_bytes, 0);
     d["limit_source"] = r.limit_from_cgroup ? "cgroup" : "host";
+    if (r.limit_depth >= 0 &&
+        static_cast<size_t>(r.limit_depth) < m.levels.size()) {
+      d["limit_cgroup"] = m.levels[r.limit_depth].path;
+    } else if (r.limit_depth == MemoryReading::kKernelHierarchicalLimit) {
+      d["limit_cgroup"] =
+          "hierarchical_memory_limit (an ancestor not visible here)";
+    }
     if (r.limit_from_cgroup && !r.inactive_file_bytes) {
       d["working_set"] = "usage (inactive_file unavailable: overestimates)";
     }
@@ -488,12 +543,20 @@ MemoryReading MemoryDetector::LatestReading() const {
 std::vector<std::string> MemoryDetector::Files() const {
   const Impl& m = *impl_;
   std::vector<std::string> files;
-  for (const KeptOpenFile* f : {&m.usage_file, &m.stat_file, &m.events_file}) {
-    if (f->is_open()) files.push_back(f->path());
+  // Per sample: the target's usage and stat, every limit, the usage and
+  // stat of ancestors only while they carry a limit.
+  for (size_t i = 0; i < m.levels.size(); ++i) {
+    const Impl::CgroupLevel& level = m.levels[i];
+    for (const KeptOpenFile& f : level.limits) {
+      if (f.is_open()) files.push_back(f.path());
+    }
+    if (level.read_on_last_sample) {
+      for (const KeptOpenFile* f : {&level.usage, &level.stat}) {
+        if (f->is_open()) files.push_back(f->path());
+      }
+    }
   }
-  for (const KeptOpenFile& f : m.limit_files) {
-    if (f.is_open()) files.push_back(f.path());
-  }
+  if (m.events_file.is_open()) files.push_back(m.events_file.path());
   const bool host = !impl_->reading.limit_from_cgroup;
   if (host && m.meminfo_file.is_open()) files.push_back(m.meminfo_file.path());
   if (m.psi.opened()) files.push_back(m.psi.path());

@@ -4,7 +4,9 @@
 // What it reads (all through Source::root; kept open, re-read with pread):
 //   cgroup v2   <cg>/memory.current, memory.stat (inactive_file),
 //               memory.events (oom, oom_kill), memory.max and memory.high
-//               of <cg> and every visible ancestor, <cg>/memory.pressure
+//               of <cg> and every visible ancestor (and memory.current /
+//               memory.stat of an ancestor while it has a limit),
+//               <cg>/memory.pressure
 //   cgroup v1   memory.usage_in_bytes, memory.stat (total_inactive_file,
 //               hierarchical_memory_limit), memory.oom_control (under_oom,
 //               oom_kill), memory.limit_in_bytes of <cg> and every visible
@@ -19,10 +21,15 @@
 // reclaimed stalls briefly while nothing is at risk — and headroom alone
 // misses thrashing):
 //   - headroom: working set = usage − inactive_file (the kubelet's
-//     definition: inactive file pages are reclaimed before any OOM kill) over
-//     the effective limit = the smallest memory.max / memory.high /
-//     limit_in_bytes among the cgroup and its visible ancestors, thresholds
-//     `usage` (ratio 0..1);
+//     definition: inactive file pages are reclaimed before any OOM kill)
+//     against the limit. Every cgroup from the target's up to the top
+//     visible one may carry a limit (memory.max, memory.high; v1
+//     limit_in_bytes, plus the kernel's hierarchical_memory_limit which
+//     also covers ancestors outside a container's view); each is compared
+//     with the working set of the cgroup that carries it, since siblings
+//     share it, and the fullest one binds. With a single limit this is the
+//     usual "smallest limit over the visible ancestors". Thresholds
+//     `usage` (ratio 0..1); details["limit_cgroup"] names the binding one;
 //   - trend: the working set's fill rate and time to reach the limit; a
 //     predicted exhaustion within `trend.horizon` is DEGRADED before any
 //     static threshold trips;
@@ -107,6 +114,12 @@ struct MemoryReading {
   std::optional<double> limit_bytes;
   std::optional<double> usage_ratio;
   bool limit_from_cgroup = false;
+  // Where the binding limit is: 0 the target's cgroup, k its k-th ancestor,
+  // kKernelHierarchicalLimit v1's hierarchical_memory_limit (an ancestor
+  // outside our view), kHostLimit the host's MemTotal.
+  static constexpr int kHostLimit = -1;
+  static constexpr int kKernelHierarchicalLimit = -2;
+  int limit_depth = kHostLimit;
   // Raw cgroup figures.
   std::optional<double> cgroup_usage_bytes;
   std::optional<double> inactive_file_bytes;

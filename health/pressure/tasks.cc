@@ -44,8 +44,14 @@ struct TasksDetector::Impl {
         system(o.usage, o.trend) {}
 
   internal::CgroupDir pids_dir;
-  KeptOpenFile pids_current;
-  std::vector<KeptOpenFile> pids_max;  // The cgroup and its ancestors.
+  // The cgroup and its visible ancestors: pids.max anywhere on the path
+  // limits us, against the pids.current of the cgroup that carries it.
+  struct PidsLevel {
+    KeptOpenFile current;
+    KeptOpenFile max;
+    bool read_current = false;
+  };
+  std::vector<PidsLevel> pids_levels;
   KeptOpenFile stat_file;
   KeptOpenFile limits_file;
   KeptOpenFile loadavg_file;
@@ -81,13 +87,13 @@ absl::StatusOr<std::unique_ptr<TasksDetector>> TasksDetector::Create(
   t.sig_system = t.signals.Add("system_tasks");
   t.pids_dir = layout.pids;
   if (t.pids_dir.ok()) {
-    t.pids_current.Open(t.pids_dir.full_path + "/pids.current", 64);
     for (const std::string& dir : t.pids_dir.AncestorFullPaths()) {
-      const std::string path = dir + "/pids.max";
-      if (!internal::PathExists(path)) continue;
-      KeptOpenFile f;
-      f.Open(path, 64);
-      t.pids_max.push_back(std::move(f));
+      Impl::PidsLevel level;
+      level.current.Open(dir + "/pids.current", 64);
+      if (internal::PathExists(dir + "/pids.max")) {
+        level.max.Open(dir + "/pids.max", 64);
+      }
+      t.pids_levels.push_back(std::move(level));
     }
   }
   const std::string proc = internal::ProcDir(src.pid);
@@ -122,32 +128,51 @@ const TasksReading& TasksDetector::Sample() {
   // cgroup: pids.current against the smallest pids.max.
   if (!t.pids_dir.ok()) {
     t.signals.Unavailable(t.sig_cgroup, "no pids cgroup");
-  } else if (t.pids_dir.is_root()) {
+  } else if (t.pids_dir.is_root) {
     t.signals.NotApplicable(t.sig_cgroup, "root cgroup (no pids.max)");
-  } else if (std::optional<uint64_t> current = ReadUint(t.pids_current)) {
-    std::optional<uint64_t> limit;
+  } else {
+    // The binding level: the largest pids.current / pids.max on the path.
+    std::optional<uint64_t> own;
     const KeptOpenFile* failed = nullptr;
-    for (KeptOpenFile& f : t.pids_max) {
-      std::optional<uint64_t> v;
-      if (f.Read()) v = internal::ParseLimit(f.content());
-      if (!v) {
-        if (f.error() == 0) f.set_parse_error();
-        failed = &f;
-        continue;
+    for (size_t i = 0; i < t.pids_levels.size(); ++i) {
+      Impl::PidsLevel& level = t.pids_levels[i];
+      level.read_current = false;
+      std::optional<uint64_t> limit;
+      if (level.max.is_open()) {
+        if (level.max.Read()) limit = internal::ParseLimit(level.max.content());
+        if (!limit) {
+          if (level.max.error() == 0) level.max.set_parse_error();
+          failed = &level.max;
+        }
       }
-      if (*v != internal::kUnlimited) limit = std::min(limit.value_or(*v), *v);
+      const bool limited = limit && *limit != internal::kUnlimited;
+      if (i > 0 && !limited) continue;
+      level.read_current = true;
+      std::optional<uint64_t> current = ReadUint(level.current);
+      if (i == 0) {
+        own = current;
+        if (!current) {
+          failed = &level.current;
+          break;
+        }
+        r.cgroup_pids = static_cast<double>(*current);
+      }
+      if (!limited || !current) continue;
+      const double ratio =
+          static_cast<double>(*current) / static_cast<double>(*limit);
+      if (!r.cgroup_pids_limit ||
+          ratio > *r.cgroup_pids_used / *r.cgroup_pids_limit) {
+        r.cgroup_pids_used = static_cast<double>(*current);
+        r.cgroup_pids_limit = static_cast<double>(*limit);
+      }
     }
-    r.cgroup_pids = static_cast<double>(*current);
-    if (limit) {
-      r.cgroup_pids_limit = static_cast<double>(*limit);
+    if (r.cgroup_pids_limit) {
       t.signals.Ok(t.sig_cgroup);
     } else if (failed != nullptr) {
       t.signals.Failed(t.sig_cgroup, *failed);
     } else {
       t.signals.NotApplicable(t.sig_cgroup, "no pids.max limit");
     }
-  } else {
-    t.signals.Failed(t.sig_cgroup, t.pids_current);
   }
 
   // process: threads against RLIMIT_NPROC.
@@ -211,7 +236,7 @@ const TasksReading& TasksDetector::Sample() {
       r.time_to_exhaustion = s.trend.time_to_exhaustion;
     }
   };
-  feed(t.cgroup, r.cgroup_pids, r.cgroup_pids_limit);
+  feed(t.cgroup, r.cgroup_pids_used, r.cgroup_pids_limit);
   feed(t.process, r.process_threads, r.nproc_limit);
   feed(t.system, r.system_tasks, r.system_tasks_limit);
   r.level = level;
@@ -258,7 +283,7 @@ CheckResult TasksDetector::Result() const {
     if (s.level() > Level::kOk) reasons.push_back(text);
     parts.push_back(std::move(text));
   };
-  gauge("cgroup", "pids", t.cgroup, r.cgroup_pids, r.cgroup_pids_limit);
+  gauge("cgroup", "pids", t.cgroup, r.cgroup_pids_used, r.cgroup_pids_limit);
   gauge("process", "threads (RLIMIT_NPROC)", t.process, r.process_threads,
         r.nproc_limit);
   gauge("system", "tasks", t.system, r.system_tasks, r.system_tasks_limit);
@@ -292,8 +317,12 @@ TasksReading TasksDetector::LatestReading() const {
 std::vector<std::string> TasksDetector::Files() const {
   const Impl& t = *impl_;
   std::vector<std::string> files;
-  if (t.pids_current.is_open()) files.push_back(t.pids_current.path());
-  for (const KeptOpenFile& f : t.pids_max) files.push_back(f.path());
+  for (const Impl::PidsLevel& level : t.pids_levels) {
+    if (level.max.is_open()) files.push_back(level.max.path());
+    if (level.read_current && level.current.is_open()) {
+      files.push_back(level.current.path());
+    }
+  }
   for (const KeptOpenFile* f : {&t.stat_file, &t.limits_file, &t.loadavg_file,
                                 &t.threads_max_file, &t.pid_max_file}) {
     if (f->is_open()) files.push_back(f->path());

@@ -2,10 +2,11 @@
 // pthread_create() fail with EAGAIN.
 //
 // Three gauges, each with thresholds and a trend; the worst one decides:
-//   cgroup   pids.current of the target's pids cgroup (v1 pids controller or
-//            v2) against the smallest pids.max of it and its visible
-//            ancestors ("max" = no limit): what container runtimes and
-//            systemd (TasksMax=) set
+//   cgroup   pids.max of the target's pids cgroup (v1 pids controller or
+//            v2) and of each visible ancestor ("max" = no limit), each
+//            against the pids.current of the cgroup carrying it (siblings
+//            share an ancestor's limit); the fullest one binds. What
+//            container runtimes and systemd (TasksMax=) set
 //   process  the process's threads (/proc/<pid>/stat, num_threads) against
 //            its soft RLIMIT_NPROC (/proc/<pid>/limits). The limit counts
 //            every task of the user, so this is a lower bound; the kernel
@@ -60,8 +61,11 @@ struct TasksOptions {
 
 struct TasksReading {
   absl::Time time = absl::InfinitePast();
-  // cgroup gauge.
+  // cgroup gauge: the target cgroup's pids.current, and the binding limit
+  // (the cgroup on the path using the largest share of its pids.max) with
+  // that cgroup's pids.current.
   std::optional<double> cgroup_pids;
+  std::optional<double> cgroup_pids_used;
   std::optional<double> cgroup_pids_limit;
   // process gauge.
   std::optional<double> process_threads;

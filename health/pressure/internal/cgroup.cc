@@ -44,13 +44,21 @@ bool MapIntoMount(const MountEntry& m, absl::string_view cgroup_path,
 }
 
 CgroupDir MakeDir(absl::string_view root, CgroupVersion version,
-                  std::string path, const std::string& mount_point) {
+                  std::string path, const std::string& mount_point,
+                  bool is_root) {
   CgroupDir d;
+  d.is_root = is_root;
   d.version = version;
   d.path = std::move(path);
   d.full_path = StripTrailingSlash(JoinRoot(root, d.path));
   d.mount_full_path = StripTrailingSlash(JoinRoot(root, mount_point));
   return d;
+}
+
+// The target is the hierarchy's top cgroup: "/" in a mount of the whole
+// hierarchy.
+bool IsTop(const MountEntry& m, absl::string_view cgroup_path) {
+  return m.root == "/" && (cgroup_path == "/" || cgroup_path.empty());
 }
 
 bool ControllerOnV2(const std::string& mount_full_path,
@@ -134,7 +142,8 @@ CgroupLayout ResolveCgroups(absl::string_view root, int pid) {
       if (m.fs_type != "cgroup2") continue;
       std::string dir;
       if (MapIntoMount(m, e.path, &dir)) {
-        layout.unified = MakeDir(root, CgroupVersion::kV2, dir, m.mount_point);
+        layout.unified = MakeDir(root, CgroupVersion::kV2, dir, m.mount_point,
+                                 IsTop(m, e.path));
       } else {
         problems.push_back(absl::StrCat(
             "v2 cgroup ", e.path, " is outside the mount at ", m.mount_point));
@@ -157,7 +166,8 @@ CgroupLayout ResolveCgroups(absl::string_view root, int pid) {
         }
         std::string dir;
         if (MapIntoMount(m, e.path, &dir)) {
-          *out = MakeDir(root, CgroupVersion::kV1, dir, m.mount_point);
+          *out = MakeDir(root, CgroupVersion::kV1, dir, m.mount_point,
+                         IsTop(m, e.path));
           any_v1 = true;
         } else {
           problems.push_back(absl::StrCat("v1 ", controller, " cgroup ", e.path,
@@ -203,15 +213,17 @@ CgroupLayout CgroupLayoutForDir(absl::string_view root, absl::string_view dir) {
   std::string mount_point = path;
   std::string mount_error;
   size_t best = 0;
+  bool top = false;
   for (const MountEntry& m : ReadMounts(root, &mount_error)) {
     if (m.fs_type != (v2 ? "cgroup2" : "cgroup")) continue;
     const std::string& mp = m.mount_point;
-    if ((path == mp || absl::StartsWith(path, mp + "/")) && mp.size() > best) {
+    if ((path == mp || absl::StartsWith(path, mp + "/")) && mp.size() >= best) {
       best = mp.size();
       mount_point = mp;
+      top = path == mp && m.root == "/";
     }
   }
-  CgroupDir d = MakeDir(root, version, path, mount_point);
+  CgroupDir d = MakeDir(root, version, path, mount_point, top);
   if (v2) {
     layout.unified = d;
     if (PathExists(full + "/memory.current") ||

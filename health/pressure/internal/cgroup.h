@@ -32,12 +32,13 @@ struct CgroupDir {
   std::string mount_full_path;
 
   bool ok() const { return version != CgroupVersion::kNone; }
-  // The hierarchy's root cgroup: its figures are the whole machine's, and
-  // it has no limits.
-  bool is_root() const { return ok() && full_path == mount_full_path; }
+  // The hierarchy's top cgroup (not merely the top visible one, as inside a
+  // container without a cgroup namespace): its figures are the whole
+  // machine's, and it has no limits.
+  bool is_root = false;
   // full_path for cgroup-local PSI files, or "" for the root cgroup (whose
   // PSI is the system's: /proc/pressure is the honest name for it).
-  std::string PsiDir() const { return ok() && !is_root() ? full_path : ""; }
+  std::string PsiDir() const { return ok() && !is_root ? full_path : ""; }
   // full_path, then each parent up to and including mount_full_path.
   std::vector<std::string> AncestorFullPaths() const;
   // "v1 /sys/fs/cgroup/memory/app" or "none".
