@@ -125,6 +125,23 @@ Child::Child(Child&& other) noexcept
   other.out_ = -1;
 }
 
+Child& Child::operator=(Child&& other) noexcept {
+  if (this != &other) {
+    Kill();
+    if (in_ >= 0) close(in_);
+    if (out_ >= 0) close(out_);
+    pid_ = other.pid_;
+    in_ = other.in_;
+    out_ = other.out_;
+    buffer_ = std::move(other.buffer_);
+    reaped_ = other.reaped_;
+    other.pid_ = -1;
+    other.in_ = -1;
+    other.out_ = -1;
+  }
+  return *this;
+}
+
 Child::~Child() {
   Kill();
   if (in_ >= 0) close(in_);

@@ -65,7 +65,7 @@ class Child {
                                     const std::string& cgroup_procs,
                                     std::string* error);
   Child(Child&& other) noexcept;
-  Child& operator=(Child&&) = delete;
+  Child& operator=(Child&& other) noexcept;
   // Kills (SIGKILL) and reaps the child if still running.
   ~Child();
 
