@@ -120,8 +120,8 @@ TEST_P(AllocTest, TasksSampleAllocatesNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, AllocTest,
-                         ::testing::Values("/", "v2", "v1", "hybrid",
-                                           "nested", "unreadable"));
+                         ::testing::Values("/", "v2", "v1", "hybrid", "nested",
+                                           "unreadable"));
 
 TEST(Alloc, DiskSampleAllocatesNothing) {
   vigil::testing::FakeClock clock;

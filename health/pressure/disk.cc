@@ -163,6 +163,8 @@ CheckResult DiskDetector::Result() const {
 
   std::vector<std::string> reasons;
   std::string summary;
+  // Predictions not already given as a reason.
+  std::vector<std::string> ttf_texts;
   // observed_value: the worse of the two ratios.
   const bool inodes_worse =
       r.inodes_ratio &&
@@ -203,7 +205,9 @@ CheckResult DiskDetector::Result() const {
         internal::FormatNumber(absl::ToDoubleSeconds(*ttf), 1);
     std::string text = absl::StrCat(
         what, " full in ", internal::FormatDuration(*ttf), " at ", rate_text);
+    ttf_texts.push_back(text);
     if (g.state().trend_level > Level::kOk) {
+      ttf_texts.pop_back();
       reasons.push_back(absl::StrCat(
           text, " (within the ",
           internal::FormatDuration(g.state().trend_level == Level::kCritical
@@ -238,6 +242,10 @@ CheckResult DiskDetector::Result() const {
     d["observed"] = "bytes";
   }
   result.observed_unit = "ratio";
+  if (!reasons.empty()) {
+    // A warning says when it will be too late, if that is known.
+    for (std::string& t : ttf_texts) reasons.push_back(std::move(t));
+  }
   result.message = reasons.empty() ? summary : absl::StrJoin(reasons, "; ");
   return result;
 }

@@ -251,6 +251,7 @@ CheckResult FdDetector::Result() const {
           " horizon)"));
     } else {
       summary = absl::StrCat(summary, "; ", when);
+      if (g.ratio_level > Level::kOk) reasons.push_back(when);
     }
   }
   result.message = reasons.empty() ? summary : absl::StrJoin(reasons, "; ");

@@ -487,6 +487,8 @@ CheckResult MemoryDetector::Result() const {
                                        ? options_.trend.critical_horizon
                                        : options_.trend.horizon),
           " horizon)"));
+    } else if (g.ratio_level > Level::kOk) {
+      reasons.push_back(when);  // A warning says when it will be too late.
     }
   }
   if (r.psi_some_avg10) {

@@ -96,17 +96,18 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
     WriteFile(h->mount_point + "/cgroup.subtree_control", "+memory");
   }
   if (mkdir(dir.c_str(), 0755) != 0) {
-    VIGIL_SKIP_OR_FAIL_IN_CI(absl::StrCat(
-        "cannot create ", dir, ": ", std::strerror(errno),
-        " (a sandbox mounts /sys/fs/cgroup read-only: tags = [\"no-sandbox\"])"));
+    VIGIL_SKIP_OR_FAIL_IN_CI(
+        absl::StrCat("cannot create ", dir, ": ", std::strerror(errno),
+                     " (a sandbox mounts /sys/fs/cgroup read-only: tags = "
+                     "[\"no-sandbox\"])"));
   }
   std::optional<Child> child;
   Cleanup cleanup([&] {
     if (child) child->Kill();
     // rmdir fails with EBUSY until the killed task has fully exited.
-    const bool removed = WaitFor(
-        [&] { return rmdir(dir.c_str()) == 0 || errno == ENOENT; },
-        absl::Seconds(10));
+    const bool removed =
+        WaitFor([&] { return rmdir(dir.c_str()) == 0 || errno == ENOENT; },
+                absl::Seconds(10));
     EXPECT_TRUE(removed) << "could not remove " << dir << ": "
                          << std::strerror(errno);
   });
@@ -116,8 +117,8 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
         << error;
     WriteFile(dir + "/memory.swap.max", "0");  // Absent without swap support.
   } else {
-    ASSERT_TRUE(WriteFile(dir + "/memory.limit_in_bytes", absl::StrCat(kLimit),
-                          &error))
+    ASSERT_TRUE(
+        WriteFile(dir + "/memory.limit_in_bytes", absl::StrCat(kLimit), &error))
         << error;
     // No swapping out of the squeeze (absent without swap accounting).
     WriteFile(dir + "/memory.memsw.limit_in_bytes", absl::StrCat(kLimit));
@@ -188,8 +189,8 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
     }
   }
   const absl::Time end = absl::Now();
-  ASSERT_TRUE(eof) << "the child neither grew nor died within bounds ("
-                   << steps << " steps)";
+  ASSERT_TRUE(eof) << "the child neither grew nor died within bounds (" << steps
+                   << " steps)";
 
   // The child died of the OOM killer.
   std::optional<int> status = child->Wait(absl::Seconds(10));
@@ -207,7 +208,7 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
   EXPECT_LT(first_tte->step, first_unhealthy->step);
   EXPECT_EQ(kills_at_unhealthy, 0u) << "the kill came first";
   EXPECT_EQ(detector_kills_at_unhealthy, 0u);
-  EXPECT_EQ(readiness_at_degraded, Status::kDegraded);  // Still serving.
+  EXPECT_EQ(readiness_at_degraded, Status::kDegraded);    // Still serving.
   EXPECT_EQ(readiness_at_unhealthy, Status::kUnhealthy);  // Shedding load.
 
   // After the kill the detector reports it.
@@ -222,12 +223,11 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
   const double step_mib = 1.0;
   std::cout << "S1 (cgroup " << (h->v2 ? "v2" : "v1") << ", limit 96 MiB, "
             << "growth 1 MiB / 25 ms):\n"
-            << "  first time to exhaustion at step " << first_tte->step
-            << " (" << first_tte->step * step_mib << " MiB touched): "
-            << absl::FormatDuration(*tte_at_first) << "\n"
+            << "  first time to exhaustion at step " << first_tte->step << " ("
+            << first_tte->step * step_mib
+            << " MiB touched): " << absl::FormatDuration(*tte_at_first) << "\n"
             << "  DEGRADED at step " << first_degraded->step << ", ratio "
-            << first_degraded->ratio << ": " << first_degraded->message
-            << "\n"
+            << first_degraded->ratio << ": " << first_degraded->message << "\n"
             << "  UNHEALTHY at step " << first_unhealthy->step << ", ratio "
             << first_unhealthy->ratio << ": " << first_unhealthy->message
             << "\n"
