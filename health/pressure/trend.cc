@@ -52,6 +52,7 @@ TrendEstimator::TrendEstimator(const TrendOptions& options)
   spacing_ = options_.window / (capacity - 1);
   samples_.reserve(static_cast<size_t>(capacity));
   slopes_.reserve(static_cast<size_t>(capacity * (capacity - 1) / 2));
+  times_.assign(static_cast<size_t>(capacity), 0.0);
 }
 
 void TrendEstimator::Add(absl::Time t, double value) {
@@ -84,14 +85,20 @@ TrendEstimate TrendEstimator::Estimate(double current, double limit) {
       e.span < options_.min_span || e.span <= absl::ZeroDuration()) {
     return e;
   }
-  slopes_.clear();
+  // Times as seconds before the newest sample, converted once.
   const absl::Time t0 = samples_.back().t;
-  for (size_t i = 0; i < samples_.size(); ++i) {
-    const double ti = absl::ToDoubleSeconds(samples_[i].t - t0);
-    for (size_t j = i + 1; j < samples_.size(); ++j) {
-      const double dt = absl::ToDoubleSeconds(samples_[j].t - t0) - ti;
+  const size_t n = samples_.size();
+  for (size_t i = 0; i < n; ++i) {
+    times_[i] = absl::ToDoubleSeconds(samples_[i].t - t0);
+  }
+  slopes_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const double ti = times_[i];
+    const double vi = samples_[i].value;
+    for (size_t j = i + 1; j < n; ++j) {
+      const double dt = times_[j] - ti;
       if (dt <= 0) continue;
-      slopes_.push_back((samples_[j].value - samples_[i].value) / dt);
+      slopes_.push_back((samples_[j].value - vi) / dt);
     }
   }
   if (slopes_.empty()) return e;

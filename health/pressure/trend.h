@@ -106,6 +106,7 @@ class TrendEstimator {
   absl::Duration spacing_;
   std::vector<Sample> samples_;  // Oldest first; capacity reserved.
   std::vector<double> slopes_;   // Scratch; capacity reserved.
+  std::vector<double> times_;    // Scratch; capacity sized.
 };
 
 }  // namespace pressure
