@@ -565,6 +565,10 @@ std::vector<std::string> MemoryDetector::Files() const {
   return files;
 }
 
+std::string MemoryDetector::PsiPath() const {
+  return impl_->psi.opened() ? impl_->psi.path() : std::string();
+}
+
 std::string MemoryDetector::CgroupDescription() const {
   return impl_->cgroup.Describe();
 }

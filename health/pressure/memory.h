@@ -165,6 +165,9 @@ class MemoryDetector {
   MemoryReading LatestReading() const;
   // Every file this detector samples (for benchmarks and documentation).
   std::vector<std::string> Files() const;
+  // The memory PSI file sampled (cgroup-local or /proc/pressure/memory), or
+  // "" when PSI is unavailable.
+  std::string PsiPath() const;
   // "v1 /sys/fs/cgroup/memory/app", "v2 /sys/fs/cgroup/a.slice/b", "none".
   std::string CgroupDescription() const;
   const MemoryOptions& options() const { return options_; }
