@@ -140,9 +140,11 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
   HealthRegistry registry;  // Real clock.
   ASSERT_TRUE(registry.Register(*std::move(check)).ok());
 
-  // 1 MiB every 25 ms (40 MiB/s) until the OOM kill.
+  // 1 MiB every 40 ms (25 MiB/s) until the OOM kill: 9 steps (360 ms)
+  // between the critical threshold and the limit, enough for a loaded
+  // machine to sample in between.
   child = Child::Start({RunfilePath("health/pressure/pressure_workload"),
-                        "memory", "1024", "25", "1024"},
+                        "memory", "1024", "40", "1024"},
                        dir + "/cgroup.procs", &error);
   ASSERT_TRUE(child.has_value()) << error;
 
@@ -222,7 +224,7 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
 
   const double step_mib = 1.0;
   std::cout << "S1 (cgroup " << (h->v2 ? "v2" : "v1") << ", limit 96 MiB, "
-            << "growth 1 MiB / 25 ms):\n"
+            << "growth 1 MiB / 40 ms):\n"
             << "  first time to exhaustion at step " << first_tte->step << " ("
             << first_tte->step * step_mib
             << " MiB touched): " << absl::FormatDuration(*tte_at_first) << "\n"
