@@ -1,0 +1,286 @@
+#include "health/pressure/cpu.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "health/pressure/internal/cgroup.h"
+#include "health/pressure/internal/detector_check.h"
+#include "health/pressure/internal/file.h"
+#include "health/pressure/internal/parse.h"
+#include "health/pressure/internal/psi.h"
+#include "health/pressure/internal/report.h"
+
+namespace vigil {
+namespace pressure {
+
+using internal::KeptOpenFile;
+
+CheckOptions CpuOptions::DefaultCheckOptions() {
+  return internal::PressureCheckOptions(absl::Seconds(5), /*critical=*/false);
+}
+
+absl::Status CpuOptions::Validate() const {
+  if (absl::Status s = source.Validate("cpu.source"); !s.ok()) return s;
+  if (absl::Status s = psi_some.Validate("cpu.psi_some"); !s.ok()) return s;
+  if (absl::Status s = throttled.Validate("cpu.throttled"); !s.ok()) return s;
+  return absl::OkStatus();
+}
+
+struct CpuDetector::Impl {
+  explicit Impl(const CpuOptions& o)
+      : psi_some(o.psi_some), throttled(o.throttled) {}
+
+  internal::CgroupLayout layout;
+  bool v2 = false;
+  internal::PsiSource psi;
+  KeptOpenFile stat_file;
+  KeptOpenFile quota_file;   // cpu.max or cpu.cfs_quota_us
+  KeptOpenFile period_file;  // v1 cpu.cfs_period_us
+
+  internal::SignalSet signals;
+  int sig_psi = 0, sig_throttle = 0;
+
+  Hysteresis psi_some;
+  Hysteresis throttled;
+  std::optional<uint64_t> prev_periods;
+  std::optional<uint64_t> prev_throttled;
+  std::optional<double> prev_throttled_seconds;
+  absl::Time prev_time = absl::InfinitePast();
+  CpuReading reading;
+};
+
+CpuDetector::CpuDetector(CpuOptions options)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+
+CpuDetector::~CpuDetector() = default;
+
+absl::StatusOr<std::unique_ptr<CpuDetector>> CpuDetector::Create(
+    CpuOptions options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (options.clock == nullptr) options.clock = Clock::Real();
+  std::unique_ptr<CpuDetector> d(new CpuDetector(std::move(options)));
+  Impl& c = *d->impl_;
+  const Source& src = d->options_.source;
+  if (!src.cgroup_dir.empty()) {
+    c.layout = internal::CgroupLayoutForDir(src.root, src.cgroup_dir);
+    if (!c.layout.cpu.ok() && !c.layout.unified.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cpu.source.cgroup_dir: not a cpu cgroup: ", src.cgroup_dir));
+    }
+  } else {
+    c.layout = internal::ResolveCgroups(src.root, src.pid);
+  }
+  c.sig_psi = c.signals.Add("psi");
+  c.sig_throttle = c.signals.Add("throttling");
+  c.psi.Open(src.root, c.layout.unified.PsiDir(), "cpu");
+  if (c.layout.cpu.ok()) {
+    const std::string& dir = c.layout.cpu.full_path;
+    c.v2 = c.layout.cpu.version == internal::CgroupVersion::kV2;
+    c.stat_file.Open(dir + "/cpu.stat", 512);
+    if (c.v2) {
+      c.quota_file.Open(dir + "/cpu.max", 64);
+    } else {
+      c.quota_file.Open(dir + "/cpu.cfs_quota_us", 64);
+      c.period_file.Open(dir + "/cpu.cfs_period_us", 64);
+    }
+  }
+  if (!c.psi.opened() && !c.stat_file.is_open()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cpu: no CPU pressure signal: ", c.psi.path(), ": ",
+        internal::ErrorText(c.psi.error()), "; no CPU cgroup (",
+        c.layout.problems.empty() ? c.layout.mode : c.layout.problems, ")"));
+  }
+  return d;
+}
+
+const CpuReading& CpuDetector::Sample() {
+  Impl& c = *impl_;
+  const absl::Time now = options_.clock->Now();
+  CpuReading& r = c.reading;
+  r = CpuReading();
+  r.time = now;
+
+  if (c.psi.opened() && c.psi.Read()) {
+    c.signals.Ok(c.sig_psi);
+    r.psi_cgroup_local = c.psi.cgroup_local();
+    r.psi_some_avg10 = c.psi.content().some->avg10;
+    r.psi_some_avg60 = c.psi.content().some->avg60;
+    if (c.psi.cgroup_local() && c.psi.content().full) {
+      r.psi_full_avg10 = c.psi.content().full->avg10;
+    }
+    c.psi_some.Update(*r.psi_some_avg10, now);
+  } else {
+    c.signals.Failed(c.sig_psi, &c.psi.path(), c.psi.error());
+    c.psi_some.Reset();
+  }
+
+  // Quota.
+  bool have_quota = false;
+  if (!c.layout.cpu.ok()) {
+    c.signals.Unavailable(c.sig_throttle, "no CPU cgroup");
+  } else {
+    std::optional<uint64_t> quota, period;
+    if (c.quota_file.Read()) {
+      quota = internal::ParseLimit(c.quota_file.content());
+      if (c.v2) {
+        // "max 100000" or "50000 100000".
+        absl::string_view text = c.quota_file.content();
+        size_t space = text.find(' ');
+        if (space != absl::string_view::npos) {
+          period = internal::ParseUint(text.substr(space + 1));
+        }
+      } else if (c.period_file.Read()) {
+        period = internal::ParseUint(c.period_file.content());
+      }
+    }
+    if (quota && *quota != internal::kUnlimited && period && *period > 0) {
+      have_quota = true;
+      r.quota_cpus = static_cast<double>(*quota) / static_cast<double>(*period);
+    }
+    std::optional<uint64_t> periods, throttled, throttled_us, throttled_ns;
+    if (c.stat_file.Read()) {
+      const internal::KeyedField fields[] = {{"nr_periods", &periods},
+                                             {"nr_throttled", &throttled},
+                                             {"throttled_usec", &throttled_us},
+                                             {"throttled_time", &throttled_ns}};
+      internal::ParseFlatKeyed(c.stat_file.content(), fields);
+    }
+    if (!c.stat_file.is_open() || c.stat_file.error() != 0) {
+      c.signals.Failed(c.sig_throttle, c.stat_file);
+    } else if (!quota) {
+      c.signals.Failed(c.sig_throttle, c.quota_file);
+    } else if (!have_quota) {
+      c.signals.NotApplicable(c.sig_throttle, "no CPU quota");
+    } else if (!periods || !throttled) {
+      c.signals.Unavailable(c.sig_throttle,
+                            "cpu.stat has no nr_periods/nr_throttled");
+    } else {
+      c.signals.Ok(c.sig_throttle);
+      r.nr_periods = periods;
+      r.nr_throttled = throttled;
+      if (throttled_us) {
+        r.throttled_seconds_total = static_cast<double>(*throttled_us) / 1e6;
+      } else if (throttled_ns) {
+        r.throttled_seconds_total = static_cast<double>(*throttled_ns) / 1e9;
+      }
+      if (c.prev_periods && *periods >= *c.prev_periods &&
+          *throttled >= *c.prev_throttled) {
+        const uint64_t dp = *periods - *c.prev_periods;
+        const uint64_t dt = *throttled - *c.prev_throttled;
+        r.throttled_ratio =
+            dp == 0 ? 0.0 : static_cast<double>(dt) / static_cast<double>(dp);
+        const double wall = absl::ToDoubleSeconds(now - c.prev_time);
+        if (wall > 0 && r.throttled_seconds_total && c.prev_throttled_seconds) {
+          r.throttled_seconds_per_second =
+              (*r.throttled_seconds_total - *c.prev_throttled_seconds) / wall;
+        }
+      }
+      c.prev_periods = periods;
+      c.prev_throttled = throttled;
+      c.prev_throttled_seconds = r.throttled_seconds_total;
+      c.prev_time = now;
+    }
+  }
+  if (!have_quota || !r.nr_periods) {
+    c.prev_periods.reset();
+    c.prev_throttled.reset();
+    c.throttled.Reset();
+  } else if (r.throttled_ratio) {
+    c.throttled.Update(*r.throttled_ratio, now);
+  }
+  r.level = MaxLevel(c.psi_some.level(), c.throttled.level());
+  {
+    MutexLock lock(&mu_);
+    latest_ = r;
+  }
+  return r;
+}
+
+CheckResult CpuDetector::Result() const {
+  const Impl& c = *impl_;
+  const CpuReading& r = c.reading;
+  CheckResult result;
+  result.status = LevelToStatus(r.level);
+  auto& d = result.details;
+  c.signals.AddDetails(&d);
+  d["cgroup"] = c.layout.cpu.Describe();
+  d["level"] = std::string(LevelName(r.level));
+  std::vector<std::string> parts;
+  std::vector<std::string> reasons;
+  if (r.psi_some_avg10) {
+    result.observed_value = *r.psi_some_avg10;
+    result.observed_unit = "percent";
+    result.warn_threshold = options_.psi_some.warn;
+    result.critical_threshold = options_.psi_some.critical;
+    d["psi_scope"] = r.psi_cgroup_local ? "cgroup" : "system";
+    d["psi_some_avg10"] = internal::FormatNumber(*r.psi_some_avg10);
+    d["psi_some_avg60"] = internal::FormatNumber(*r.psi_some_avg60);
+    if (r.psi_full_avg10) {
+      d["psi_full_avg10"] = internal::FormatNumber(*r.psi_full_avg10);
+    }
+    std::string p =
+        absl::StrCat("CPU stall (PSI ", d["psi_scope"], " some) ",
+                     internal::FormatNumber(*r.psi_some_avg10), "%");
+    if (c.psi_some.level() > Level::kOk) reasons.push_back(p);
+    parts.push_back(std::move(p));
+  }
+  if (r.quota_cpus) d["quota_cpus"] = internal::FormatNumber(*r.quota_cpus);
+  if (r.nr_periods) d["nr_periods"] = absl::StrCat(*r.nr_periods);
+  if (r.nr_throttled) d["nr_throttled"] = absl::StrCat(*r.nr_throttled);
+  if (r.throttled_ratio) {
+    d["throttled_ratio"] = internal::FormatNumber(*r.throttled_ratio, 3);
+    if (r.throttled_seconds_per_second) {
+      d["throttled_seconds_per_second"] =
+          internal::FormatNumber(*r.throttled_seconds_per_second, 3);
+    }
+    if (!result.observed_value) {
+      result.observed_value = *r.throttled_ratio;
+      result.observed_unit = "ratio";
+      result.warn_threshold = options_.throttled.warn;
+      result.critical_threshold = options_.throttled.critical;
+    }
+    std::string t = absl::StrCat(
+        "throttled in ", internal::FormatRatio(*r.throttled_ratio),
+        " of periods (quota ", internal::FormatNumber(*r.quota_cpus), " CPUs)");
+    if (c.throttled.level() > Level::kOk) reasons.push_back(t);
+    parts.push_back(std::move(t));
+  }
+  if (!c.signals.any_ok()) {
+    result.status = Status::kDegraded;
+    result.message =
+        absl::StrCat("no CPU signal readable: ", c.signals.UnavailableText());
+    return result;
+  }
+  if (parts.empty()) parts.push_back("throttling: waiting for a second sample");
+  result.message = absl::StrJoin(reasons.empty() ? parts : reasons, "; ");
+  return result;
+}
+
+CheckResult CpuDetector::Run() {
+  Sample();
+  return Result();
+}
+
+CpuReading CpuDetector::LatestReading() const {
+  MutexLock lock(&mu_);
+  return latest_;
+}
+
+std::vector<std::string> CpuDetector::Files() const {
+  std::vector<std::string> files;
+  if (impl_->psi.opened()) files.push_back(impl_->psi.path());
+  for (const KeptOpenFile* f :
+       {&impl_->stat_file, &impl_->quota_file, &impl_->period_file}) {
+    if (f->is_open()) files.push_back(f->path());
+  }
+  return files;
+}
+
+absl::StatusOr<Check> CpuCheck(CpuOptions options,
+                               std::shared_ptr<CpuDetector>* detector) {
+  return internal::MakeDetectorCheck(std::move(options), detector);
+}
+
+}  // namespace pressure
+}  // namespace vigil

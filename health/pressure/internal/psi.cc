@@ -1,0 +1,41 @@
+#include "health/pressure/internal/psi.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace vigil {
+namespace pressure {
+namespace internal {
+
+void PsiSource::Open(absl::string_view root,
+                     const std::string& cgroup_full_path,
+                     absl::string_view resource) {
+  cgroup_local_ = false;
+  if (!cgroup_full_path.empty()) {
+    // Kernels with psi=0 (or cgroup.pressure set to 0) keep the file but
+    // fail the read: only a file that reads and parses counts.
+    if (file_.Open(absl::StrCat(cgroup_full_path, "/", resource, ".pressure"),
+                   256) &&
+        Read()) {
+      cgroup_local_ = true;
+      return;
+    }
+  }
+  file_.Open(JoinRoot(root, absl::StrCat("/proc/pressure/", resource)), 256);
+}
+
+bool PsiSource::Read() {
+  if (!file_.Read()) {
+    content_ = PsiContent();
+    return false;
+  }
+  if (!ParsePsi(file_.content(), &content_)) {
+    file_.set_parse_error();
+    content_ = PsiContent();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace internal
+}  // namespace pressure
+}  // namespace vigil

@@ -1,0 +1,50 @@
+// One PSI file (pressure stall information), cgroup-local when possible.
+
+#ifndef VIGIL_HEALTH_PRESSURE_INTERNAL_PSI_H_
+#define VIGIL_HEALTH_PRESSURE_INTERNAL_PSI_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "health/pressure/internal/file.h"
+#include "health/pressure/internal/parse.h"
+
+namespace vigil {
+namespace pressure {
+namespace internal {
+
+class PsiSource {
+ public:
+  // Uses `<cgroup_full_path>/<resource>.pressure` when that directory is
+  // given and the file reads and parses (cgroup v2, also in hybrid mode),
+  // else `<root>/proc/pressure/<resource>` (system-wide). `resource` is
+  // "memory", "cpu" or "io".
+  void Open(absl::string_view root, const std::string& cgroup_full_path,
+            absl::string_view resource);
+
+  // Re-reads and parses. False (content cleared) on failure; error() says
+  // why.
+  bool Read();
+
+  const PsiContent& content() const { return content_; }
+  // Whether a file was opened at all (false: PSI absent).
+  bool opened() const { return file_.is_open(); }
+  bool cgroup_local() const { return cgroup_local_; }
+  const std::string& path() const { return file_.path(); }
+  int error() const { return file_.error(); }
+  // "cgroup" or "system".
+  absl::string_view scope() const {
+    return cgroup_local_ ? "cgroup" : "system";
+  }
+
+ private:
+  KeptOpenFile file_;
+  bool cgroup_local_ = false;
+  PsiContent content_;
+};
+
+}  // namespace internal
+}  // namespace pressure
+}  // namespace vigil
+
+#endif  // VIGIL_HEALTH_PRESSURE_INTERNAL_PSI_H_

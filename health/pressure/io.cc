@@ -1,0 +1,151 @@
+#include "health/pressure/io.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "health/pressure/internal/cgroup.h"
+#include "health/pressure/internal/detector_check.h"
+#include "health/pressure/internal/psi.h"
+#include "health/pressure/internal/report.h"
+
+namespace vigil {
+namespace pressure {
+
+CheckOptions IoOptions::DefaultCheckOptions() {
+  return internal::PressureCheckOptions(absl::Seconds(5), /*critical=*/false);
+}
+
+absl::Status IoOptions::Validate() const {
+  if (absl::Status s = source.Validate("io.source"); !s.ok()) return s;
+  if (absl::Status s = psi_some.Validate("io.psi_some"); !s.ok()) return s;
+  if (absl::Status s = psi_full.Validate("io.psi_full"); !s.ok()) return s;
+  return absl::OkStatus();
+}
+
+struct IoDetector::Impl {
+  explicit Impl(const IoOptions& o) : some(o.psi_some), full(o.psi_full) {}
+  internal::PsiSource psi;
+  internal::SignalSet signals;
+  int sig_psi = 0;
+  Hysteresis some;
+  Hysteresis full;
+  IoReading reading;
+};
+
+IoDetector::IoDetector(IoOptions options)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+
+IoDetector::~IoDetector() = default;
+
+absl::StatusOr<std::unique_ptr<IoDetector>> IoDetector::Create(
+    IoOptions options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (options.clock == nullptr) options.clock = Clock::Real();
+  std::unique_ptr<IoDetector> d(new IoDetector(std::move(options)));
+  Impl& io = *d->impl_;
+  const Source& src = d->options_.source;
+  internal::CgroupLayout layout =
+      src.cgroup_dir.empty()
+          ? internal::ResolveCgroups(src.root, src.pid)
+          : internal::CgroupLayoutForDir(src.root, src.cgroup_dir);
+  io.sig_psi = io.signals.Add("psi");
+  io.psi.Open(src.root, layout.unified.PsiDir(), "io");
+  if (!io.psi.opened()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("io: no IO pressure signal: ", io.psi.path(), ": ",
+                     internal::ErrorText(io.psi.error())));
+  }
+  return d;
+}
+
+const IoReading& IoDetector::Sample() {
+  Impl& io = *impl_;
+  const absl::Time now = options_.clock->Now();
+  IoReading& r = io.reading;
+  r = IoReading();
+  r.time = now;
+  if (io.psi.Read()) {
+    io.signals.Ok(io.sig_psi);
+    const internal::PsiContent& c = io.psi.content();
+    r.psi_cgroup_local = io.psi.cgroup_local();
+    r.psi_some_avg10 = c.some->avg10;
+    r.psi_some_avg60 = c.some->avg60;
+    io.some.Update(c.some->avg10, now);
+    if (c.full) {
+      r.psi_full_avg10 = c.full->avg10;
+      r.psi_full_avg60 = c.full->avg60;
+      io.full.Update(c.full->avg10, now);
+    }
+  } else {
+    io.signals.Failed(io.sig_psi, &io.psi.path(), io.psi.error());
+    io.some.Reset();
+    io.full.Reset();
+  }
+  r.level = MaxLevel(io.some.level(), io.full.level());
+  {
+    MutexLock lock(&mu_);
+    latest_ = r;
+  }
+  return r;
+}
+
+CheckResult IoDetector::Result() const {
+  const Impl& io = *impl_;
+  const IoReading& r = io.reading;
+  CheckResult result;
+  result.status = LevelToStatus(r.level);
+  auto& d = result.details;
+  io.signals.AddDetails(&d);
+  d["level"] = std::string(LevelName(r.level));
+  if (!r.psi_some_avg10) {
+    result.status = Status::kDegraded;
+    result.message =
+        absl::StrCat("no IO signal readable: ", io.signals.UnavailableText());
+    return result;
+  }
+  d["psi_scope"] = r.psi_cgroup_local ? "cgroup" : "system";
+  d["psi_some_avg10"] = internal::FormatNumber(*r.psi_some_avg10);
+  d["psi_some_avg60"] = internal::FormatNumber(*r.psi_some_avg60);
+  if (r.psi_full_avg10) {
+    d["psi_full_avg10"] = internal::FormatNumber(*r.psi_full_avg10);
+    d["psi_full_avg60"] = internal::FormatNumber(*r.psi_full_avg60);
+    result.observed_value = *r.psi_full_avg10;
+    result.warn_threshold = options_.psi_full.warn;
+    result.critical_threshold = options_.psi_full.critical;
+  } else {
+    result.observed_value = *r.psi_some_avg10;
+    result.warn_threshold = options_.psi_some.warn;
+    result.critical_threshold = options_.psi_some.critical;
+  }
+  result.observed_unit = "percent";
+  result.message = absl::StrCat(
+      "IO stall (PSI ", d["psi_scope"], "): some ",
+      internal::FormatNumber(*r.psi_some_avg10), "%, full ",
+      r.psi_full_avg10 ? internal::FormatNumber(*r.psi_full_avg10) : "n/a",
+      r.psi_full_avg10 ? "%" : "");
+  return result;
+}
+
+CheckResult IoDetector::Run() {
+  Sample();
+  return Result();
+}
+
+IoReading IoDetector::LatestReading() const {
+  MutexLock lock(&mu_);
+  return latest_;
+}
+
+std::vector<std::string> IoDetector::Files() const {
+  std::vector<std::string> files;
+  if (impl_->psi.opened()) files.push_back(impl_->psi.path());
+  return files;
+}
+
+absl::StatusOr<Check> IoCheck(IoOptions options,
+                              std::shared_ptr<IoDetector>* detector) {
+  return internal::MakeDetectorCheck(std::move(options), detector);
+}
+
+}  // namespace pressure
+}  // namespace vigil

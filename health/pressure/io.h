@@ -1,0 +1,92 @@
+// IO pressure: time lost waiting for block IO (PSI "some" and "full").
+//
+// What it reads: <cg>/io.pressure of the target's v2 cgroup (also in hybrid
+// mode), else /proc/pressure/io (through Source::root; kept open). "some"
+// is the share of wall time in which at least one task waited for IO, "full"
+// the share in which all non-idle tasks did (the service made no progress).
+// Without PSI (kernel < 4.20, or booted with psi=0) there is no IO signal
+// and Create() fails with FailedPrecondition.
+//
+// Defaults make it non-critical: slow disks slow a service, they rarely
+// break it.
+//
+//   absl::StatusOr<vigil::Check> check = vigil::pressure::IoCheck();
+//
+// Thread safety: as MemoryDetector.
+
+#ifndef VIGIL_HEALTH_PRESSURE_IO_H_
+#define VIGIL_HEALTH_PRESSURE_IO_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "health/check.h"
+#include "health/clock.h"
+#include "health/pressure/source.h"
+#include "health/pressure/thresholds.h"
+#include "health/sync.h"
+
+namespace vigil {
+namespace pressure {
+
+struct IoOptions {
+  std::string name = "io";
+  Source source;
+  // Not owned; nullptr means Clock::Real().
+  Clock* clock = nullptr;
+  // PSI "some" avg10, percent: 30% warns, 70% critical.
+  Thresholds psi_some = {30, 70, 5};
+  // PSI "full" avg10, percent: 10% warns, 40% critical (as memory).
+  Thresholds psi_full = {10, 40, 2};
+  // Registry options: every 5 s, non-critical, readiness.
+  CheckOptions check = DefaultCheckOptions();
+
+  static CheckOptions DefaultCheckOptions();
+  absl::Status Validate() const;
+};
+
+struct IoReading {
+  absl::Time time = absl::InfinitePast();
+  std::optional<double> psi_some_avg10;
+  std::optional<double> psi_some_avg60;
+  std::optional<double> psi_full_avg10;
+  std::optional<double> psi_full_avg60;
+  bool psi_cgroup_local = false;
+  Level level = Level::kOk;
+};
+
+class IoDetector {
+ public:
+  // InvalidArgument for bad options; FailedPrecondition without PSI.
+  static absl::StatusOr<std::unique_ptr<IoDetector>> Create(IoOptions options);
+  ~IoDetector();
+
+  // Allocation-free in steady state.
+  const IoReading& Sample();
+  CheckResult Result() const;
+  CheckResult Run();
+  IoReading LatestReading() const;  // Thread-safe.
+  std::vector<std::string> Files() const;
+  const IoOptions& options() const { return options_; }
+
+ private:
+  struct Impl;
+  explicit IoDetector(IoOptions options);
+
+  IoOptions options_;
+  std::unique_ptr<Impl> impl_;
+  mutable Mutex mu_;
+  IoReading latest_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<Check> IoCheck(IoOptions options = {},
+                              std::shared_ptr<IoDetector>* detector = nullptr);
+
+}  // namespace pressure
+}  // namespace vigil
+
+#endif  // VIGIL_HEALTH_PRESSURE_IO_H_
