@@ -67,8 +67,10 @@ class IoDeadline {
       : clock_(clock), deadline_(deadline) {}
 
   // Builds the I/O deadline of one check run: `ctx.deadline` (or, when the
-  // context carries none, now + `fallback`) less a small margin so the check
-  // reports its own "timed out" before the registry declares the run stuck.
+  // context carries none: the Unix epoch of a default-constructed context,
+  // or InfiniteFuture, now + `fallback`) less a margin of 10% (at most
+  // 100ms) so the check reports its own "timed out" before the registry
+  // declares the run stuck.
   static IoDeadline ForRun(Clock* clock, absl::Time start, absl::Time deadline,
                            absl::Duration fallback);
 

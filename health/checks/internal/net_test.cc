@@ -132,6 +132,14 @@ TEST(IoDeadlineTest, ForRunFallsBackWhenTheContextHasNoDeadline) {
   EXPECT_EQ(d.budget(), absl::Seconds(3) - absl::Milliseconds(100));
 }
 
+TEST(IoDeadlineTest, ARunThatStartsAtItsDeadlineHasNoBudget) {
+  vigil::testing::FakeClock clock;
+  const absl::Time t = clock.Now();
+  IoDeadline d = IoDeadline::ForRun(&clock, t, t, absl::Seconds(3));
+  EXPECT_EQ(d.budget(), absl::ZeroDuration());
+  EXPECT_TRUE(d.Expired());
+}
+
 TEST(FailureKindTest, RoundTripsThroughStatusPayload) {
   absl::Status s = WithKind(absl::UnavailableError("x"), FailureKind::kRefused);
   EXPECT_EQ(KindOf(s), FailureKind::kRefused);
