@@ -26,6 +26,11 @@ std::string SanitizeCheckName(absl::string_view text) {
   return out;
 }
 
+std::string KeepTail(absl::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return absl::StrCat("...", text.substr(text.size() - (max - 3)));
+}
+
 void Redactor::Add(absl::string_view secret) {
   if (secret.size() < 4) return;
   if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end()) {

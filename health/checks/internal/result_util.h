@@ -21,6 +21,10 @@ namespace internal {
 // [A-Za-z0-9_.:/@-] become '_' (brackets are dropped), at most 128 chars.
 std::string SanitizeCheckName(absl::string_view text);
 
+// `text` if it has at most `max` characters, else "..." and its last
+// `max - 3` characters (paths are most telling at their end).
+std::string KeepTail(absl::string_view text, size_t max);
+
 // Replaces secrets in text with "****". Secrets shorter than 4 characters are
 // not scrubbed (they would garble unrelated text; such secrets are never
 // formatted into reports by vigil in the first place).
