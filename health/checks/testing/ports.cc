@@ -108,6 +108,46 @@ bool CanConnect(const std::string& host, int port, int timeout_ms) {
   return true;
 }
 
+absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Open(
+    const std::string& host, int port, int timeout_ms) {
+  const int fd = ConnectWithin(host, port, timeout_ms);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to ", host, ":", port));
+  }
+  // Blocking from here on; reads are bounded with poll.
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return std::unique_ptr<TcpConnection>(new TcpConnection(fd));
+}
+
+TcpConnection::~TcpConnection() { close(fd_); }
+
+bool TcpConnection::Send(const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n =
+        send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string TcpConnection::ReadLine(int timeout_ms) {
+  while (buf_.find("\r\n") == std::string::npos) {
+    pollfd p = {fd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) != 1) break;
+    char chunk[1024];
+    const ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0) break;
+    buf_.append(chunk, static_cast<size_t>(n));
+  }
+  const size_t end = buf_.find("\r\n");
+  std::string line = buf_.substr(0, end);
+  buf_.erase(0, end == std::string::npos ? buf_.size() : end + 2);
+  return line;
+}
+
 absl::StatusOr<std::unique_ptr<SilentListener>> SilentListener::Start(
     const std::string& host) {
   absl::StatusOr<std::pair<int, int>> l = Listen(host, 64);

@@ -25,6 +25,25 @@ absl::StatusOr<int> PickFreePort(const std::string& host = "127.0.0.1");
 // True if a TCP connection to host:port succeeds within `timeout_ms`.
 bool CanConnect(const std::string& host, int port, int timeout_ms = 1000);
 
+// A client TCP connection held open by a test (e.g. to use up a server's
+// connection limit). Closed on destruction.
+class TcpConnection {
+ public:
+  static absl::StatusOr<std::unique_ptr<TcpConnection>> Open(
+      const std::string& host, int port, int timeout_ms = 5000);
+  ~TcpConnection();
+  // Sends all of `data`.
+  bool Send(const std::string& data);
+  // Reads up to and including the next "\r\n" (returned without it), or
+  // what arrived before EOF / `timeout_ms`.
+  std::string ReadLine(int timeout_ms = 5000);
+
+ private:
+  explicit TcpConnection(int fd) : fd_(fd) {}
+  int fd_;
+  std::string buf_;
+};
+
 // A listening socket whose connections complete in the kernel but that never
 // accepts, reads or writes: clients connect, send, and wait forever for an
 // answer. No thread.
