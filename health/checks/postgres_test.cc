@@ -208,13 +208,27 @@ TEST_F(PostgresCheckTest, QueryErrorsAndQueryTimeouts) {
   EXPECT_EQ(r.details["reason"], "query");
   EXPECT_EQ(r.details["sqlstate"], "42P01");
 
-  o.query = "SELECT pg_sleep(30)";
+  // A query that waits on a lock another session holds.
+  ASSERT_TRUE(server_
+                  ->Execute("CREATE TABLE IF NOT EXISTS locked_t (x int); "
+                            "GRANT SELECT ON locked_t TO app")
+                  .ok());
+  PGconn* holder = PQconnectdb(absl::StrCat("host=", server_->socket_dir(),
+                                            " port=", server_->port(),
+                                            " user=postgres dbname=postgres")
+                                   .c_str());
+  ASSERT_EQ(PQstatus(holder), CONNECTION_OK) << PQerrorMessage(holder);
+  PQclear(
+      PQexec(holder, "BEGIN; LOCK TABLE locked_t IN ACCESS EXCLUSIVE MODE"));
+  o.query = "SELECT * FROM locked_t";
   o.check.timeout = absl::Seconds(1);
   r = Probe(o);
+  PQclear(PQexec(holder, "ROLLBACK"));
+  PQfinish(holder);
   EXPECT_EQ(r.status, Status::kUnhealthy);
   EXPECT_EQ(r.details["reason"], "timed_out");
   EXPECT_THAT(r.message, HasSubstr("waiting for the query result"));
-  // The abandoned backend would hold a connection slot for 30 s.
+  // Leave no backend behind for the next test.
   EXPECT_TRUE(server_->Execute(kTerminateAppBackends).ok());
 }
 
