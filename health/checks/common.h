@@ -10,6 +10,10 @@
 // ("reason", "address", "latency_ms", ...). Secrets (passwords, tokens,
 // request header values) never appear in names, messages or details.
 //
+// Options structs are plain aggregates meant for designated initializers
+// (`{.address = "...", .password = ...}`); every member has a default, so
+// omitted ones raise no -Wmissing-field-initializers warning.
+//
 // Each options struct carries a `CheckOptions check` member: the schedule,
 // timeout, criticality, groups and kind of the resulting check. Checks of
 // external things default to `DependencyCheckOptions()` (kind kDependency,

@@ -38,12 +38,12 @@ namespace checks {
 struct DnsCheckOptions {
   // Required. A DNS name (IP literals are accepted and resolve to
   // themselves).
-  std::string hostname;
+  std::string hostname = {};
   // At least this many distinct addresses. >= 1.
   int min_addresses = 1;
   AddressFamily family = AddressFamily::kAny;
   // The check's name; default "dns:<hostname>".
-  std::string name;
+  std::string name = {};
   CheckOptions check = DependencyCheckOptions();
   // Time source for deadlines and latency. Not owned; nullptr = real.
   Clock* clock = nullptr;

@@ -42,7 +42,7 @@ namespace checks {
 
 struct FileFreshnessCheckOptions {
   // Required. The directory to list.
-  std::string directory;
+  std::string directory = {};
   // Shell glob matched against file names (no '/'). Default: every
   // non-hidden file.
   std::string pattern = "*";
@@ -54,7 +54,7 @@ struct FileFreshnessCheckOptions {
   // rejects empty files (an empty backup is a failed backup).
   int64_t min_size = 1;
   // The check's name; default "file:<directory>/<pattern>".
-  std::string name;
+  std::string name = {};
   // What produces the files is another job: a dependency by default.
   CheckOptions check = DependencyCheckOptions();
   // Ages are measured from this clock. Not owned; nullptr = real.

@@ -38,15 +38,15 @@ namespace checks {
 
 struct GaugeCheckOptions {
   // Required: the check's name.
-  std::string name;
+  std::string name = {};
   // Exactly one value source. `value` is called on a registry worker thread
   // (so it must be thread-safe with respect to the application); `atomic`
   // is read with a relaxed load and must outlive the check.
-  std::function<absl::StatusOr<double>()> value;
+  std::function<absl::StatusOr<double>()> value = {};
   const std::atomic<int64_t>* atomic = nullptr;
   // The limit: `limit_fn` if set (called on every run), else `limit` (> 0).
   double limit = 0;
-  std::function<absl::StatusOr<double>()> limit_fn;
+  std::function<absl::StatusOr<double>()> limit_fn = {};
   // 0 < warn_ratio <= critical_ratio. Ratios above 1 are allowed (a soft
   // limit that may be exceeded).
   double warn_ratio = 0.8;

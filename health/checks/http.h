@@ -53,30 +53,30 @@ enum class HttpMethod { kGet, kHead };
 struct HttpCheckOptions {
   // Required. "http://host[:port]/path?query" or "https://...". IPv6 hosts
   // in brackets.
-  std::string url;
+  std::string url = {};
   // The check's name; default "<scheme>://<host>[:port]<path>".
-  std::string name;
+  std::string name = {};
   HttpMethod method = HttpMethod::kGet;
   // Accepted status codes, inclusive. 100 <= min_status <= max_status <= 999.
   int min_status = 200;
   int max_status = 399;
   // If non-empty, the (first `max_body_bytes` of the) body must contain it.
   // GET only.
-  std::string expected_body;
+  std::string expected_body = {};
   // If non-empty, the response must carry this header; if
   // `expected_header_value` is non-empty too, the header's value must
   // contain it.
-  std::string expected_header;
-  std::string expected_header_value;
+  std::string expected_header = {};
+  std::string expected_header_value = {};
   // Headers sent with the request, e.g. {"Authorization", "Bearer ..."}.
   // Their values are treated as secrets.
-  std::vector<std::pair<std::string, std::string>> request_headers;
+  std::vector<std::pair<std::string, std::string>> request_headers = {};
   // https only: verify the chain and the host name (default). Turning it off
   // accepts any certificate.
   bool verify_tls = true;
   // https only: PEM file of trusted CAs; empty = the system's store. Must be
   // loadable at construction.
-  std::string ca_file;
+  std::string ca_file = {};
   // How much of the body is read and searched. >= 1.
   size_t max_body_bytes = 1 << 20;
   AddressFamily family = AddressFamily::kAny;

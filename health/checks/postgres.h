@@ -46,22 +46,22 @@ struct PostgresCheckOptions {
   // A libpq connection string ("host=... dbname=..." or
   // "postgresql://user@host:5432/db"); may be empty. The fields below
   // override its values when set.
-  std::string conninfo;
+  std::string conninfo = {};
   // A host name, an IP address, or a unix-socket directory ("/run/pg").
   // Several comma-separated hosts are passed to libpq as they are (libpq
   // then resolves them itself, which is not bounded by the deadline).
-  std::string host;
+  std::string host = {};
   int port = 0;  // 0 = from conninfo, or libpq's default (5432).
-  std::string dbname;
-  std::string user;
+  std::string dbname = {};
+  std::string user = {};
   // Secret.
-  std::string password;
+  std::string password = {};
   // libpq sslmode: "disable", "prefer" (libpq's default), "require", ...
-  std::string sslmode;
+  std::string sslmode = {};
   // The query to run; its result must not be an error.
   std::string query = "SELECT 1";
   // The check's name; default "postgres:<host>:<port>/<dbname>".
-  std::string name;
+  std::string name = {};
   CheckOptions check = DependencyCheckOptions();
   // Time source for deadlines and latency. Not owned; nullptr = real.
   Clock* clock = nullptr;

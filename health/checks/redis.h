@@ -36,12 +36,12 @@ namespace checks {
 
 struct RedisCheckOptions {
   // Required. "host:port".
-  std::string address;
+  std::string address = {};
   // AUTH credentials. A username needs a password. Secret.
-  std::string username;
-  std::string password;
+  std::string username = {};
+  std::string password = {};
   // The check's name; default "redis:<address>".
-  std::string name;
+  std::string name = {};
   AddressFamily family = AddressFamily::kAny;
   CheckOptions check = DependencyCheckOptions();
   // Time source for deadlines and latency. Not owned; nullptr = real.

@@ -38,19 +38,19 @@ struct SelfProbeCheckOptions {
   // The port: `port_fn` if set (called on every run; a value outside
   // 1..65535 means "not listening yet" and is UNHEALTHY), else `port`.
   int port = 0;
-  std::function<int()> port_fn;
+  std::function<int()> port_fn = {};
   // Loopback address to connect to: "127.0.0.1" or "::1" (or another local
   // address the service listens on).
   std::string host = "127.0.0.1";
   // Empty: connect only. Otherwise an HTTP path ("/ping") to GET.
-  std::string path;
+  std::string path = {};
   int min_status = 200;
   int max_status = 399;
   // HTTP over TLS. Verification is off by default (a service's own
   // certificate is usually not issued for 127.0.0.1).
   bool https = false;
   bool verify_tls = false;
-  std::string ca_file;
+  std::string ca_file = {};
   std::string name = "self-probe";
   CheckOptions check = SelfProbeDefaults();
   Clock* clock = nullptr;

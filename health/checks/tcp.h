@@ -36,9 +36,9 @@ namespace checks {
 struct TcpCheckOptions {
   // Required. "host:port": a DNS name, an IPv4 address, or an IPv6 address
   // in brackets ("[::1]:6379").
-  std::string address;
+  std::string address = {};
   // The check's name; default "tcp:<address>".
-  std::string name;
+  std::string name = {};
   // Restrict resolution to IPv4 or IPv6.
   AddressFamily family = AddressFamily::kAny;
   // Schedule, timeout, groups, criticality. The connect is bounded by

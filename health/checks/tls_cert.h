@@ -49,23 +49,23 @@ namespace checks {
 
 struct TlsCertCheckOptions {
   // Exactly one of `pem_file` and `address`.
-  std::string pem_file;
-  std::string address;
+  std::string pem_file = {};
+  std::string address = {};
   // Remote: the SNI name, and the name the certificate must match when
   // `verify_chain` is on. Default: the host of `address` (IP literals are
   // matched as IP addresses and send no SNI). File: the name to match, if
   // any (empty = no name check).
-  std::string server_name;
+  std::string server_name = {};
   // DEGRADED when the soonest expiry is closer than this. >= 0.
   absl::Duration warn_before = absl::Hours(24 * 14);
   // Verify the chain (and name) against `ca_file` or the system store.
   bool verify_chain = true;
   // PEM file of trusted CAs; empty = the system's store. Must load at
   // construction.
-  std::string ca_file;
+  std::string ca_file = {};
   // The check's name; default "tls:<address>" or "tls:<pem_file>" (the end
   // of the path when it is long).
-  std::string name;
+  std::string name = {};
   AddressFamily family = AddressFamily::kAny;
   CheckOptions check = DependencyCheckOptions();
   // Time source for expiry arithmetic, verification time, and deadlines.
