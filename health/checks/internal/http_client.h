@@ -1,0 +1,86 @@
+// Internal: a minimal HTTP/1.1 client for health checks: one request per
+// connection (Connection: close), bounded by an IoDeadline, with a cap on the
+// body kept. Understands Content-Length, chunked transfer coding and
+// read-until-close bodies, and skips 1xx interim responses.
+
+#ifndef VIGIL_HEALTH_CHECKS_INTERNAL_HTTP_CLIENT_H_
+#define VIGIL_HEALTH_CHECKS_INTERNAL_HTTP_CLIENT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "health/checks/internal/net.h"
+#include "health/checks/internal/stream.h"
+
+namespace vigil {
+namespace checks {
+namespace internal {
+
+// A parsed http:// or https:// URL.
+struct Url {
+  bool https = false;
+  std::string host;  // Without brackets.
+  uint16_t port = 0;
+  bool explicit_port = false;
+  // Path and query ("/healthz?full=1"); "/" when the URL has none.
+  std::string target;
+  // Path only, without the query (queries may carry tokens).
+  std::string path;
+
+  // scheme://host[:port]/path, without the query string: safe for reports.
+  std::string Display() const;
+  // The Host header value.
+  std::string HostHeader() const;
+};
+
+// Parses `text`; InvalidArgument naming `field` when it is not an absolute
+// http(s) URL with a valid host, an optional valid port and no whitespace or
+// control characters. URLs carrying credentials ("user:pass@host") are
+// rejected (they would end up in reports); the error does not echo them.
+absl::StatusOr<Url> ParseUrl(absl::string_view text, absl::string_view field);
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpResponse {
+  int status_code = 0;
+  std::string reason;
+  HeaderList headers;
+  std::string body;
+  // The body was longer than the cap; `body` holds its beginning.
+  bool body_truncated = false;
+
+  // First header named `name` (case-insensitive), if any.
+  std::optional<std::string> Header(absl::string_view name) const;
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string host_header;
+  std::string target = "/";
+  HeaderList headers;
+};
+
+// Sends `request` on `stream` and reads the response, keeping at most
+// `max_body` bytes of body. Errors carry kProtocol for a malformed response,
+// kTimedOut, kReset.
+absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
+                                          const HttpRequest& request,
+                                          size_t max_body,
+                                          const IoDeadline& deadline);
+
+// True if `name` is a valid HTTP header name (RFC 7230 token) and `value`
+// has no CR, LF or NUL.
+bool ValidHeaderName(absl::string_view name);
+bool ValidHeaderValue(absl::string_view value);
+
+}  // namespace internal
+}  // namespace checks
+}  // namespace vigil
+
+#endif  // VIGIL_HEALTH_CHECKS_INTERNAL_HTTP_CLIENT_H_
