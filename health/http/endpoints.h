@@ -13,8 +13,10 @@
 //   vigil::HealthRegistry registry;
 //   ... register checks, registry.Start() ...
 //   auto endpoints = vigil::http::HealthEndpoints::Create(&registry).value();
-//   auto server = vigil::http::ProbeServer::Start(
-//       endpoints.get(), {.address = "0.0.0.0", .port = 8080}).value();
+//   vigil::http::ProbeServerOptions options;
+//   options.port = 8080;
+//   auto server =
+//       vigil::http::ProbeServer::Start(endpoints.get(), options).value();
 //
 // Paths (all configurable, see EndpointPaths; a transport may add a prefix):
 //   /livez /readyz /startupz   the liveness, readiness and startup groups
