@@ -87,8 +87,15 @@ CheckResult RunFreshness(const FreshnessState& s) {
   int matches = 0;
   std::string newest;
   struct stat newest_st = {};
-  errno = 0;
-  while (dirent* e = readdir(dir)) {
+  int read_err = 0;
+  while (true) {
+    // readdir reports errors only through errno; fstatat below may set it.
+    errno = 0;
+    dirent* e = readdir(dir);
+    if (e == nullptr) {
+      read_err = errno;
+      break;
+    }
     if (fnmatch(o.pattern.c_str(), e->d_name, FNM_PERIOD) != 0) continue;
     struct stat st;
     if (fstatat(dfd, e->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode)) {
@@ -106,7 +113,6 @@ CheckResult RunFreshness(const FreshnessState& s) {
       newest_st = st;
     }
   }
-  const int read_err = errno;
   closedir(dir);
   if (read_err != 0 && matches == 0) {
     return Fail(absl::StrCat("cannot read directory ", o.directory, ": ",
