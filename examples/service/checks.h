@@ -4,7 +4,7 @@
 //   event-loop   (self, liveness)       the main loop has ticked recently
 //   warmup       (self, startup)        a simulated cache warm-up finished
 //   upstream     (dependency, readiness, critical) TCP connect to a
-//                host:port (a local Redis by default)
+//                host:port (a local Redis by default), vigil::checks::TcpCheck
 //   scratch-dir  (self, readiness, non-critical) a directory is writable
 
 #ifndef VIGIL_EXAMPLES_SERVICE_CHECKS_H_
@@ -32,10 +32,6 @@ struct CheckConfig {
 // Registers the four checks. Errors name the check.
 absl::Status RegisterChecks(vigil::HealthRegistry& registry,
                             const CheckConfig& config);
-
-// Connects to host:port, bounded by `deadline`: HEALTHY, or UNHEALTHY with
-// the reason ("connect 127.0.0.1:6379: Connection refused").
-vigil::CheckResult TcpConnect(const std::string& hostport, absl::Time deadline);
 
 }  // namespace vigil_example
 

@@ -38,6 +38,7 @@
 #include "health/http/endpoints.h"
 #include "health/http/mount.h"
 #include "health/http/probe_server.h"
+#include "health/pressure/defaults.h"
 #include "health/registry.h"
 #include "health/report.h"
 
@@ -64,6 +65,13 @@ ABSL_FLAG(std::string, scratch_dir, "/tmp",
           "Directory that must be writable (non-critical).");
 ABSL_FLAG(absl::Duration, report_interval, absl::ZeroDuration(),
           "How often to print the health report as JSON; 0 never.");
+ABSL_FLAG(bool, vigil, true,
+          "Run vigil (checks, detectors, probe server, mounted probes). "
+          "--vigil=false serves the bare application: the baseline of the "
+          "idle-cost benchmark.");
+ABSL_FLAG(bool, pressure, true,
+          "Register vigil's resource-pressure detectors (memory, cpu, io, "
+          "disk for / and --scratch_dir, fds, tasks) in readiness.");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
           "Simulated start-up work before the service is ready.");
 
@@ -121,6 +129,43 @@ std::unique_ptr<vigil::http::ProbeServer> StartProbeServer(
   auto server = vigil::http::ProbeServer::Start(endpoints, options);
   if (!server.ok()) Die("probe server", server.status());
   return *std::move(server);
+}
+
+std::string UrlHost(const std::string& address);
+
+// Resource-pressure detectors with their defaults (health/pressure/).
+void RegisterPressure(vigil::HealthRegistry& registry) {
+  vigil::pressure::DefaultDetectorOptions pressure;
+  pressure.disk_paths = {"/"};
+  if (absl::GetFlag(FLAGS_scratch_dir) != "/") {
+    pressure.disk_paths.push_back(absl::GetFlag(FLAGS_scratch_dir));
+  }
+  vigil::pressure::DefaultDetectors detectors;
+  if (absl::Status s = vigil::pressure::RegisterDefaultDetectors(
+          registry, pressure, &detectors);
+      !s.ok()) {
+    Die("pressure detectors", s);
+  }
+  for (const std::string& why : detectors.skipped) {
+    std::printf("pressure: skipped %s\n", why.c_str());
+  }
+}
+
+// --vigil=false: the same application, no vigil at all.
+int RunWithoutVigil() {
+  AppServer app(absl::GetFlag(FLAGS_app_threads));
+  if (absl::Status s = app.Start(absl::GetFlag(FLAGS_address),
+                                 absl::GetFlag(FLAGS_app_port));
+      !s.ok()) {
+    Die("application server", s);
+  }
+  std::printf("vigil-example: probe=disabled app=%s:%d pid=%d\n",
+              UrlHost(absl::GetFlag(FLAGS_address)).c_str(), app.port(),
+              getpid());
+  std::fflush(stdout);
+  while (g_signals.load() == 0) absl::SleepFor(absl::Milliseconds(50));
+  app.Stop();
+  return 0;
 }
 
 void StartApp(AppServer& app, vigil::http::HealthEndpoints* endpoints) {
@@ -241,6 +286,7 @@ int main(int argc, char** argv) {
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   signal(SIGPIPE, SIG_IGN);
+  if (!absl::GetFlag(FLAGS_vigil)) return RunWithoutVigil();
 
   vigil::HealthRegistry registry(RegistryConfig());
   std::atomic<int64_t> last_loop_tick{absl::ToUnixNanos(absl::Now())};
@@ -253,6 +299,7 @@ int main(int argc, char** argv) {
       !s.ok()) {
     Die("register", s);
   }
+  if (absl::GetFlag(FLAGS_pressure)) RegisterPressure(registry);
   LogTransitions(registry);
   registry.Start();
 
