@@ -47,7 +47,10 @@
 #include "watchdog/watchdog.h"
 
 #if defined(ABSL_HAVE_ADDRESS_SANITIZER) || defined(ABSL_HAVE_THREAD_SANITIZER)
-#include <sanitizer/allocator_interface.h>
+// From <sanitizer/allocator_interface.h>, which GCC does not install.
+extern "C" int __sanitizer_install_malloc_and_free_hooks(
+    void (*malloc_hook)(const volatile void*, size_t),
+    void (*free_hook)(const volatile void*));
 #define VIGIL_SANITIZED_MALLOC 1
 #endif
 
@@ -115,6 +118,9 @@ void FreezingMallocHook(const volatile void*, size_t) {
     for (;;) syscall(SYS_pause);
   }
 }
+// The sanitizers install hooks only in pairs.
+void NoFreeHook(const volatile void*) {}
+void* volatile g_sink;
 #else
 ssize_t BlockingWrite(void*, const char*, size_t n) {
   BlockForever();
@@ -128,8 +134,7 @@ ssize_t BlockingWrite(void*, const char*, size_t n) {
 ABSL_ATTRIBUTE_NOINLINE void DeadlockInMalloc() {
 #if defined(VIGIL_SANITIZED_MALLOC)
   g_freeze_malloc.store(true);
-  void* p = std::malloc(64);
-  std::free(p);
+  g_sink = std::malloc(64);  // Never returns.
 #else
   // glibc's malloc_stats() prints each arena's figures to stderr while
   // holding that arena's lock; a stderr that never accepts a byte keeps
@@ -202,7 +207,10 @@ int main(int argc, char** argv) {
 #if !defined(VIGIL_SANITIZED_MALLOC)
     mallopt(M_ARENA_MAX, 1);
 #else
-    __sanitizer_install_malloc_and_free_hooks(FreezingMallocHook, nullptr);
+    if (__sanitizer_install_malloc_and_free_hooks(FreezingMallocHook,
+                                                  NoFreeHook) == 0) {
+      return 8;
+    }
 #endif
   }
   signal(SIGTERM, OnSignal);
