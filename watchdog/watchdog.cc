@@ -296,9 +296,11 @@ WatchScope::WatchScope(Heartbeat& heartbeat, absl::Duration timeout,
     : slot_(heartbeat.slot_),
       previous_(slot_->scope.load(std::memory_order_relaxed)),
       previous_label_(slot_->scope_label.load(std::memory_order_relaxed)) {
+  // Whole milliseconds, rounded up (integer arithmetic: this runs per
+  // operation).
+  const int64_t ns = absl::ToInt64Nanoseconds(timeout);
   const int64_t ms = std::clamp<int64_t>(
-      absl::ToInt64Milliseconds(absl::Ceil(timeout, absl::Milliseconds(1))), 1,
-      0xffffffff);
+      ns / 1000000 + (ns % 1000000 > 0 ? 1 : 0), 1, 0xffffffff);
   uint32_t seq = slot_->scope_seq.load(std::memory_order_relaxed) + 1;
   if (seq == 0) seq = 1;
   slot_->scope_seq.store(seq, std::memory_order_relaxed);
