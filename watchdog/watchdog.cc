@@ -417,6 +417,19 @@ std::vector<HeartbeatStatus> Watchdog::Hung() const {
 
 absl::Time Watchdog::RunOnceForTest() { return Tick(); }
 
+WatchdogCounters Watchdog::counters() const {
+  auto get = [this](WatchdogEvent::Kind k) {
+    return counters_[static_cast<int>(k)].load(std::memory_order_relaxed);
+  };
+  WatchdogCounters c;
+  c.misses = get(WatchdogEvent::Kind::kMiss);
+  c.long_misses = get(WatchdogEvent::Kind::kLongMiss);
+  c.kills = get(WatchdogEvent::Kind::kKill);
+  c.kills_suppressed = get(WatchdogEvent::Kind::kKillSuppressed);
+  c.recoveries = get(WatchdogEvent::Kind::kRecovered);
+  return c;
+}
+
 void Watchdog::MonitorLoop() {
   for (;;) {
     const absl::Time next = Tick();
@@ -675,11 +688,27 @@ absl::Time Watchdog::Tick() {
     if (thread_name.has_value()) st.thread_name = *thread_name;
   }
 
-  if (publishes_) PublishToLifeline(lifeline_stack);
+  if (publishes_) {
+    // A stack handed over earlier is cleared once no heartbeat is stuck
+    // past its long miss any more, so a later crash is not blamed on it.
+    bool stuck = false;
+    for (const auto& r : records) {
+      stuck = stuck || r->stage >= WatchdogStage::kLongMiss;
+    }
+    bool clear = false;
+    if (!lifeline_stack.empty()) {
+      lifeline_has_stack_ = true;
+    } else if (lifeline_has_stack_ && !stuck) {
+      lifeline_has_stack_ = false;
+      clear = true;
+    }
+    PublishToLifeline(lifeline_stack, clear);
+  }
 
   next_due_ = next;
   const WatchdogEvent* kill = nullptr;
   for (const WatchdogEvent& e : events) {
+    counters_[static_cast<int>(e.kind)].fetch_add(1, std::memory_order_relaxed);
     if (options_.log_to_stderr) {
       const std::string line = e.ToString();
       ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
@@ -692,10 +721,10 @@ absl::Time Watchdog::Tick() {
   return next;
 }
 
-void Watchdog::PublishToLifeline(const std::string& stack) {
+void Watchdog::PublishToLifeline(const std::string& stack, bool clear_stack) {
   internal::LifelineBlock* block = internal::AttachedLifeline();
   if (block == nullptr) return;
-  if (!stack.empty()) block->stack.Write(stack);
+  if (!stack.empty() || clear_stack) block->stack.Write(stack);
   const HeartbeatStatus* hung = nullptr;
   MutexLock lock(&mu_);
   for (const auto& r : records_) {
@@ -727,6 +756,10 @@ void Watchdog::Kill(const WatchdogEvent& event) {
       argv.push_back(const_cast<char*>(a.c_str()));
     }
     argv.push_back(nullptr);
+    // The new image inherits this thread's signal mask: start it clean.
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, nullptr);
     const std::string self =
         internal::RootedPath(options_.root, "/proc/self/exe");
     execv(self.c_str(), argv.data());

@@ -170,7 +170,8 @@ struct WatchdogOptions {
   // Capture the stuck thread's stack at the long-miss stage.
   bool capture_stacks = true;
   // The signal used to ask a thread for its stack. 0 means SIGRTMIN + 6.
-  // One number per process.
+  // One number per process; its handler is installed by the first Watchdog
+  // that captures stacks and stays installed.
   int stack_signal = 0;
   // How long to wait for the thread to answer (real time). Must be > 0.
   absl::Duration stack_timeout = absl::Milliseconds(500);
@@ -246,6 +247,15 @@ struct WatchdogEvent {
 absl::string_view EventKindName(WatchdogEvent::Kind kind);
 
 using WatchdogListener = std::function<void(const WatchdogEvent&)>;
+
+// Events delivered since construction, by kind (for metrics).
+struct WatchdogCounters {
+  uint64_t misses = 0;
+  uint64_t long_misses = 0;
+  uint64_t kills = 0;
+  uint64_t kills_suppressed = 0;
+  uint64_t recoveries = 0;
+};
 
 // What the monitor currently knows about one heartbeat.
 struct HeartbeatStatus {
@@ -383,6 +393,9 @@ class Watchdog {
   // non-empty).
   std::vector<HeartbeatStatus> Hung() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Events delivered so far. Lock-free.
+  WatchdogCounters counters() const;
+
   Clock* clock() const { return clock_; }
   absl::Duration tick() const { return options_.tick; }
 
@@ -401,8 +414,9 @@ class Watchdog {
   absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
   void Kill(const WatchdogEvent& event);
   // Advances the supervisor's progress counter, flags hung heartbeats and
-  // hands over `stack` (if not empty).
-  void PublishToLifeline(const std::string& stack) ABSL_LOCKS_EXCLUDED(mu_);
+  // hands over `stack` (if not empty; an empty one if `clear_stack`).
+  void PublishToLifeline(const std::string& stack, bool clear_stack = false)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const WatchdogOptions options_;
   Clock* const clock_;
@@ -423,6 +437,10 @@ class Watchdog {
   std::vector<std::string> reexec_argv_;
   // Whether this Watchdog publishes to the supervisor's lifeline.
   bool publishes_ = false;
+  // Whether the lifeline holds a stack this Watchdog captured.
+  bool lifeline_has_stack_ ABSL_GUARDED_BY(tick_mu_) = false;
+  // Events delivered, by WatchdogEvent::Kind.
+  std::atomic<uint64_t> counters_[5] = {};
 
   std::thread monitor_;
 };

@@ -190,6 +190,12 @@ TEST_F(WatchdogTest, EachStageFiresExactlyAtItsBoundary) {
   // One alert per stage per episode: more silence adds nothing.
   StepBy(absl::Seconds(30));
   EXPECT_EQ(Kinds().size(), 3u);
+  const WatchdogCounters c = watchdog_->counters();
+  EXPECT_EQ(c.misses, 1u);
+  EXPECT_EQ(c.long_misses, 1u);
+  EXPECT_EQ(c.kills, 1u);
+  EXPECT_EQ(c.kills_suppressed, 0u);
+  EXPECT_EQ(c.recoveries, 0u);
 }
 
 TEST_F(WatchdogTest, TheMonitorWakesWhenAThresholdFallsDue) {
