@@ -464,7 +464,6 @@ absl::Time Watchdog::Tick() {
   std::vector<WatchdogEvent> events;
   std::string lifeline_stack;  // A stack to hand to the supervisor.
   absl::Time next = now + options_.tick;
-  const StarvationOptions& starve = options_.starvation;
 
   for (size_t i = 0; i < records.size(); ++i) {
     HeartbeatRecord& r = *records[i];
@@ -545,52 +544,22 @@ absl::Time Watchdog::Tick() {
       if (r.stage < WatchdogStage::kMiss && age >= t.miss) {
         r.stage = WatchdogStage::kMiss;
         r.miss_time = now;
-        if (starve.enabled) {
+        if (options_.starvation.enabled) {
           r.baseline = internal::SampleCpuStarvation(options_.root);
         }
-        r.jitter = absl::ZeroDuration();
-        if (options_.kill_jitter > absl::ZeroDuration()) {
-          double u;
-          if (options_.random) {
-            u = options_.random();
-          } else {
-            static absl::BitGen* const gen = new absl::BitGen();
-            u = absl::Uniform<double>(*gen, 0.0, 1.0);
-          }
-          if (!(u >= 0)) u = 0;  // Also catches NaN.
-          u = std::min(u, std::nextafter(1.0, 0.0));
-          r.jitter = options_.kill_jitter * u;
-        }
+        r.jitter = DrawJitter();
         events.push_back(make_event(WatchdogEvent::Kind::kMiss, age, t.miss));
       }
       if (r.stage < WatchdogStage::kLongMiss && age >= t.long_miss) {
         r.stage = WatchdogStage::kLongMiss;
         WatchdogEvent e =
             make_event(WatchdogEvent::Kind::kLongMiss, age, t.long_miss);
-        if (!options_.capture_stacks) {
-          r.stack_error = "stack capture disabled";
-        } else if (tid == 0) {
-          r.stack_error = "heartbeat not bound to a thread";
-        } else {
-          const int signo =
-              options_.stack_signal == 0 ? SIGRTMIN + 6 : options_.stack_signal;
-          absl::StatusOr<internal::StackCapturer*> capturer =
-              internal::StackCapturer::Get(signo);
-          absl::StatusOr<std::vector<void*>> pcs =
-              capturer.ok()
-                  ? (*capturer)->Capture(tid, options_.stack_timeout)
-                  : absl::StatusOr<std::vector<void*>>(capturer.status());
-          if (pcs.ok()) {
-            r.stack = internal::SymbolizeFrames(*pcs);
-            if (publishes_) {
-              lifeline_stack = absl::StrCat(
-                  "heartbeat \"", r.name, "\" thread ", tid, " \"",
-                  e.thread_name, "\" silent for ", absl::FormatDuration(age),
-                  ":\n", absl::StrJoin(r.stack, "\n"), "\n");
-            }
-          } else {
-            r.stack_error = std::string(pcs.status().message());
-          }
+        CaptureStack(r, tid);
+        if (publishes_ && !r.stack.empty()) {
+          lifeline_stack = absl::StrCat(
+              "heartbeat \"", r.name, "\" thread ", tid, " \"", e.thread_name,
+              "\" silent for ", absl::FormatDuration(age), ":\n",
+              absl::StrJoin(r.stack, "\n"), "\n");
         }
         e.stack = r.stack;
         e.stack_error = r.stack_error;
@@ -598,43 +567,8 @@ absl::Time Watchdog::Tick() {
       }
       const absl::Duration kill_at = t.kill + r.jitter;
       if (r.stage < WatchdogStage::kKill && age >= kill_at) {
-        std::string starved;
-        if (starve.enabled) {
-          const absl::Duration late_limit =
-              t.miss * starve.monitor_late_fraction;
-          if (lateness > late_limit) {
-            starved = absl::StrCat(
-                "the monitor woke ", absl::FormatDuration(lateness),
-                " late (limit ", absl::FormatDuration(late_limit), ")");
-          } else if (now > r.miss_time) {
-            const absl::Duration window = now - r.miss_time;
-            internal::CpuStarvationSample s =
-                internal::SampleCpuStarvation(options_.root);
-            if (s.throttled && r.baseline.throttled) {
-              const absl::Duration d = *s.throttled - *r.baseline.throttled;
-              const double share = absl::FDivDuration(d, window);
-              if (share >= starve.throttled_fraction) {
-                starved = absl::StrCat(
-                    "the cgroup was throttled by its CPU quota for ",
-                    absl::FormatDuration(d), " of the last ",
-                    absl::FormatDuration(window), " (", Percent(share), ")");
-              }
-            }
-            if (starved.empty() && s.cpu_pressure_some &&
-                r.baseline.cpu_pressure_some) {
-              const absl::Duration d =
-                  *s.cpu_pressure_some - *r.baseline.cpu_pressure_some;
-              const double share = absl::FDivDuration(d, window);
-              if (share >= starve.cpu_pressure_fraction) {
-                starved =
-                    absl::StrCat("tasks of the cgroup waited for a CPU for ",
-                                 absl::FormatDuration(d), " of the last ",
-                                 absl::FormatDuration(window), " (",
-                                 Percent(share), ", cpu.pressure)");
-              }
-            }
-          }
-        }
+        const std::string starved =
+            StarvationEvidence(r, now, lateness, t.miss);
         absl::StatusOr<pid_t> tracer = internal::TracerPid(options_.root);
         const bool debugger = tracer.ok() && *tracer != 0;
         if (!starved.empty() || debugger) {
@@ -719,6 +653,85 @@ absl::Time Watchdog::Tick() {
   }
   if (kill != nullptr && kill->action != KillAction::kNone) Kill(*kill);
   return next;
+}
+
+absl::Duration Watchdog::DrawJitter() {
+  if (options_.kill_jitter <= absl::ZeroDuration()) {
+    return absl::ZeroDuration();
+  }
+  double u;
+  if (options_.random) {
+    u = options_.random();
+  } else {
+    static absl::BitGen* const gen = new absl::BitGen();
+    u = absl::Uniform<double>(*gen, 0.0, 1.0);
+  }
+  if (!(u >= 0)) u = 0;  // Also catches NaN.
+  u = std::min(u, std::nextafter(1.0, 0.0));
+  return options_.kill_jitter * u;
+}
+
+void Watchdog::CaptureStack(HeartbeatRecord& r, pid_t tid) {
+  if (!options_.capture_stacks) {
+    r.stack_error = "stack capture disabled";
+    return;
+  }
+  if (tid == 0) {
+    r.stack_error = "heartbeat not bound to a thread";
+    return;
+  }
+  const int signo =
+      options_.stack_signal == 0 ? SIGRTMIN + 6 : options_.stack_signal;
+  absl::StatusOr<internal::StackCapturer*> capturer =
+      internal::StackCapturer::Get(signo);
+  absl::StatusOr<std::vector<void*>> pcs =
+      capturer.ok() ? (*capturer)->Capture(tid, options_.stack_timeout)
+                    : absl::StatusOr<std::vector<void*>>(capturer.status());
+  if (pcs.ok()) {
+    r.stack = internal::SymbolizeFrames(*pcs);
+  } else {
+    r.stack_error = std::string(pcs.status().message());
+  }
+}
+
+std::string Watchdog::StarvationEvidence(const HeartbeatRecord& r,
+                                         absl::Time now,
+                                         absl::Duration lateness,
+                                         absl::Duration miss) const {
+  const StarvationOptions& starve = options_.starvation;
+  if (!starve.enabled) return "";
+  const absl::Duration late_limit = miss * starve.monitor_late_fraction;
+  if (lateness > late_limit) {
+    return absl::StrCat("the monitor woke ", absl::FormatDuration(lateness),
+                        " late (limit ", absl::FormatDuration(late_limit), ")");
+  }
+  if (now <= r.miss_time) return "";
+  // What share of the time since the miss the process could not run.
+  const absl::Duration window = now - r.miss_time;
+  const internal::CpuStarvationSample s =
+      internal::SampleCpuStarvation(options_.root);
+  if (s.throttled && r.baseline.throttled) {
+    const absl::Duration d = *s.throttled - *r.baseline.throttled;
+    const double share = absl::FDivDuration(d, window);
+    if (share >= starve.throttled_fraction) {
+      return absl::StrCat("the cgroup was throttled by its CPU quota for ",
+                          absl::FormatDuration(d), " of the last ",
+                          absl::FormatDuration(window), " (", Percent(share),
+                          ")");
+    }
+  }
+  if (s.cpu_pressure_some && r.baseline.cpu_pressure_some) {
+    const absl::Duration d =
+        *s.cpu_pressure_some - *r.baseline.cpu_pressure_some;
+    const double share = absl::FDivDuration(d, window);
+    if (share >= starve.cpu_pressure_fraction) {
+      return absl::StrCat("tasks of the cgroup waited for a CPU for ",
+                          absl::FormatDuration(d), " of the last ",
+                          absl::FormatDuration(window), " (", Percent(share),
+                          ", cpu.pressure)");
+    }
+  }
+  return "";
 }
 
 void Watchdog::PublishToLifeline(const std::string& stack, bool clear_stack) {

@@ -413,6 +413,17 @@ class Watchdog {
   void MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
   void Kill(const WatchdogEvent& event);
+  // U * kill_jitter for a new episode.
+  absl::Duration DrawJitter() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
+  // Fills r.stack, or r.stack_error saying why there is none.
+  void CaptureStack(internal::HeartbeatRecord& r, pid_t tid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
+  // Why the whole process looks starved at `now` ("" if it does not): the
+  // monitor's lateness against `miss`, or the cgroup's throttling and CPU
+  // pressure since r's miss.
+  std::string StarvationEvidence(const internal::HeartbeatRecord& r,
+                                 absl::Time now, absl::Duration lateness,
+                                 absl::Duration miss) const;
   // Advances the supervisor's progress counter, flags hung heartbeats and
   // hands over `stack` (if not empty; an empty one if `clear_stack`).
   void PublishToLifeline(const std::string& stack, bool clear_stack = false)

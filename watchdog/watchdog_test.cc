@@ -91,6 +91,14 @@ class WatchdogTest : public ::testing::Test {
     next_ = watchdog_->RunOnceForTest();
   }
 
+  // A heartbeat "worker" on this thread: miss 1 s, long miss 2 s, kill 3 s.
+  Heartbeat Worker() {
+    return watchdog_
+        ->Register("worker",
+                   Stages(absl::Seconds(1), absl::Seconds(2), absl::Seconds(3)))
+        .value();
+  }
+
   // Runs every monitor step due up to `target` on time, then one at
   // `target` itself, as a punctual monitor thread would.
   void StepTo(absl::Time target) {
@@ -159,11 +167,7 @@ TEST_F(WatchdogTest, InvalidHeartbeatOptionsAreRejected) {
 
 TEST_F(WatchdogTest, EachStageFiresExactlyAtItsBoundary) {
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Seconds(1) - kMs);
   EXPECT_THAT(Kinds(), IsEmpty());
   StepTo(t0_ + absl::Seconds(1) + kMs);
@@ -213,11 +217,7 @@ TEST_F(WatchdogTest, TheMonitorWakesWhenAThresholdFallsDue) {
 
 TEST_F(WatchdogTest, ABeatSeenByTheMonitorRestartsTheSilence) {
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Milliseconds(500));
   hb.Beat();
   // The next tick (t0 + 600 ms) sees it: silence counts from there.
@@ -230,11 +230,7 @@ TEST_F(WatchdogTest, ABeatSeenByTheMonitorRestartsTheSilence) {
 
 TEST_F(WatchdogTest, RecoveryIsReportedOnceAndStartsANewEpisode) {
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Seconds(4));
   EXPECT_THAT(Kinds(), ElementsAre(Kind::kMiss, Kind::kLongMiss, Kind::kKill));
   hb.Beat();
@@ -296,11 +292,7 @@ TEST_F(WatchdogTest, DestroyingAHeartbeatUnregistersIt) {
 
 TEST_F(WatchdogTest, PausedHeartbeatsAreNotJudged) {
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   absl::Time resumed;
   {
     ScopedPause pause(hb);
@@ -326,11 +318,7 @@ TEST_F(WatchdogTest, PausedHeartbeatsAreNotJudged) {
 
 TEST_F(WatchdogTest, PausingAStuckHeartbeatEndsItsEpisode) {
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Seconds(5));
   hb.Pause();
   StepBy(absl::Milliseconds(100));
@@ -432,11 +420,7 @@ TEST_F(WatchdogTest, JitterDelaysTheKillWithinItsBound) {
       return u;
     };
     Start(o);
-    Heartbeat hb =
-        watchdog_
-            ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                        absl::Seconds(3)))
-            .value();
+    Heartbeat hb = Worker();
     const double clamped = std::min(std::max(u, 0.0), 0.999999);
     const absl::Duration kill_at =
         absl::Seconds(3) + absl::Seconds(1) * clamped;
@@ -456,11 +440,7 @@ TEST_F(WatchdogTest, JitterDelaysTheKillWithinItsBound) {
 // is deferred (once reported), then happens on the next punctual tick.
 TEST_F(WatchdogTest, AMonitorThatWokeLateDefersTheKill) {
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Milliseconds(500));
   // The step due at +600 ms runs at +5 s: 4.4 s late (> 50% of 1 s).
   clock_.SetNow(t0_ + absl::Seconds(5));
@@ -482,11 +462,7 @@ TEST_F(WatchdogTest, AMonitorThatWokeLateDefersTheKill) {
 
 TEST_F(WatchdogTest, SmallMonitorLatenessIsNotStarvation) {
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Milliseconds(2900));
   // Due at 3.0 s, runs 400 ms late (< 50% of 1 s): a hang.
   clock_.SetNow(t0_ + absl::Milliseconds(3400));
@@ -501,11 +477,7 @@ TEST_F(WatchdogTest, CgroupThrottlingDuringTheSilenceDefersTheKill) {
   fixture_.Write("sys/fs/cgroup/app.slice/app/cpu.stat",
                  "usage_usec 1000\nthrottled_usec 1000000\n");
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Seconds(1) + kMs);  // Miss: baseline sampled.
   // Throttled 1.6 s of the next 2 s (80%).
   fixture_.Write("sys/fs/cgroup/app.slice/app/cpu.stat",
@@ -530,11 +502,7 @@ TEST_F(WatchdogTest, CgroupV1ThrottlingIsReadToo) {
   fixture_.Write("sys/fs/cgroup/cpu,cpuacct/app/cpu.stat",
                  "nr_periods 10\nthrottled_time 0\n");
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Seconds(1) + kMs);
   fixture_.Write("sys/fs/cgroup/cpu,cpuacct/app/cpu.stat",
                  "nr_periods 30\nthrottled_time 1500000000\n");
@@ -551,11 +519,7 @@ TEST_F(WatchdogTest, CpuPressureOfTheOwnCgroupDefersTheKill) {
                  "some avg10=0.00 avg60=0.00 avg300=0.00 total=100\n"
                  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Seconds(1) + kMs);
   fixture_.Write(psi,
                  "some avg10=95.00 avg60=40.00 avg300=9.00 total=1900100\n"
@@ -573,11 +537,7 @@ TEST_F(WatchdogTest, RootCgroupPressureIsNotEvidence) {
   fixture_.Write("sys/fs/cgroup/cpu.pressure",
                  "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Seconds(1) + kMs);
   fixture_.Write("sys/fs/cgroup/cpu.pressure",
                  "some avg10=99.00 avg60=99.00 avg300=99.00 total=9000000\n");
@@ -589,11 +549,7 @@ TEST_F(WatchdogTest, StarvationChecksCanBeTurnedOff) {
   WatchdogOptions o = Options();
   o.starvation.enabled = false;
   Start(o);
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   clock_.SetNow(t0_ + absl::Seconds(60));
   watchdog_->RunOnceForTest();
   EXPECT_EQ(Last().kind, Kind::kKill);
@@ -602,11 +558,7 @@ TEST_F(WatchdogTest, StarvationChecksCanBeTurnedOff) {
 TEST_F(WatchdogTest, NoKillWhileADebuggerIsAttached) {
   fixture_.Write("proc/self/status", "Name:\tx\nTracerPid:\t4242\n");
   Start(Options());
-  Heartbeat hb =
-      watchdog_
-          ->Register("worker", Stages(absl::Seconds(1), absl::Seconds(2),
-                                      absl::Seconds(3)))
-          .value();
+  Heartbeat hb = Worker();
   StepTo(t0_ + absl::Seconds(10));
   EXPECT_THAT(Kinds(),
               ElementsAre(Kind::kMiss, Kind::kLongMiss, Kind::kKillSuppressed));
