@@ -162,13 +162,13 @@ int main(int argc, char** argv) {
   if (pipe(g_never) != 0) return 4;
 
   std::thread early;
-  vigil::Notification early_started;
+  static vigil::Notification* const early_started = new vigil::Notification();
   if (absl::GetFlag(FLAGS_thread_before_supervise)) {
-    early = std::thread([&early_started] {
-      early_started.Notify();
+    early = std::thread([] {
+      early_started->Notify();
       BlockForever();
     });
-    early_started.WaitForNotification();
+    early_started->WaitForNotification();
     early.detach();
   }
   if (absl::GetFlag(FLAGS_supervise)) {
@@ -263,13 +263,15 @@ int main(int argc, char** argv) {
   // The holder takes the lock the worker will want, then waits forever.
   std::thread holder;
   if (mode == "deadlock" && misbehave) {
-    vigil::Notification held;
-    holder = std::thread([&held] {
+    // Static: vigil::Mutex wakes waiters after unlocking, so Notify() may
+    // still be running when WaitForNotification() returns.
+    static vigil::Notification* const held = new vigil::Notification();
+    holder = std::thread([] {
       g_contended.lock();
-      held.Notify();
+      held->Notify();
       BlockForever();
     });
-    held.WaitForNotification();
+    held->WaitForNotification();
     holder.detach();  // Never returns; the process exits around it.
   }
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 
@@ -28,7 +29,10 @@ NotifySocket::NotifySocket(Kind kind) {
   socklen_t len;
   const int n = g_counter.fetch_add(1);
   if (kind == Kind::kAbstract) {
-    address_ = absl::StrCat("@vigil-test-notify-", getpid(), "-", n);
+    // Concurrent sandboxed tests share the abstract namespace but may have
+    // the same pid (each in its own pid namespace): add randomness.
+    address_ = absl::StrCat("@vigil-test-notify-", getpid(), "-", n, "-",
+                            std::random_device()());
     std::memcpy(addr.sun_path, address_.data(), address_.size());
     addr.sun_path[0] = '\0';
     len = offsetof(sockaddr_un, sun_path) + address_.size();
