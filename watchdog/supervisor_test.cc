@@ -1,0 +1,292 @@
+// Real-process tests of the watchdog and the supervisor (scenario S4: a
+// process that looks alive while it serves nothing). Each test starts
+// watchdog/testing/hang_child.cc, makes it hang, freeze or crash for real,
+// and reads what it and its supervisor print. Waits are bounded conditions,
+// never fixed sleeps.
+
+#include "watchdog/supervisor.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/base/config.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "watchdog/testing/child_process.h"
+
+namespace vigil {
+namespace {
+
+using ::testing::AnyOf;
+using testing::ChildProcess;
+using testing::Field;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+std::string HangChild() {
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/vigil/watchdog/hang_child");
+}
+
+std::unique_ptr<ChildProcess> Start(std::vector<std::string> args) {
+  args.insert(args.begin(), HangChild());
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start(args);
+  EXPECT_TRUE(child.ok()) << child.status();
+  return *std::move(child);
+}
+
+// The first line containing `needle`, or "".
+std::string Line(const ChildProcess& c, absl::string_view needle) {
+  std::vector<std::string> lines = c.Lines(needle);
+  return lines.empty() ? "" : lines.front();
+}
+
+absl::Duration Between(int64_t from_ns, int64_t to_ns) {
+  return absl::Nanoseconds(to_ns - from_ns);
+}
+
+// A figure for the closing note, greppable in the test log.
+void Report(absl::string_view what, absl::Duration d) {
+  std::cerr << "MEASURED " << what << ": " << absl::FormatDuration(d) << "\n";
+}
+
+// S4: the worker thread deadlocks. The watchdog reports the miss within the
+// deadline plus one monitor tick, captures the stuck thread's own stack,
+// flags the heartbeat as hung; the supervisor stops the child (SIGTERM, then
+// SIGKILL since its stop hangs on the stuck worker) and starts a new one,
+// which is healthy and reads why its predecessor died.
+TEST(SupervisorTest, ADeadlockedWorkerIsDetectedWithItsStackAndRestarted) {
+  const absl::Duration miss = absl::Milliseconds(300);
+  const absl::Duration tick = absl::Milliseconds(50);
+  auto child = Start({"--supervise", "--mode=deadlock", "--hang_after=300ms",
+                      "--tick=50ms", "--miss=300ms", "--long_miss=600ms",
+                      "--kill=1s", "--stop_grace=1s", "--hang_timeout=5s"});
+  ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait, 2))
+      << child->Output();
+  const std::string out = child->Output();
+
+  std::vector<std::string> children = child->Lines("CHILD pid=");
+  ASSERT_THAT(children, SizeIs(2)) << out;
+  EXPECT_EQ(Field(children[0], "restart"), 0);
+  EXPECT_EQ(Field(children[1], "restart"), 1);
+  EXPECT_NE(Field(children[0], "pid"), Field(children[1], "pid"));
+
+  // Detected within the deadline plus one tick (plus however late the
+  // monitor itself woke, which it reports).
+  const std::string hang = Line(*child, "HANG mode=deadlock");
+  const std::string missed = Line(*child, "EVENT miss heartbeat=worker");
+  ASSERT_FALSE(hang.empty()) << out;
+  ASSERT_FALSE(missed.empty()) << out;
+  const absl::Duration detection =
+      Between(Field(hang, "at"), Field(missed, "at"));
+  const absl::Duration lateness =
+      absl::Microseconds(Field(missed, "lateness_us"));
+  Report("deadlock detection (hang -> miss event)", detection);
+  EXPECT_GE(detection, miss);
+  EXPECT_LE(detection, miss + tick + lateness) << out;
+
+  // The stuck thread's own stack is in the log.
+  EXPECT_THAT(out, HasSubstr("LONG MISS heartbeat \"worker\" (thread "));
+  EXPECT_THAT(out, HasSubstr("\"hang-worker\")"));
+#if defined(ABSL_HAVE_THREAD_SANITIZER)
+  // TSan holds signals for a thread blocked in pthread_mutex_lock until the
+  // call returns; the watchdog reports that instead of a stack.
+  EXPECT_THAT(out, HasSubstr("stack unavailable: thread"));
+#else
+  EXPECT_THAT(out, HasSubstr("stack of thread"));
+  EXPECT_THAT(out, HasSubstr("BlockOnContendedLock"));
+#endif
+
+  // The supervisor stopped it for the hung heartbeat and restarted it.
+  EXPECT_THAT(out, HasSubstr("hung: heartbeat \"worker\""));
+  EXPECT_THAT(out, HasSubstr("sending SIGTERM"));
+  EXPECT_THAT(out, HasSubstr("restarting in 100ms"));
+
+  // The new child knows why, and says so in its health report.
+  const std::string incident = Line(*child, "INCIDENT ");
+  EXPECT_THAT(incident, HasSubstr("cause=hung heartbeat=worker"));
+#if !defined(ABSL_HAVE_THREAD_SANITIZER)
+  EXPECT_GT(Field(incident, "stack_lines"), 3) << incident;
+#endif
+  ASSERT_TRUE(child->WaitForOutput("REPORT supervisor: restarted", kWait));
+  EXPECT_THAT(Line(*child, "REPORT supervisor: restarted"),
+              HasSubstr(absl::StrCat("restarted 1 time; last: child ",
+                                     Field(children[0], "pid"), " hung")));
+
+  std::vector<std::string> healthy = child->Lines("HEALTHY pid=");
+  Report("deadlock restart (hang -> restarted child healthy)",
+         Between(Field(hang, "at"), Field(healthy[1], "at")));
+}
+
+// A child frozen with SIGSTOP: no thread of its own can notice. Its
+// lifeline goes silent, and the supervisor restarts it.
+TEST(SupervisorTest, AStoppedChildIsRestartedThroughItsSilentLifeline) {
+  auto child = Start({"--supervise", "--mode=healthy", "--hang_timeout=1s",
+                      "--stop_grace=1s"});
+  ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait)) << child->Output();
+  const int64_t first = Field(Line(*child, "CHILD pid="), "pid");
+  ASSERT_GT(first, 0);
+  const absl::Time stopped = absl::Now();
+  ASSERT_EQ(kill(static_cast<pid_t>(first), SIGSTOP), 0);
+  ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait, 2))
+      << child->Output();
+  Report("SIGSTOP restart (stop -> restarted child healthy)",
+         absl::Now() - stopped);
+  const std::string out = child->Output();
+  EXPECT_THAT(out, HasSubstr(absl::StrCat(
+                       "child ", first,
+                       " unresponsive: its lifeline has been silent for ")));
+  EXPECT_THAT(Line(*child, "INCIDENT "), HasSubstr("cause=unresponsive"));
+}
+
+// Every thread that allocates ends up stuck inside malloc, the watchdog's
+// monitor included sooner or later: the in-process watchdog cannot be relied
+// on, the supervisor restarts the child anyway, and only SIGKILL ends it.
+TEST(SupervisorTest, AChildDeadlockedInMallocIsRestarted) {
+  auto child = Start({"--supervise", "--mode=malloc", "--hang_after=300ms",
+                      "--hang_timeout=2s", "--stop_grace=1s"});
+  ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait, 2))
+      << child->Output();
+  const std::string out = child->Output();
+  EXPECT_THAT(out, HasSubstr("HANG mode=malloc"));
+  EXPECT_THAT(out, HasSubstr("sending SIGKILL"));
+  EXPECT_THAT(Line(*child, "INCIDENT "),
+              AnyOf(HasSubstr("cause=hung"), HasSubstr("cause=unresponsive")));
+}
+
+// A child that crashes on every start: restarts wait 100, 200, 400 ms, then
+// the budget (3 restarts in 60 s) ends supervision with exit code 75.
+TEST(SupervisorTest, ACrashLoopBacksOffThenExhaustsTheBudget) {
+  auto child =
+      Start({"--supervise", "--mode=crash", "--hang_on_restart",
+             "--hang_after=100ms", "--initial_backoff=100ms",
+             "--max_backoff=1s", "--max_restarts=3", "--restart_window=60s"});
+  std::optional<int> status = child->WaitForExit(kWait);
+  ASSERT_TRUE(status.has_value()) << child->Output();
+  ASSERT_TRUE(WIFEXITED(*status)) << child->Output();
+  EXPECT_EQ(WEXITSTATUS(*status), kSupervisorGaveUpExitCode);
+  const std::string out = child->Output();
+  EXPECT_THAT(out, HasSubstr("giving up: 3 restarts within 1m (max_restarts "
+                             "3); exiting with 75"));
+  std::vector<std::string> children = child->Lines("CHILD pid=");
+  ASSERT_THAT(children, SizeIs(4)) << out;
+  std::vector<std::string> waits = child->Lines("restarting in ");
+  ASSERT_THAT(waits, SizeIs(3));
+  EXPECT_THAT(waits[0], HasSubstr("restarting in 100ms (restart 1;"));
+  EXPECT_THAT(waits[1], HasSubstr("restarting in 200ms (restart 2;"));
+  EXPECT_THAT(waits[2], HasSubstr("restarting in 400ms (restart 3;"));
+  // Observed: each start comes at least its backoff after the previous.
+  const absl::Duration backoff[] = {absl::Milliseconds(100),
+                                    absl::Milliseconds(200),
+                                    absl::Milliseconds(400)};
+  for (int i = 1; i < 4; ++i) {
+    const absl::Duration gap =
+        Between(Field(children[i - 1], "at"), Field(children[i], "at"));
+    Report(absl::StrCat("crash loop: start ", i - 1, " -> start ", i), gap);
+    EXPECT_GE(gap, absl::Milliseconds(100) + backoff[i - 1]);
+  }
+  EXPECT_THAT(Line(*child, "INCIDENT "), HasSubstr("cause=crashed"));
+  EXPECT_THAT(out, HasSubstr("crashed; killed by SIGABRT"));
+}
+
+TEST(SupervisorTest, SigtermToTheSupervisorStopsTheChildAndEndsCleanly) {
+  auto child = Start({"--supervise", "--mode=healthy"});
+  ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait)) << child->Output();
+  child->Signal(SIGTERM);
+  std::optional<int> status = child->WaitForExit(kWait);
+  ASSERT_TRUE(status.has_value()) << child->Output();
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  const std::string out = child->Output();
+  EXPECT_THAT(out, HasSubstr("received SIGTERM; forwarded to child"));
+  EXPECT_THAT(out, HasSubstr("STOPPING pid="));  // The child's own stop.
+  EXPECT_THAT(out, HasSubstr("supervision ended by SIGTERM; exiting with 0"));
+  EXPECT_THAT(child->Lines("CHILD pid="), SizeIs(1));
+}
+
+TEST(SupervisorTest, AChildThatExitsCleanlyEndsSupervision) {
+  auto child = Start({"--supervise", "--mode=exit", "--hang_after=100ms"});
+  std::optional<int> status = child->WaitForExit(kWait);
+  ASSERT_TRUE(status.has_value()) << child->Output();
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  EXPECT_THAT(child->Output(), HasSubstr("exited cleanly; supervision ends"));
+  EXPECT_THAT(child->Lines("CHILD pid="), SizeIs(1));
+}
+
+// KillAction::kAbort: the child's own watchdog aborts at the kill stage;
+// the supervisor still records it as a hang of that heartbeat.
+TEST(SupervisorTest, AWatchdogAbortIsRecordedAsAHang) {
+  auto child = Start({"--supervise", "--mode=wait", "--kill_action=abort",
+                      "--hang_after=200ms"});
+  ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait, 2))
+      << child->Output();
+  EXPECT_THAT(child->Output(), HasSubstr("action: abort"));
+  const std::string incident = Line(*child, "INCIDENT ");
+  EXPECT_THAT(incident, HasSubstr("cause=hung heartbeat=worker"));
+  EXPECT_EQ(Field(incident, "signal"), SIGABRT);
+}
+
+// KillAction::kReExec without a supervisor: the process replaces itself
+// (same pid, next generation) and is healthy again.
+TEST(SupervisorTest, AnUnsupervisedReExecRestartsInPlace) {
+  auto child =
+      Start({"--mode=wait", "--kill_action=reexec", "--hang_after=200ms"});
+  ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait, 2))
+      << child->Output();
+  std::vector<std::string> gens = child->Lines("CHILD pid=");
+  ASSERT_THAT(gens, SizeIs(2));
+  EXPECT_EQ(Field(gens[0], "pid"), Field(gens[1], "pid"));
+  EXPECT_EQ(Field(gens[0], "generation"), 0);
+  EXPECT_EQ(Field(gens[1], "generation"), 1);
+  EXPECT_THAT(child->Output(), HasSubstr("action: re-exec"));
+}
+
+TEST(SupervisorTest, SuperviseRefusesOnceThreadsExist) {
+  auto child = Start({"--supervise", "--thread_before_supervise"});
+  std::optional<int> status = child->WaitForExit(kWait);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(WEXITSTATUS(*status), 3);
+  EXPECT_THAT(child->Output(),
+              HasSubstr("SUPERVISE_ERROR FAILED_PRECONDITION: Supervise: must "
+                        "be called before any thread starts ("));
+}
+
+TEST(SupervisorTest, OutsideASupervisorThereIsNoIncident) {
+  EXPECT_FALSE(IsSupervised());
+  EXPECT_EQ(RestartCount(), 0);
+  EXPECT_FALSE(LastIncident().has_value());
+  const Check c = SupervisorIncidentCheck();
+  EXPECT_EQ(c.options.groups, std::vector<std::string>{"supervisor"});
+  EXPECT_FALSE(c.options.critical);
+  EXPECT_TRUE(ValidateCheck(c).ok());
+  EXPECT_EQ(c.function(CheckContext{}).message, "not supervised");
+}
+
+TEST(SupervisorTest, BadOptionsAreRejectedNamingTheField) {
+  SupervisorOptions o;
+  o.hang_timeout = absl::ZeroDuration();
+  EXPECT_THAT(Supervise(o).message(), HasSubstr("hang_timeout"));
+  o = SupervisorOptions();
+  o.backoff_multiplier = 0.5;
+  EXPECT_THAT(Supervise(o).message(), HasSubstr("backoff_multiplier"));
+  o = SupervisorOptions();
+  o.max_restarts = -1;
+  EXPECT_EQ(Supervise(o).code(), absl::StatusCode::kInvalidArgument);
+  o = SupervisorOptions();
+  o.enabled = false;
+  EXPECT_TRUE(Supervise(o).ok());  // A no-op.
+  EXPECT_FALSE(IsSupervised());
+}
+
+}  // namespace
+}  // namespace vigil

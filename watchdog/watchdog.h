@@ -1,0 +1,461 @@
+// Watchdog: heartbeats and deadlines for threads and event loops, with
+// staged escalation and the stuck thread's own stack as evidence.
+//
+// A thread (or the event loop running on it) registers a heartbeat with
+// thresholds and beats while it makes progress. A monitor thread, owned by
+// the Watchdog, samples every heartbeat each tick and escalates a silent one
+// in stages, one alert per stage per episode:
+//
+//   miss       silent for `miss_after`: reported (log + listeners).
+//   long miss  silent for `long_miss_after`: evidence is captured: the
+//              thread's own stack (taken on that thread through a signal,
+//              symbolized outside the handler), its name, the silence and
+//              the monitor's own lateness.
+//   kill       silent for `kill_after` (+ optional jitter): liveness fails
+//              naming the thread (watchdog/liveness.h), a supervisor is told
+//              (watchdog/supervisor.h), and the configured KillAction runs
+//              (nothing, abort() or re-exec) -- unless a debugger is attached
+//              or the process, not the thread, was starved.
+//   recovered  the heartbeat shows life again after a miss.
+//
+// A beat is one relaxed atomic store to the heartbeat's own cache line: no
+// lock, no syscall, no clock read. The monitor owns the clock: it notes when
+// it first saw a beat, so measured silences are exact to one tick.
+//
+//   vigil::Watchdog watchdog;  // real clock, monitor thread started
+//   vigil::HeartbeatOptions hb;
+//   hb.miss_after = absl::Milliseconds(500);
+//   hb.long_miss_after = absl::Seconds(2);
+//   hb.kill_after = absl::Seconds(5);
+//   // On the thread to watch:
+//   vigil::Heartbeat heartbeat = watchdog.Register("io-loop", hb).value();
+//   while (running) {
+//     heartbeat.Beat();
+//     RunOneIteration();
+//     {
+//       vigil::WatchScope scope(heartbeat, absl::Seconds(30), "compaction");
+//       Compact();  // may take up to 30 s
+//     }
+//     {
+//       vigil::ScopedPause pause(heartbeat);  // unbounded by design
+//       WaitForUserInput();
+//     }
+//   }
+//
+// Starvation vs hang: before the kill stage blames a thread, the monitor
+// asks whether the whole process was starved: it woke late itself (its
+// lateness exceeds `starvation.monitor_late_fraction` of the heartbeat's
+// miss threshold), or its cgroup was throttled by its CPU quota, or its
+// cgroup's CPU pressure (PSI) was high, for a large share of the silence.
+// If so the report says so and nothing is killed; the kill stage is
+// retried on the next tick.
+
+#ifndef VIGIL_WATCHDOG_WATCHDOG_H_
+#define VIGIL_WATCHDOG_WATCHDOG_H_
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "health/clock.h"
+#include "health/sync.h"
+
+namespace vigil {
+
+class Watchdog;
+
+namespace internal {
+
+// One heartbeat's shared state: the beating thread writes, the monitor
+// reads (and clears `touched`). Exactly one cache line, so beats on two
+// heartbeats never contend.
+struct alignas(64) HeartbeatSlot {
+  // Set to 1 by Beat(); the monitor exchanges it back to 0 each tick.
+  std::atomic<uint32_t> touched{0};
+  // Pause()/Resume() depth; > 0 means "not watched".
+  std::atomic<uint32_t> pause_depth{0};
+  // The WatchScope in force: (sequence << 32) | timeout in ms; 0 if none.
+  std::atomic<uint64_t> scope{0};
+  // The label of the WatchScope in force (a string with static storage, or
+  // one that outlives the scope); nullptr if none or unlabelled.
+  std::atomic<const char*> scope_label{nullptr};
+  // Sequence source for WatchScope words.
+  std::atomic<uint32_t> scope_seq{0};
+};
+static_assert(sizeof(HeartbeatSlot) == 64, "one cache line per heartbeat");
+
+struct HeartbeatRecord;
+
+}  // namespace internal
+
+// Escalation thresholds of one heartbeat, measured from the last time the
+// monitor saw it alive.
+struct HeartbeatOptions {
+  // Silence before a miss is reported. Must be > 0.
+  absl::Duration miss_after = absl::Seconds(1);
+  // Silence before evidence (the thread's stack) is captured. Must be >=
+  // miss_after.
+  absl::Duration long_miss_after = absl::Seconds(3);
+  // Silence before the heartbeat counts as hung: liveness fails and the kill
+  // action runs. Must be >= long_miss_after.
+  absl::Duration kill_after = absl::Seconds(10);
+  // Whether Register() binds the heartbeat to the calling thread (the thread
+  // whose stack is captured). When false, call Heartbeat::BindCurrentThread()
+  // from the watched thread before relying on stacks.
+  bool bind_current_thread = true;
+};
+
+// What the monitor does when a heartbeat reaches its kill stage (and no
+// debugger is attached and the process was not starved).
+enum class KillAction {
+  // Nothing beyond reporting: liveness fails and a supervisor, if any, is
+  // told (it restarts the process); an orchestrator may act on liveness.
+  kNone,
+  // abort(): a core dump with the stuck thread in it; a supervisor (or
+  // systemd's Restart=) restarts the process.
+  kAbort,
+  // execv() of /proc/self/exe with the original argv (read at construction).
+  // Replaces the process in place; falls back to abort() if exec fails. Under
+  // a supervisor (watchdog/supervisor.h) this is abort(): the supervisor
+  // restarts the process cleanly instead.
+  kReExec,
+};
+
+// When the process, rather than one thread, looks starved of CPU.
+struct StarvationOptions {
+  // Look for starvation at all. When false the kill stage never defers.
+  bool enabled = true;
+  // The monitor woke later than planned by more than this fraction of the
+  // heartbeat's miss_after.
+  double monitor_late_fraction = 0.5;
+  // The cgroup was throttled by its CPU quota for at least this share of the
+  // time since the miss was reported.
+  double throttled_fraction = 0.5;
+  // Some task of the process's own cgroup waited for a CPU (cgroup v2
+  // cpu.pressure "some") for at least this share of the time since the miss.
+  double cpu_pressure_fraction = 0.8;
+};
+
+struct WatchdogOptions {
+  // Time source of the monitor. Not owned; must outlive the Watchdog.
+  // nullptr means Clock::Real().
+  Clock* clock = nullptr;
+  // How often the monitor samples heartbeats. A silence is measured from the
+  // first tick that saw no change, so it can read up to one tick short; the
+  // monitor also wakes exactly when a threshold falls due. Must be > 0.
+  absl::Duration tick = absl::Milliseconds(100);
+  // Start the monitor thread in the constructor. Tests set false and call
+  // RunOnceForTest().
+  bool start_thread = true;
+  KillAction kill_action = KillAction::kNone;
+  // The kill stage fires at kill_after + U * kill_jitter, U uniform in
+  // [0, 1), drawn once per episode: spreads restarts of many replicas hung
+  // on the same cause. Must be >= 0.
+  absl::Duration kill_jitter = absl::ZeroDuration();
+  // Source of U; values are clamped to [0, 1). nullptr uses absl::BitGen.
+  std::function<double()> random;
+  // Capture the stuck thread's stack at the long-miss stage.
+  bool capture_stacks = true;
+  // The signal used to ask a thread for its stack. 0 means SIGRTMIN + 6.
+  // One number per process; its handler is installed by the first Watchdog
+  // that captures stacks and stays installed.
+  int stack_signal = 0;
+  // How long to wait for the thread to answer (real time). Must be > 0.
+  absl::Duration stack_timeout = absl::Milliseconds(500);
+  StarvationOptions starvation;
+  // Prefix for every /proc and /sys read (debugger, cgroup, PSI, thread
+  // names, argv): "" reads the real files.
+  std::string root;
+  // Write each event's ToString() to stderr (one write(2) per event).
+  bool log_to_stderr = true;
+  // In a supervised child (watchdog/supervisor.h), publish progress, hung
+  // heartbeats and captured stacks to the supervisor. The first Watchdog of
+  // the process to start does; others do not.
+  bool publish_to_supervisor = true;
+};
+
+// The stage a heartbeat is in.
+enum class WatchdogStage {
+  kOk = 0,
+  kMiss = 1,
+  kLongMiss = 2,
+  kKill = 3,
+};
+
+// "ok", "miss", "long miss" or "kill".
+absl::string_view StageName(WatchdogStage stage);
+
+// One alert. Plain value type.
+struct WatchdogEvent {
+  enum class Kind {
+    kMiss,
+    kLongMiss,
+    kKill,
+    // The kill stage was due but deferred: a debugger is attached, or the
+    // process was starved (see `starvation`). Reported once per episode.
+    kKillSuppressed,
+    kRecovered,
+  };
+  Kind kind = Kind::kMiss;
+  // The heartbeat's registered name.
+  std::string heartbeat;
+  // The bound thread: kernel id and name (0 / empty if never bound).
+  pid_t tid = 0;
+  std::string thread_name;
+  // Label of the WatchScope in force, if any.
+  std::string scope;
+  // How long the monitor has seen no sign of life. For kRecovered: how long
+  // the silence lasted.
+  absl::Duration silent_for = absl::ZeroDuration();
+  // The threshold that was crossed (for kRecovered: miss_after).
+  absl::Duration threshold = absl::ZeroDuration();
+  // How late the monitor woke for this tick.
+  absl::Duration monitor_lateness = absl::ZeroDuration();
+  // Non-empty when the process looks starved: why ("monitor woke 3.1s late",
+  // "cgroup throttled 62% of the last 4s").
+  std::string starvation;
+  bool debugger_attached = false;
+  // kKill: the action taken.
+  KillAction action = KillAction::kNone;
+  // kLongMiss (and kKill, repeating it): the thread's stack, innermost frame
+  // first, one symbolized frame per line. Empty if not captured; then
+  // `stack_error` says why.
+  std::vector<std::string> stack;
+  std::string stack_error;
+  // On the watchdog's clock.
+  absl::Time time = absl::InfinitePast();
+
+  // A multi-line human-readable report, starting
+  // "[vigil-watchdog] MISS heartbeat \"io-loop\" (thread 1234 \"io\") ...".
+  std::string ToString() const;
+};
+
+// "miss", "long miss", "kill", "kill suppressed", "recovered".
+absl::string_view EventKindName(WatchdogEvent::Kind kind);
+
+using WatchdogListener = std::function<void(const WatchdogEvent&)>;
+
+// Events delivered since construction, by kind (for metrics).
+struct WatchdogCounters {
+  uint64_t misses = 0;
+  uint64_t long_misses = 0;
+  uint64_t kills = 0;
+  uint64_t kills_suppressed = 0;
+  uint64_t recoveries = 0;
+};
+
+// What the monitor currently knows about one heartbeat.
+struct HeartbeatStatus {
+  std::string name;
+  pid_t tid = 0;
+  std::string thread_name;
+  WatchdogStage stage = WatchdogStage::kOk;
+  absl::Duration silent_for = absl::ZeroDuration();
+  bool paused = false;
+  std::string scope;
+  // The thresholds in force (a WatchScope scales them).
+  absl::Duration miss_after;
+  absl::Duration kill_after;
+  // Why the last kill was deferred, if it was.
+  std::string kill_suppressed;
+};
+
+// A registered heartbeat. Movable, not copyable; destroying it (or
+// moving another into it) unregisters. Must not outlive its Watchdog.
+//
+// Thread safety: Beat(), Pause()/Resume() and WatchScope are meant for the
+// watched thread but are safe from any thread (all are atomics on the
+// heartbeat's cache line). A default-constructed Heartbeat is empty: its
+// methods are harmless no-ops, so it can be a class member assigned later.
+class Heartbeat {
+ public:
+  Heartbeat();
+  ~Heartbeat();
+  Heartbeat(Heartbeat&& other) noexcept;
+  Heartbeat& operator=(Heartbeat&& other) noexcept;
+  Heartbeat(const Heartbeat&) = delete;
+  Heartbeat& operator=(const Heartbeat&) = delete;
+
+  // "I am making progress." One relaxed atomic store: no lock, no syscall,
+  // no clock read.
+  void Beat() { slot_->touched.store(1, std::memory_order_relaxed); }
+
+  // Stops watching until the matching Resume(): for work known to be
+  // unbounded (waiting for input, a deliberate long sleep). Nestable.
+  // Resume() counts as a beat. Prefer ScopedPause.
+  void Pause();
+  void Resume();
+
+  // Makes the calling thread the one whose stack is captured and whose name
+  // is reported (for an event loop registered from another thread).
+  void BindCurrentThread();
+
+  // Empty handles have an empty name.
+  const std::string& name() const;
+  bool empty() const { return record_ == nullptr; }
+
+ private:
+  friend class Watchdog;
+  friend class WatchScope;
+  Heartbeat(Watchdog* watchdog, std::shared_ptr<internal::HeartbeatRecord> r);
+  void Reset();
+
+  Watchdog* watchdog_ = nullptr;
+  std::shared_ptr<internal::HeartbeatRecord> record_;
+  internal::HeartbeatSlot* slot_;
+};
+
+// RAII: gives one operation its own deadline on a heartbeat. While it is in
+// force, the heartbeat is judged by the scope instead of by its beats:
+// silence is counted from when the monitor first saw the scope, and the
+// heartbeat's three thresholds are scaled so that miss_after becomes
+// `timeout` (a heartbeat with 1s/3s/10s given a 30 s scope escalates at
+// 30 s, 90 s and 300 s). Scopes nest; the innermost is in force, and an
+// outer scope keeps counting from its own start. Entering and leaving count
+// as beats. `label` names the operation in reports; it must outlive the
+// scope (a string literal is typical). `timeout` is rounded up to whole
+// milliseconds and must be > 0 (a non-positive one is treated as 1 ms).
+//
+//   vigil::WatchScope scope(heartbeat, absl::Seconds(2), "db-commit");
+class WatchScope {
+ public:
+  WatchScope(Heartbeat& heartbeat, absl::Duration timeout,
+             const char* label = nullptr);
+  ~WatchScope();
+  WatchScope(const WatchScope&) = delete;
+  WatchScope& operator=(const WatchScope&) = delete;
+
+ private:
+  internal::HeartbeatSlot* const slot_;
+  const uint64_t previous_;
+  const char* const previous_label_;
+};
+
+// RAII Pause()/Resume().
+class ScopedPause {
+ public:
+  explicit ScopedPause(Heartbeat& heartbeat) : heartbeat_(heartbeat) {
+    heartbeat_.Pause();
+  }
+  ~ScopedPause() { heartbeat_.Resume(); }
+  ScopedPause(const ScopedPause&) = delete;
+  ScopedPause& operator=(const ScopedPause&) = delete;
+
+ private:
+  Heartbeat& heartbeat_;
+};
+
+// Owns the monitor thread (joined by the destructor) and the registry of
+// heartbeats. Thread-safe: every method may be called from any thread.
+// Listeners run on the monitor thread (or the RunOnceForTest caller), one
+// event at a time, with no watchdog lock held; they must not block for long
+// and must not destroy the Watchdog.
+class Watchdog {
+ public:
+  // Invalid options are reported by status(); such a Watchdog monitors
+  // nothing and Register() fails with the same error.
+  explicit Watchdog(WatchdogOptions options = {});
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // OK, or InvalidArgument naming the bad option.
+  const absl::Status& status() const { return status_; }
+
+  // Registers a heartbeat. Its silence starts counting now. Names need not
+  // be unique, but reports are clearer when they are. InvalidArgument for an
+  // empty name or bad thresholds; the constructor's error if status() is not
+  // OK.
+  absl::StatusOr<Heartbeat> Register(absl::string_view name,
+                                     HeartbeatOptions options = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  void AddListener(WatchdogListener listener) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // What the monitor knows now, one entry per heartbeat, in registration
+  // order.
+  std::vector<HeartbeatStatus> Statuses() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The heartbeats currently at the kill stage (liveness fails while this is
+  // non-empty).
+  std::vector<HeartbeatStatus> Hung() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Events delivered so far. Lock-free.
+  WatchdogCounters counters() const;
+
+  Clock* clock() const { return clock_; }
+  absl::Duration tick() const { return options_.tick; }
+
+  // One synchronous monitor step at the clock's current time. Returns when
+  // the next step is due. Lateness is measured against the time the previous
+  // step returned. Do not combine with start_thread = true.
+  absl::Time RunOnceForTest() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  friend class Heartbeat;
+
+  void Unregister(const internal::HeartbeatRecord* record)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Bind(internal::HeartbeatRecord* record) ABSL_LOCKS_EXCLUDED(mu_);
+  void MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
+  void Kill(const WatchdogEvent& event);
+  // U * kill_jitter for a new episode.
+  absl::Duration DrawJitter() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
+  // Fills r.stack, or r.stack_error saying why there is none.
+  void CaptureStack(internal::HeartbeatRecord& r, pid_t tid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
+  // Why the whole process looks starved at `now` ("" if it does not): the
+  // monitor's lateness against `miss`, or the cgroup's throttling and CPU
+  // pressure since r's miss.
+  std::string StarvationEvidence(const internal::HeartbeatRecord& r,
+                                 absl::Time now, absl::Duration lateness,
+                                 absl::Duration miss) const;
+  // Advances the supervisor's progress counter, flags hung heartbeats and
+  // hands over `stack` (if not empty; an empty one if `clear_stack`).
+  void PublishToLifeline(const std::string& stack, bool clear_stack = false)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  const WatchdogOptions options_;
+  Clock* const clock_;
+  const absl::Status status_;
+
+  mutable Mutex mu_;
+  std::vector<std::shared_ptr<internal::HeartbeatRecord>> records_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<WatchdogListener> listeners_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Serialises ticks (monitor thread vs RunOnceForTest) and guards the
+  // monitor's own bookkeeping.
+  Mutex tick_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  absl::Time next_due_ ABSL_GUARDED_BY(tick_mu_) = absl::InfinitePast();
+
+  // argv for KillAction::kReExec, read at construction.
+  std::vector<std::string> reexec_argv_;
+  // Whether this Watchdog publishes to the supervisor's lifeline.
+  bool publishes_ = false;
+  // Whether the lifeline holds a stack this Watchdog captured.
+  bool lifeline_has_stack_ ABSL_GUARDED_BY(tick_mu_) = false;
+  // Events delivered, by WatchdogEvent::Kind.
+  std::atomic<uint64_t> counters_[5] = {};
+
+  std::thread monitor_;
+};
+
+}  // namespace vigil
+
+#endif  // VIGIL_WATCHDOG_WATCHDOG_H_
