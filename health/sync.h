@@ -37,12 +37,13 @@ class ABSL_LOCKABLE Mutex {
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
 
-  // Releases the mutex and wakes every thread waiting in Await*, so each
-  // re-evaluates its predicate.
+  // Wakes every thread waiting in Await*, so each re-evaluates its
+  // predicate, and releases the mutex. Waking happens before the release: a
+  // waiter that then returns and destroys the object holding this mutex
+  // (e.g. a Notification on its stack) cannot race with this call.
   void Unlock() ABSL_UNLOCK_FUNCTION() {
-    const bool wake = waiters_ > 0;
+    if (waiters_ > 0) cv_.notify_all();
     mu_.unlock();
-    if (wake) cv_.notify_all();
   }
 
   // Blocks until `pred()` is true. The mutex must be held; it is released
