@@ -99,7 +99,7 @@ echo "## Idle cost (example service, ${idle_window} s window, no traffic)"
 echo
 echo "| vigil | CPU seconds | CPU % of one core | RSS KiB |"
 echo "|---|---|---|---|"
-echo "| on (default checks, detectors, watchdog, probe server) | ${idle_cpu[on]} | $(pct "${idle_cpu[on]}" "$idle_window") | ${idle_rss[on]} |"
+echo "| on (default checks, pressure detectors, probe server) | ${idle_cpu[on]} | $(pct "${idle_cpu[on]}" "$idle_window") | ${idle_rss[on]} |"
 echo "| off (--vigil=false) | ${idle_cpu[off]} | $(pct "${idle_cpu[off]}" "$idle_window") | ${idle_rss[off]} |"
 echo
 echo "vigil's idle cost: $(python3 -c "print('%.3f' % (100.0 * (float('${idle_cpu[on]}') - float('${idle_cpu[off]}')) / $idle_window))") % of one core, $(( ${idle_rss[on]} - ${idle_rss[off]} )) KiB RSS."
