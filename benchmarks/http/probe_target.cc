@@ -1,4 +1,5 @@
-// A /readyz responder for the loopback probe benchmark (benchmarks/http/run.sh).
+// A /readyz responder for the loopback probe benchmark
+// (benchmarks/http/run.sh).
 //
 //   probe_target --mode=vigil --port=0   vigil's dedicated ProbeServer over a
 //                                        registry with a few checks
@@ -74,7 +75,9 @@ int RunVigil() {
 int RunBare() {
   httplib::Server server;
   const int threads = absl::GetFlag(FLAGS_threads);
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
   server.set_tcp_nodelay(true);
   server.Get("/readyz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok", "text/plain");
