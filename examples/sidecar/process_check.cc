@@ -85,9 +85,12 @@ absl::StatusOr<vigil::Check> ProcessCheck(ProcessCheckOptions options) {
         "proc_root: must be absolute, got \"", options.proc_root, "\""));
   }
   vigil::Check check;
-  check.name = !options.name.empty() ? options.name
-               : options.pid > 0     ? absl::StrCat("process:", options.pid)
-                                 : absl::StrCat("process:", options.pidfile);
+  check.name =
+      !options.name.empty() ? options.name
+      : options.pid > 0
+          ? absl::StrCat("process:", options.pid)
+          : absl::StrCat("process:", options.pidfile.substr(
+                                         options.pidfile.rfind('/') + 1));
   check.options = options.check;
   check.function = [o = std::move(options)](const vigil::CheckContext&) {
     return Probe(o);

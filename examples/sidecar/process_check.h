@@ -29,7 +29,7 @@ struct ProcessCheckOptions {
   std::string pidfile = {};
   // Directory under which proc/ is read. Must be absolute.
   std::string proc_root = "/";
-  // Default "process:<pid>" or "process:<pidfile>".
+  // Default "process:<pid>" or "process:<pidfile's base name>".
   std::string name = {};
   // Default: a dependency in readiness.
   vigil::CheckOptions check = [] {
