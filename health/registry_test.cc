@@ -479,8 +479,11 @@ TEST(RegistryPoolTest, HungCheckDoesNotDelayOthersAndPoolIsBounded) {
   o.clock = &clock;
   o.worker_threads = 1;
   o.max_worker_threads = 2;
-  HealthRegistry registry(o);
+  // Declared before the registry: its destructor joins the workers, which
+  // may still be leaving these notifications' methods.
   Notification entered, entered2, release;
+  Scripted s;
+  HealthRegistry registry(o);
   std::atomic<int> hung_runs{0};
   CheckFunction hang = [&](const CheckContext&) {
     const int n = hung_runs.fetch_add(1);
@@ -496,7 +499,6 @@ TEST(RegistryPoolTest, HungCheckDoesNotDelayOthersAndPoolIsBounded) {
   registry.RunOnceForTest();
   entered.WaitForNotification();
 
-  Scripted s;
   Check other;
   other.name = "other";
   other.function = s.Function();
