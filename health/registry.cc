@@ -13,15 +13,6 @@
 namespace vigil {
 namespace {
 
-// Index of a well-known group in fast_status_, or -1.
-int FastIndex(absl::string_view group) {
-  if (group == kLiveness) return 0;
-  if (group == kReadiness) return 1;
-  if (group == kStartup) return 2;
-  if (group == kAllGroup) return 3;
-  return -1;
-}
-
 constexpr absl::string_view kFastGroups[] = {kLiveness, kReadiness, kStartup,
                                              kAllGroup};
 
@@ -168,9 +159,7 @@ std::shared_ptr<const Snapshot> HealthRegistry::snapshot() const {
   return snapshot_;
 }
 
-Status HealthRegistry::GroupStatus(absl::string_view group) const {
-  const int i = FastIndex(group);
-  if (i >= 0) return FastStatus(i);
+Status HealthRegistry::CustomGroupStatus(absl::string_view group) const {
   std::shared_ptr<const Snapshot> s = snapshot();
   const GroupSnapshot* g = s->FindGroup(group);
   return g == nullptr ? Status::kHealthy : g->status;

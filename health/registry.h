@@ -37,6 +37,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -140,11 +141,15 @@ class HealthRegistry {
   std::shared_ptr<const Snapshot> snapshot() const
       ABSL_LOCKS_EXCLUDED(snapshot_mu_);
 
-  // Status of a group in the latest snapshot. Lock-free for kLiveness,
-  // kReadiness, kStartup and kAllGroup (a few string compares and one atomic
+  // Status of a group in the latest snapshot. Inline and lock-free for
+  // kLiveness, kReadiness, kStartup and kAllGroup (their names differ in
+  // length, so one length switch, one fixed-size compare and one atomic
   // load); other groups read the snapshot. An unknown custom group is
   // HEALTHY (no checks).
-  Status GroupStatus(absl::string_view group) const;
+  Status GroupStatus(absl::string_view group) const {
+    const int i = FastIndex(group);
+    return i >= 0 ? FastStatus(i) : CustomGroupStatus(group);
+  }
 
   // The hot-path readers: exactly one atomic load each.
   Status liveness() const { return FastStatus(0); }
@@ -184,6 +189,26 @@ class HealthRegistry {
   };
   void RebuildGroupIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Index of a well-known group in fast_status_, or -1.
+  static int FastIndex(absl::string_view group) {
+    static_assert(kLiveness.size() == 8 && kReadiness.size() == 9 &&
+                      kStartup.size() == 7 && kAllGroup.size() == 3,
+                  "FastIndex switches on the well-known names' lengths");
+    switch (group.size()) {
+      case 8:
+        return std::memcmp(group.data(), kLiveness.data(), 8) == 0 ? 0 : -1;
+      case 9:
+        return std::memcmp(group.data(), kReadiness.data(), 9) == 0 ? 1 : -1;
+      case 7:
+        return std::memcmp(group.data(), kStartup.data(), 7) == 0 ? 2 : -1;
+      case 3:
+        return std::memcmp(group.data(), kAllGroup.data(), 3) == 0 ? 3 : -1;
+      default:
+        return -1;
+    }
+  }
+  // GroupStatus() for groups other than the well-known ones.
+  Status CustomGroupStatus(absl::string_view group) const;
   Status FastStatus(int index) const {
     return static_cast<Status>(
         (fast_status_.load(std::memory_order_acquire) >> (8 * index)) & 0xff);

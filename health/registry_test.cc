@@ -312,6 +312,29 @@ TEST_F(RegistryTest, CustomGroupsAreAggregated) {
   EXPECT_THAT(g->checks, ElementsAre("x"));
 }
 
+// GroupStatus() finds the well-known groups by length, then one compare:
+// custom groups whose names have the same lengths are still custom groups.
+TEST_F(RegistryTest, CustomGroupsNamedLikeWellKnownOnesAreNotConfused) {
+  Scripted bad(Status::kUnhealthy);
+  Scripted good(Status::kHealthy);
+  ASSERT_TRUE(
+      registry_
+          .Register(Make("x", bad.Function(),
+                         {"livenesz", "readinesz", "startuz", "alm", "a"}))
+          .ok());
+  ASSERT_TRUE(
+      registry_.Register(Make("y", good.Function(), {"liveness"})).ok());
+  Step();
+  for (absl::string_view g : {"livenesz", "readinesz", "startuz", "alm", "a"}) {
+    EXPECT_EQ(registry_.GroupStatus(g), Status::kUnhealthy) << g;
+  }
+  EXPECT_EQ(registry_.GroupStatus(kLiveness), Status::kHealthy);
+  EXPECT_EQ(registry_.GroupStatus(kStartup), Status::kHealthy);
+  EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kHealthy);
+  EXPECT_EQ(registry_.GroupStatus(kAllGroup), Status::kUnhealthy);
+  EXPECT_EQ(registry_.GroupStatus(""), Status::kHealthy);
+}
+
 TEST_F(RegistryTest, ReadinessWaitsForEveryStartupCheckOnce) {
   Scripted warmup(Status::kUnhealthy), cache(Status::kHealthy),
       ready(Status::kHealthy);
