@@ -1,27 +1,120 @@
 #!/usr/bin/env python3
-"""Turns a Google Benchmark JSON file into a Markdown table with ratios.
+"""Turns vigil's benchmark results into Markdown tables with ratios.
 
-Each benchmark is shown with its real time per iteration and counters. A
-benchmark whose name matches a baseline rule gets a `ratio` column: its time
-divided by the baseline's time from the same run (same binary, same
-process), which is what the performance contract is stated in.
+  summarize.py headline RESULTS_DIR      the contract table: each figure next
+                                         to its baseline from the same run
+  summarize.py details FILE.json         every benchmark of one Google
+                                         Benchmark binary, with its baseline
+  summarize.py names BINARY              the benchmark names the spec below
+                                         uses for BINARY (for the test that
+                                         keeps the spec and the binaries in
+                                         step)
+
+RESULTS_DIR holds core_benchmark.json, pressure_benchmark.json,
+watchdog_benchmark.json (Google Benchmark's JSON output) and http.json
+(written by benchmarks/http/run.sh). A name the spec expects but a result
+file lacks is reported as MISSING and makes the exit status 1, so a renamed
+benchmark cannot silently drop its row.
+
+Ratios are always vigil's cost over the baseline's cost (time over time, or
+for throughput the baseline's requests/s over vigil's): 1.00 means as cheap
+as the baseline, 1.25 means 25% more expensive. The performance contract
+asks for at most 1.10 where vigil has a baseline to match.
 """
 
 import json
-import re
+import os
 import sys
 
-# (pattern for the measured benchmark, name of its baseline in the same run)
-BASELINES = [
-    (r"^BM_GroupStatusReadiness/threads:(\d+)$", "BM_BareAtomicLoad{t}"),
-    (r"^BM_ReadinessAccessor/threads:(\d+)$", "BM_BareAtomicLoad{t}"),
-    (r"^BM_Beat(/threads:(\d+))?$", "BM_BareRelaxedStore{t}"),
-    (r"^BM_Beat\w*", "BM_BareRelaxedStore"),
-    (r"^BM_Sample(\w+)$", "BM_RawRead{0}"),
+# Allowed cost over the baseline before a row is flagged for profiling.
+TOLERANCE = 1.10
+
+# (binary, what, measured benchmark, baseline benchmark, metric). Metric
+# "real" is wall time per iteration; "cpu" is CPU time per iteration, which
+# for /threads:N benchmarks is the cost per operation on each thread.
+GBENCH_ROWS = [
+    ("core_benchmark", "`readiness()`: the hot-path read",
+     "BM_ReadinessAccessor/threads:1", "BM_BareAtomicLoad", "real"),
+    ("core_benchmark", "`readiness()`, 2 threads reading",
+     "BM_ReadinessAccessor/threads:2", "BM_BareAtomicLoad/threads:2", "cpu"),
+    ("core_benchmark", "`GroupStatus(kReadiness)`: lookup by name",
+     "BM_GroupStatusReadiness/threads:1", "BM_BareAtomicLoad", "real"),
+    ("core_benchmark",
+     "`GroupStatus(\"batch\")`: a custom group, found by name in the "
+     "snapshot (for scale: only the four well-known groups are one load)",
+     "BM_GroupStatusCustomGroup", None, "real"),
+    ("core_benchmark", "check completion with 1,000 checks vs 10",
+     "BM_CheckCompletionWithNChecks/1000", "BM_CheckCompletionWithNChecks/10",
+     "real"),
+    ("core_benchmark", "check completion with 10,000 checks vs 10",
+     "BM_CheckCompletionWithNChecks/10000", "BM_CheckCompletionWithNChecks/10",
+     "real"),
+    ("core_benchmark", "100 checks of 50 ms vs the slowest single check",
+     "BM_FanOut/checks:100/max_workers:128/hung:0/iterations:3/manual_time",
+     "BM_FanOut/checks:1/max_workers:128/hung:0/iterations:3/manual_time",
+     "real"),
+    ("core_benchmark", "same, one more check hung",
+     "BM_FanOut/checks:100/max_workers:128/hung:1/iterations:3/manual_time",
+     "BM_FanOut/checks:1/max_workers:128/hung:0/iterations:3/manual_time",
+     "real"),
+    ("core_benchmark", "HealthReport for 10,000 checks (no baseline)",
+     "BM_BuildHealthReport/10000", None, "real"),
+    ("core_benchmark", "its JSON (no baseline)",
+     "BM_ReportToJson/10000", None, "real"),
+    ("core_benchmark", "its binary protobuf (no baseline)",
+     "BM_ReportToBinary/10000", None, "real"),
+    ("pressure_benchmark", "memory sample vs pread of its files kept open",
+     "BM_Sample<MemoryDetector>", "BM_RawKeptOpenPread<MemoryDetector>", "cpu"),
+    ("pressure_benchmark", "cpu sample vs pread kept open",
+     "BM_Sample<CpuDetector>", "BM_RawKeptOpenPread<CpuDetector>", "cpu"),
+    ("pressure_benchmark", "io sample vs pread kept open",
+     "BM_Sample<IoDetector>", "BM_RawKeptOpenPread<IoDetector>", "cpu"),
+    ("pressure_benchmark", "fds sample vs pread kept open",
+     "BM_Sample<FdDetector>", "BM_RawKeptOpenPread<FdDetector>", "cpu"),
+    ("pressure_benchmark", "tasks sample vs pread kept open",
+     "BM_Sample<TasksDetector>", "BM_RawKeptOpenPread<TasksDetector>", "cpu"),
+    ("pressure_benchmark", "disk sample vs a bare statvfs",
+     "BM_Disk_Sample", "BM_Disk_RawStatvfs", "cpu"),
+    ("pressure_benchmark", "memory sample vs naive open+read+close",
+     "BM_Sample<MemoryDetector>", "BM_RawOpenReadClose<MemoryDetector>", "cpu"),
+    ("watchdog_benchmark", "a heartbeat beat vs a bare relaxed store",
+     "BM_Beat", "BM_BareRelaxedStore", "cpu"),
+    ("watchdog_benchmark", "2 threads beating separate heartbeats vs 1 thread",
+     "BM_BeatSeparateHeartbeats/threads:2",
+     "BM_BeatSeparateHeartbeats/threads:1", "cpu"),
+    ("watchdog_benchmark", "baseline of that: bare stores, 2 threads vs 1",
+     "BM_BareStoreSeparateLines/threads:2",
+     "BM_BareStoreSeparateLines/threads:1", "cpu"),
 ]
+
+# Rows for the details table of each binary: (measured, baseline, metric),
+# beyond those in GBENCH_ROWS. Other benchmarks are listed without a ratio.
+DETAIL_ROWS = {
+    "core_benchmark": [
+        ("BM_CheckCompletionWithNChecks/100",
+         "BM_CheckCompletionWithNChecks/10", "real"),
+        ("BM_FanOut/checks:100/max_workers:4/hung:0/iterations:3/manual_time",
+         "BM_FanOut/checks:1/max_workers:128/hung:0/iterations:3/manual_time",
+         "real"),
+        ("BM_FanOut/checks:100/max_workers:16/hung:0/iterations:3/manual_time",
+         "BM_FanOut/checks:1/max_workers:128/hung:0/iterations:3/manual_time",
+         "real"),
+    ],
+    "pressure_benchmark": [
+        ("BM_Sample<%s>" % d, "BM_RawOpenReadClose<%s>" % d, "cpu")
+        for d in ("CpuDetector", "IoDetector", "FdDetector", "TasksDetector")
+    ],
+    "watchdog_benchmark": [
+        ("BM_BeatSeparateHeartbeats/threads:1", "BM_BareRelaxedStore", "cpu"),
+        ("BM_BeatOneHeartbeat/threads:2", "BM_BareStoreSharedLine/threads:2",
+         "cpu"),
+    ],
+}
 
 
 def fmt_time(ns):
+    if ns != ns:  # NaN
+        return "n/a"
     if ns < 1e3:
         return "%.2f ns" % ns
     if ns < 1e6:
@@ -31,40 +124,164 @@ def fmt_time(ns):
     return "%.2f s" % (ns / 1e9)
 
 
-def to_ns(b):
-    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
-    return b["real_time"] * scale
+def to_ns(bench, metric):
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[
+        bench.get("time_unit", "ns")]
+    return bench["cpu_time" if metric == "cpu" else "real_time"] * scale
 
 
-def main(path):
+def verdict(ratio, has_baseline=True):
+    if not has_baseline:
+        return ""
+    if ratio <= TOLERANCE:
+        return "ok"
+    return "**%.0f%% over**" % (100 * (ratio - 1))
+
+
+def load_gbench(path):
+    """name -> benchmark entry (iterations, not aggregates) of one file."""
     with open(path) as f:
         data = json.load(f)
-    rows = [b for b in data["benchmarks"] if b.get("run_type") != "aggregate"]
-    by_name = {b["name"]: b for b in rows}
-    print("## %s" % path.rsplit("/", 1)[-1].replace(".json", ""))
+    return {
+        b["name"]: b
+        for b in data["benchmarks"]
+        if b.get("run_type") != "aggregate" and not b.get("error_occurred")
+    }
+
+
+class Table:
+    """Collects headline rows and remembers what was missing."""
+
+    def __init__(self):
+        self.rows = []
+        self.missing = []
+
+    def add(self, what, vigil, baseline, ratio, has_baseline=True):
+        self.rows.append((what, vigil, baseline,
+                          "%.2f" % ratio if has_baseline else "",
+                          verdict(ratio, has_baseline)))
+
+    def add_missing(self, what, name):
+        self.missing.append(name)
+        self.rows.append((what, "MISSING: %s" % name, "", "", "missing"))
+
+    def print(self):
+        print("| what | vigil | baseline (same run) | cost ratio | "
+              "within 1.10× |")
+        print("|---|---|---|---|---|")
+        for r in self.rows:
+            print("| %s |" % " | ".join(r))
+        print()
+
+
+def gbench_rows(table, results_dir):
+    files = {}
+    for binary, what, measured, base, metric in GBENCH_ROWS:
+        if binary not in files:
+            path = os.path.join(results_dir, binary + ".json")
+            files[binary] = load_gbench(path) if os.path.exists(path) else {}
+        by_name = files[binary]
+        if measured not in by_name:
+            table.add_missing(what, "%s %s" % (binary, measured))
+            continue
+        if base is not None and base not in by_name:
+            table.add_missing(what, "%s %s" % (binary, base))
+            continue
+        m = to_ns(by_name[measured], metric)
+        if base is None:
+            table.add(what, fmt_time(m), "", 0, has_baseline=False)
+            continue
+        b = to_ns(by_name[base], metric)
+        label = " (CPU/op)" if metric == "cpu" else ""
+        table.add(what, fmt_time(m) + label, fmt_time(b) + label,
+                  m / b if b else float("inf"))
+
+
+def http_rows(table, results_dir):
+    path = os.path.join(results_dir, "http.json")
+    if not os.path.exists(path):
+        table.add_missing("loopback harness", "http.json")
+        return
+    with open(path) as f:
+        h = json.load(f)
+    rps = h["rps"]
+    for base, label in (("bare", "bare cpp-httplib handler"),
+                        ("nginx", "nginx `return 200`")):
+        table.add("`/readyz` requests/s over loopback vs %s" % label,
+                  "%.0f/s" % rps["vigil"], "%.0f/s" % rps[base],
+                  rps[base] / rps["vigil"] if rps["vigil"] else float("inf"))
+    p99 = h["p99_ms"]
+    table.add("`/readyz` p99 latency under that load vs nginx",
+              "%.3f ms" % p99["vigil"], "%.3f ms" % p99["nginx"],
+              p99["vigil"] / p99["nginx"] if p99["nginx"] else float("inf"))
+    sat = h["saturated_p99_ms"]
+    table.add("probe p99 while the app's threads are saturated: dedicated "
+              "ProbeServer vs probes mounted on the app server",
+              "%.3f ms" % sat["dedicated"], "%.3f ms" % sat["mounted"],
+              sat["dedicated"] / sat["mounted"] if sat["mounted"] else 0)
+    idle = h["idle"]
+    window = idle["window_s"]
+    on, off = idle["on"], idle["off"]
+    table.add("idle CPU of the example service, %% of one core (%d s)" % window,
+              "%.3f %%" % (100.0 * on["cpu_s"] / window),
+              "%.3f %% (--vigil=false)" % (100.0 * off["cpu_s"] / window), 0,
+              has_baseline=False)
+    table.add("idle RSS of the example service",
+              "%d KiB" % on["rss_kib"],
+              "%d KiB (--vigil=false)" % off["rss_kib"], 0,
+              has_baseline=False)
+
+
+def headline(results_dir):
+    table = Table()
+    gbench_rows(table, results_dir)
+    http_rows(table, results_dir)
+    print("## Headline: each figure next to its baseline")
     print()
-    print("| benchmark | time | ratio to baseline | counters |")
-    print("|---|---|---|---|")
-    for b in rows:
+    print("Cost ratio = vigil's cost / the baseline's cost, measured in the "
+          "same run (for throughput: the baseline's requests/s / vigil's). "
+          "1.00 is as cheap as the baseline; the contract allows 1.10. Rows "
+          "without a baseline are absolute.")
+    print()
+    table.print()
+    for name in table.missing:
+        print("summarize: missing from the results: %s" % name,
+              file=sys.stderr)
+    return 1 if table.missing else 0
+
+
+def details(path):
+    binary = os.path.basename(path).replace(".json", "")
+    by_name = load_gbench(path)
+    pairs = {}
+    for b, _, measured, base, metric in GBENCH_ROWS:
+        if b == binary and base is not None:
+            pairs.setdefault(measured, (base, metric))
+    for measured, base, metric in DETAIL_ROWS.get(binary, []):
+        pairs.setdefault(measured, (base, metric))
+    with open(path) as f:
+        ordered = [b for b in json.load(f)["benchmarks"]
+                   if b.get("run_type") != "aggregate"]
+    print("## %s" % binary)
+    print()
+    print("| benchmark | real time | CPU time | cost ratio to baseline | "
+          "counters |")
+    print("|---|---|---|---|---|")
+    status = 0
+    for b in ordered:
         name = b["name"]
+        if b.get("error_occurred"):
+            print("| %s | error: %s | | | |" % (name, b.get("error_message")))
+            continue
         ratio = ""
-        for pattern, base in BASELINES:
-            m = re.match(pattern, name)
-            if not m:
-                continue
-            threads = m.group(1) if m.groups() and m.group(1) else ""
-            if threads and threads.isdigit():
-                candidates = [base.format(threads, t="/threads:" + threads)]
+        if name in pairs:
+            base, metric = pairs[name]
+            if base in by_name:
+                r = to_ns(b, metric) / to_ns(by_name[base], metric)
+                ratio = "%.2f× %s (%s)" % (r, base, metric)
             else:
-                candidates = [base.format(*(m.groups() or [""]), t="")]
-            if "{t}" in base:
-                candidates.append(base.format(t=""))
-            for cand in candidates:
-                if cand in by_name and cand != name:
-                    ratio = "%.2f× %s" % (to_ns(b) / to_ns(by_name[cand]), cand)
-                    break
-            if ratio:
-                break
+                ratio = "MISSING baseline %s" % base
+                status = 1
         counters = ", ".join(
             "%s=%s" % (k, ("%.4g" % v) if isinstance(v, float) else v)
             for k, v in b.items()
@@ -74,10 +291,40 @@ def main(path):
                          "family_index", "per_family_instance_index",
                          "aggregate_name", "error_occurred", "error_message")
             and isinstance(v, (int, float)))
-        print("| %s | %s | %s | %s |" % (name, fmt_time(to_ns(b)), ratio,
-                                         counters))
+        if "checks" in b and b["checks"]:
+            counters += ", per check %s" % fmt_time(
+                to_ns(b, "real") / b["checks"])
+        print("| %s | %s | %s | %s | %s |" % (
+            name, fmt_time(to_ns(b, "real")), fmt_time(to_ns(b, "cpu")),
+            ratio, counters.lstrip(", ")))
     print()
+    return status
+
+
+def names(binary):
+    out = set()
+    for b, _, measured, base, _ in GBENCH_ROWS:
+        if b == binary:
+            out.add(measured)
+            if base is not None:
+                out.add(base)
+    for measured, base, _ in DETAIL_ROWS.get(binary, []):
+        out.update((measured, base))
+    for n in sorted(out):
+        print(n)
+    return 0
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "headline":
+        return headline(argv[2])
+    if len(argv) == 3 and argv[1] == "details":
+        return details(argv[2])
+    if len(argv) == 3 and argv[1] == "names":
+        return names(argv[2])
+    print(__doc__, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    sys.exit(main(sys.argv))

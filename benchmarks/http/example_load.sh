@@ -71,16 +71,29 @@ echo "| mounted on app server | saturated | $busy_m50 | $busy_m99 | $busy_mmax |
 echo
 
 # --- idle cost -----------------------------------------------------------
-# cpu_rss PID SECONDS: "cpu_seconds rss_kib" used by PID over the window.
+# cpu_ns PID: CPU time of every thread of PID so far, in nanoseconds, from
+# /proc/PID/task/*/schedstat (nanosecond resolution; /proc/PID/stat counts
+# 10 ms ticks, too coarse for an idle process). Falls back to the ticks when
+# schedstat is absent (kernel without CONFIG_SCHED_INFO).
+cpu_ns() {
+  local pid=$1
+  if [[ -r /proc/$pid/schedstat ]]; then
+    cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
+  else
+    awk -v hz="$(getconf CLK_TCK)" '{printf "%d\n", ($14 + $15) * 1e9 / hz}' "/proc/$pid/stat"
+  fi
+}
+
+# cpu_rss PID SECONDS: "cpu_seconds rss_kib" used by PID over the window
+# (threads that exit during the window are not counted; vigil's threads are
+# long-lived).
 cpu_rss() {
-  local pid=$1 secs=$2 hz t0 t1
-  hz=$(getconf CLK_TCK)
-  t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  local pid=$1 secs=$2 t0 t1 rss
+  t0=$(cpu_ns "$pid")
   sleep "$secs"
-  t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  local rss
+  t1=$(cpu_ns "$pid")
   rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
-  python3 -c "print('%.3f %s' % (($t1 - $t0) / $hz, '$rss'))"
+  python3 -c "print('%.4f %s' % (($t1 - $t0) / 1e9, '$rss'))"
 }
 
 declare -A idle_cpu idle_rss
@@ -94,7 +107,7 @@ for mode in on off; do
   kill "$ex_pid" 2>/dev/null || true
   wait "$ex_pid" 2>/dev/null || true
 done
-pct() { python3 -c "print('%.3f' % (100.0 * float('$1') / float('$2')))"; }
+pct() { python3 -c "print('%.4f' % (100.0 * float('$1') / float('$2')))"; }
 echo "## Idle cost (example service, ${idle_window} s window, no traffic)"
 echo
 echo "| vigil | CPU seconds | CPU % of one core | RSS KiB |"
@@ -102,4 +115,4 @@ echo "|---|---|---|---|"
 echo "| on (default checks, pressure detectors, probe server) | ${idle_cpu[on]} | $(pct "${idle_cpu[on]}" "$idle_window") | ${idle_rss[on]} |"
 echo "| off (--vigil=false) | ${idle_cpu[off]} | $(pct "${idle_cpu[off]}" "$idle_window") | ${idle_rss[off]} |"
 echo
-echo "vigil's idle cost: $(python3 -c "print('%.3f' % (100.0 * (float('${idle_cpu[on]}') - float('${idle_cpu[off]}')) / $idle_window))") % of one core, $(( ${idle_rss[on]} - ${idle_rss[off]} )) KiB RSS."
+echo "vigil's idle cost: $(python3 -c "print('%.4f' % (100.0 * (float('${idle_cpu[on]}') - float('${idle_cpu[off]}')) / $idle_window))") % of one core, $(( ${idle_rss[on]} - ${idle_rss[off]} )) KiB RSS."

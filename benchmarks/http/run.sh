@@ -6,7 +6,10 @@
 # Then probes under application load, and the idle cost of vigil.
 # Prints Markdown. Bounded: every load has a fixed duration.
 #
-#   benchmarks/http/run.sh [--quick]
+#   benchmarks/http/run.sh [--quick] [--json FILE]
+#
+# --json FILE also writes the key figures as JSON (benchmarks/summarize.py
+# reads them for the headline table).
 #
 # Needs the opt build of //benchmarks/http:probe_target and
 # //examples/service (benchmarks/run_all.sh builds them) and wrk + nginx
@@ -17,11 +20,15 @@ cd "$(dirname "$0")/../.."
 duration=5
 rounds=3
 idle_window=20
-if [[ ${1:-} == --quick ]]; then
-  duration=2
-  rounds=1
-  idle_window=5
-fi
+json_out=
+while (($#)); do
+  case "$1" in
+    --quick) duration=2; rounds=1; idle_window=5 ;;
+    --json) json_out=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--json FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
 connections=8
 bin=bazel-bin/benchmarks/http/probe_target
 example=bazel-bin/examples/service/service
@@ -166,3 +173,25 @@ pids=()
 # --- (2) probes while the application's threads are saturated -------------
 # --- (3) idle cost ----------------------------------------------------------
 source benchmarks/http/example_load.sh
+
+if [[ -n $json_out ]]; then
+  python3 - "$json_out" <<PY
+import json, sys
+json.dump({
+    "wrk": "-t1 -c$connections -d${duration}s, median of $rounds rounds",
+    "rps": {"vigil": ${mrps[vigil]}, "bare": ${mrps[bare]},
+            "nginx": ${mrps[nginx]}},
+    "p50_ms": {"vigil": ${mp50[vigil]}, "bare": ${mp50[bare]},
+               "nginx": ${mp50[nginx]}},
+    "p99_ms": {"vigil": ${mp99[vigil]}, "bare": ${mp99[bare]},
+               "nginx": ${mp99[nginx]}},
+    "errors": {"vigil": ${errs[vigil]}, "bare": ${errs[bare]},
+               "nginx": ${errs[nginx]}},
+    "saturated_p99_ms": {"dedicated": $busy_p99, "mounted": $busy_m99},
+    "saturated_failed": {"dedicated": $busy_fail, "mounted": $busy_mfail},
+    "idle": {"window_s": $idle_window,
+             "on": {"cpu_s": ${idle_cpu[on]}, "rss_kib": ${idle_rss[on]}},
+             "off": {"cpu_s": ${idle_cpu[off]}, "rss_kib": ${idle_rss[off]}}},
+}, open(sys.argv[1], "w"), indent=1)
+PY
+fi
