@@ -117,7 +117,12 @@ class Ratios(unittest.TestCase):
         row = self.row(
             r.stdout,
             "idle CPU of the example service, % of one core (20 s)")
-        self.assertEqual(row[1:3], ["0.200 %", "0.100 % (--vigil=false)"])
+        self.assertEqual(row[1:], ["0.200 %", "0.100 % (--vigil=false)",
+                                   "2.00",
+                                   "vigil's share: 0.100 % of one core"])
+        row = self.row(r.stdout, "idle RSS of the example service")
+        self.assertEqual(row[1:], ["12800 KiB", "11900 KiB (--vigil=false)",
+                                   "1.08", "ok"])
 
     def test_missing_figure_fails_and_is_named(self):
         path = os.path.join(self.dir.name, "watchdog_benchmark.json")
