@@ -18,23 +18,6 @@ using vigil::Check;
 using vigil::CheckContext;
 using vigil::CheckResult;
 
-Check EventLoopCheck(const std::atomic<int64_t>* last_tick) {
-  Check c;
-  c.name = "event-loop";
-  c.options.groups = {"liveness"};
-  c.options.interval = absl::Seconds(1);
-  c.function = [last_tick](const CheckContext& ctx) {
-    const absl::Duration age =
-        ctx.start - absl::FromUnixNanos(last_tick->load());
-    if (age > absl::Seconds(5)) {
-      return CheckResult::Unhealthy(
-          absl::StrCat("main loop silent for ", absl::FormatDuration(age)));
-    }
-    return CheckResult::Healthy();
-  };
-  return c;
-}
-
 Check WarmupCheck(absl::Time warm_at) {
   Check c;
   c.name = "warmup";
@@ -76,7 +59,6 @@ Check ScratchDirCheck(std::string dir) {
 absl::Status RegisterChecks(vigil::HealthRegistry& registry,
                             const CheckConfig& config) {
   std::vector<Check> checks;
-  checks.push_back(EventLoopCheck(config.last_loop_tick));
   checks.push_back(WarmupCheck(config.warm_at));
   absl::StatusOr<Check> upstream = UpstreamCheck(config.upstream);
   if (!upstream.ok()) {

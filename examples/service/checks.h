@@ -1,7 +1,8 @@
 // The example service's checks: what "alive", "ready" and "started" mean for
 // it.
 //
-//   event-loop   (self, liveness)       the main loop has ticked recently
+//   (main.cc adds "watchdog" (self, liveness): the main loop's heartbeat,
+//    vigil::Watchdog + vigil::RegisterWatchdogLiveness)
 //   warmup       (self, startup)        a simulated cache warm-up finished
 //   upstream     (dependency, readiness, critical) TCP connect to a
 //                host:port (a local Redis by default), vigil::checks::TcpCheck
@@ -10,8 +11,6 @@
 #ifndef VIGIL_EXAMPLES_SERVICE_CHECKS_H_
 #define VIGIL_EXAMPLES_SERVICE_CHECKS_H_
 
-#include <atomic>
-#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -21,15 +20,13 @@
 namespace vigil_example {
 
 struct CheckConfig {
-  // Unix nanoseconds of the main loop's last tick, updated by the loop.
-  const std::atomic<int64_t>* last_loop_tick = nullptr;
   // Before this time the service is still warming up.
   absl::Time warm_at;
   std::string upstream;  // host:port
   std::string scratch_dir;
 };
 
-// Registers the four checks. Errors name the check.
+// Registers the three checks. Errors name the check.
 absl::Status RegisterChecks(vigil::HealthRegistry& registry,
                             const CheckConfig& config);
 

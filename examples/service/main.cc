@@ -14,6 +14,11 @@
 // balancer or Kubernetes takes the instance out of rotation before it stops.
 // A second signal skips the rest of the delay.
 //
+// The main loop beats a vigil::Watchdog heartbeat ("main-loop"): silent for
+// --main_loop_deadline, /livez fails naming it, with the loop's stack in the
+// log (--simulate_hang_after demonstrates it); the watchdog's counters are on
+// /metrics.
+//
 // On start it prints one machine-readable line,
 //   vigil-example: probe=127.0.0.1:8080 app=127.0.0.1:8081 pid=1234
 // then the URLs to try.
@@ -41,6 +46,8 @@
 #include "health/pressure/defaults.h"
 #include "health/registry.h"
 #include "health/report.h"
+#include "watchdog/liveness.h"
+#include "watchdog/watchdog.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1",
           "Address both servers listen on (0.0.0.0 for every interface).");
@@ -74,6 +81,15 @@ ABSL_FLAG(bool, pressure, true,
           "disk for / and --scratch_dir, fds, tasks) in readiness.");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
           "Simulated start-up work before the service is ready.");
+ABSL_FLAG(absl::Duration, main_loop_deadline, absl::Seconds(5),
+          "The main loop's watchdog heartbeat: silent this long, /livez fails "
+          "naming it. Its silence is reported at 1/5 of this and its stack "
+          "captured at 2/5.");
+ABSL_FLAG(absl::Duration, simulate_hang_after, absl::ZeroDuration(),
+          "Demonstration: this long after start the main loop stops beating "
+          "(blocks) for --simulate_hang_for; 0 never.");
+ABSL_FLAG(absl::Duration, simulate_hang_for, absl::Seconds(10),
+          "How long the simulated hang lasts.");
 
 namespace {
 
@@ -168,6 +184,33 @@ int RunWithoutVigil() {
   return 0;
 }
 
+// The watchdog's event counters and each heartbeat's silence on /metrics.
+void ExportWatchdogMetrics(const vigil::Watchdog& watchdog,
+                           vigil::http::HealthEndpoints* endpoints) {
+  endpoints->AddMetricsCollector(
+      [&watchdog](vigil::http::PrometheusWriter& w, bool) {
+        const vigil::WatchdogCounters c = watchdog.counters();
+        w.BeginFamily("vigil_watchdog_events_total",
+                      vigil::http::MetricType::kCounter,
+                      "Watchdog escalations and recoveries since start.");
+        const std::pair<const char*, uint64_t> events[] = {
+            {"miss", c.misses},
+            {"long_miss", c.long_misses},
+            {"kill", c.kills},
+            {"kill_suppressed", c.kills_suppressed},
+            {"recovered", c.recoveries}};
+        for (const auto& [event, count] : events) {
+          w.Add({{"event", event}}, static_cast<double>(count));
+        }
+        w.BeginFamily("vigil_watchdog_heartbeat_silence_seconds",
+                      vigil::http::MetricType::kGauge,
+                      "How long each heartbeat has been silent.");
+        for (const vigil::HeartbeatStatus& h : watchdog.Statuses()) {
+          w.Add({{"heartbeat", h.name}}, absl::ToDoubleSeconds(h.silent_for));
+        }
+      });
+}
+
 void StartApp(AppServer& app, vigil::http::HealthEndpoints* endpoints) {
   vigil::http::MountOptions mount;
   mount.path_prefix = "/health";
@@ -251,16 +294,29 @@ void PrintReport(const vigil::HealthRegistry& registry) {
   std::fflush(stdout);
 }
 
-// Ticks the event loop (what the event-loop check watches) until a signal
-// arrives and the drain delay has passed, or a second signal arrives.
+// Runs the main loop, beating its watchdog heartbeat, until a signal arrives
+// and the drain delay has passed, or a second signal arrives.
 void RunUntilDrained(vigil::HealthRegistry& registry,
-                     std::atomic<int64_t>& last_loop_tick) {
+                     vigil::Heartbeat& heartbeat) {
   const absl::Duration report_every = absl::GetFlag(FLAGS_report_interval);
   absl::Time next_report = absl::Now();
   absl::Time stop_at = absl::InfiniteFuture();
+  absl::Time hang_at = absl::InfiniteFuture();
+  if (absl::GetFlag(FLAGS_simulate_hang_after) > absl::ZeroDuration()) {
+    hang_at = absl::Now() + absl::GetFlag(FLAGS_simulate_hang_after);
+  }
   while (true) {
+    heartbeat.Beat();
     const absl::Time now = absl::Now();
-    last_loop_tick.store(absl::ToUnixNanos(now));
+    if (now >= hang_at) {
+      hang_at = absl::InfiniteFuture();
+      std::printf(
+          "simulating a hang of the main loop for %s\n",
+          absl::FormatDuration(absl::GetFlag(FLAGS_simulate_hang_for)).c_str());
+      std::fflush(stdout);
+      absl::SleepFor(absl::GetFlag(FLAGS_simulate_hang_for));
+      continue;
+    }
     if (report_every > absl::ZeroDuration() && now >= next_report) {
       next_report = now + report_every;
       PrintReport(registry);
@@ -279,6 +335,25 @@ void RunUntilDrained(vigil::HealthRegistry& registry,
   }
 }
 
+// The main loop's heartbeat on `watchdog`, bound to this thread, and the
+// watchdog's verdict as a liveness check.
+vigil::Heartbeat WatchMainLoop(vigil::Watchdog& watchdog,
+                               vigil::HealthRegistry& registry) {
+  const absl::Duration deadline = absl::GetFlag(FLAGS_main_loop_deadline);
+  vigil::HeartbeatOptions hb;
+  hb.miss_after = deadline / 5;
+  hb.long_miss_after = deadline * 2 / 5;
+  hb.kill_after = deadline;
+  absl::StatusOr<vigil::Heartbeat> heartbeat =
+      watchdog.Register("main-loop", hb);
+  if (!heartbeat.ok()) Die("--main_loop_deadline", heartbeat.status());
+  if (absl::Status s = vigil::RegisterWatchdogLiveness(registry, watchdog);
+      !s.ok()) {
+    Die("watchdog liveness", s);
+  }
+  return *std::move(heartbeat);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -288,10 +363,11 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   if (!absl::GetFlag(FLAGS_vigil)) return RunWithoutVigil();
 
+  // Declared before the registry: its liveness check reads the watchdog.
+  vigil::Watchdog watchdog;
   vigil::HealthRegistry registry(RegistryConfig());
-  std::atomic<int64_t> last_loop_tick{absl::ToUnixNanos(absl::Now())};
+  vigil::Heartbeat heartbeat = WatchMainLoop(watchdog, registry);
   vigil_example::CheckConfig checks;
-  checks.last_loop_tick = &last_loop_tick;
   checks.warm_at = absl::Now() + absl::GetFlag(FLAGS_warmup);
   checks.upstream = absl::GetFlag(FLAGS_upstream);
   checks.scratch_dir = absl::GetFlag(FLAGS_scratch_dir);
@@ -305,13 +381,14 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<vigil::http::HealthEndpoints> endpoints =
       MakeEndpoints(registry);
+  ExportWatchdogMetrics(watchdog, endpoints.get());
   AppServer app(absl::GetFlag(FLAGS_app_threads));
   StartApp(app, endpoints.get());
   std::unique_ptr<vigil::http::ProbeServer> probe =
       StartProbeServer(endpoints.get());
   PrintUrls(UrlHost(absl::GetFlag(FLAGS_address)), probe->port(), app);
 
-  RunUntilDrained(registry, last_loop_tick);
+  RunUntilDrained(registry, heartbeat);
   std::printf("stopping\n");
   std::fflush(stdout);
   app.Stop();

@@ -182,5 +182,41 @@ TEST_F(ServiceTest, SigtermDrainsThenExits) {
   EXPECT_THAT(service_->Output(), HasSubstr("draining"));
 }
 
+// A main loop that stops beating fails liveness within its deadline, with
+// the loop's stack in the log, while readiness is left to its own checks;
+// when the loop beats again liveness recovers without a restart.
+TEST_F(ServiceTest, HungMainLoopFailsLivenessWithItsStackThenRecovers) {
+  StartService({"--warmup=0s", "--upstream=" + upstream_.HostPort(),
+                "--main_loop_deadline=1s", "--simulate_hang_after=1s",
+                "--simulate_hang_for=6s"});
+  ASSERT_TRUE(WaitForProbe("/livez", 200));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(service_->Output(),
+                                 "simulating a hang of the main loop");
+      },
+      absl::Seconds(10)));
+  // Deadline 1 s + the watchdog's tick + the liveness check's 1 s interval.
+  ASSERT_TRUE(WaitForProbe("/livez", 503, absl::Seconds(5)))
+      << service_->Output();
+  const Answer live = Probe(service_->probe_port(), "/livez?verbose");
+  EXPECT_EQ(live.status, 503);
+  EXPECT_THAT(live.body,
+              HasSubstr("[-]watchdog failed: heartbeat \"main-loop\""));
+  const std::string log = service_->Output();
+  EXPECT_THAT(log, HasSubstr("LONG MISS heartbeat \"main-loop\""));
+  EXPECT_THAT(log, HasSubstr("stack of thread"));
+  EXPECT_THAT(Probe(service_->probe_port(), "/metrics").body,
+              HasSubstr("vigil_watchdog_events_total{event=\"kill\"} 1\n"));
+  // The application's threads are not the main loop: still serving.
+  EXPECT_EQ(Probe(service_->app_port(), "/").status, 200);
+  // The hang ends; liveness recovers in the same process.
+  ASSERT_TRUE(WaitForProbe("/livez", 200, absl::Seconds(15)))
+      << service_->Output();
+  EXPECT_THAT(service_->Output(),
+              HasSubstr("RECOVERED heartbeat \"main-loop\""));
+  EXPECT_FALSE(service_->WaitForExit(absl::ZeroDuration()).has_value());
+}
+
 }  // namespace
 }  // namespace vigil_example
