@@ -52,17 +52,22 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_target NAME ARGS...: starts probe_target, waits for its port.
+# start_target NAME ARGS...: starts probe_target in the background (in this
+# shell, so its pid lands in pids and the EXIT trap stops it), waits for it
+# to print its port and sets target_port.
 start_target() {
   local name=$1
   shift
   "$bin" "$@" > "$work/$name.out" 2>&1 &
   pids+=($!)
+  target_port=
   for _ in $(seq 100); do
-    grep -q '^listening on' "$work/$name.out" 2>/dev/null && break
+    target_port=$(sed -n 's/^listening on //p' "$work/$name.out" 2>/dev/null)
+    [[ -n $target_port ]] && return 0
     sleep 0.1
   done
-  sed -n 's/^listening on //p' "$work/$name.out"
+  echo "run.sh: $name never printed its port" >&2
+  return 1
 }
 
 # wait_http URL: until it answers, at most 10 s.
@@ -102,8 +107,10 @@ PY
 median() { python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 # --- (1) vigil vs bare cpp-httplib vs nginx --------------------------------
-vigil_port=$(start_target vigil --mode=vigil --port=0)
-bare_port=$(start_target bare --mode=bare --port=0 --threads="$connections")
+start_target vigil --mode=vigil --port=0
+vigil_port=$target_port
+start_target bare --mode=bare --port=0 --threads="$connections"
+bare_port=$target_port
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
 cat > "$work/nginx/nginx.conf" <<NGINX
