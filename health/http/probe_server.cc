@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <thread>
@@ -40,6 +41,14 @@ constexpr absl::Duration kLinger = absl::Seconds(2);
 constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
 // With a clock other than the real one, the loop re-reads it this often.
 constexpr int kOtherClockPollMs = 100;
+// Interest in input. EPOLLRDHUP tells a read that the peer's FIN is already
+// queued, so it reads on to EOF; without it a short read means the socket is
+// drained for now (level-triggered epoll reports anything that arrives
+// later), which saves a recv() that would fail with EAGAIN per request.
+constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
+// Status codes counted per code; anything else is counted as 0.
+constexpr int kMinCountedStatus = 100;
+constexpr int kMaxCountedStatus = 599;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -165,12 +174,25 @@ struct Counters {
   std::atomic<uint64_t> timed_out{0};
   std::atomic<uint64_t> idle_closed{0};
   std::atomic<uint64_t> rejected{0};
-  mutable Mutex mu;
-  std::map<int, uint64_t> responses ABSL_GUARDED_BY(mu);
+  // Responses by status code, lock-free (one per answer on the event loop).
+  std::atomic<uint64_t> responses[kMaxCountedStatus - kMinCountedStatus + 2] =
+      {};
 
   void CountResponse(int status) {
-    MutexLock lock(&mu);
-    ++responses[status];
+    const size_t i = status >= kMinCountedStatus && status <= kMaxCountedStatus
+                         ? static_cast<size_t>(status - kMinCountedStatus + 1)
+                         : 0;
+    responses[i].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::map<int, uint64_t> Responses() const {
+    std::map<int, uint64_t> out;
+    for (size_t i = 0; i < std::size(responses); ++i) {
+      const uint64_t n = responses[i].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out[i == 0 ? 0 : static_cast<int>(i) - 1 + kMinCountedStatus] = n;
+    }
+    return out;
   }
 };
 
@@ -197,12 +219,7 @@ void WriteServerMetrics(const Counters& c, PrometheusWriter& w) {
             static_cast<double>(c.rejected.load()));
   if (w.BeginFamily("vigil_probe_server_responses_total", MetricType::kCounter,
                     "Responses sent by the probe server, by status code.")) {
-    std::map<int, uint64_t> responses;
-    {
-      MutexLock lock(&c.mu);
-      responses = c.responses;
-    }
-    for (const auto& [code, n] : responses) {
+    for (const auto& [code, n] : c.Responses()) {
       const std::string code_text = std::to_string(code);
       w.Add({{"code", code_text}}, static_cast<double>(n));
     }
@@ -282,8 +299,7 @@ class ProbeServer::Loop {
     s.timed_out = counters_->timed_out.load();
     s.idle_closed = counters_->idle_closed.load();
     s.rejected = counters_->rejected.load();
-    MutexLock lock(&counters_->mu);
-    s.responses = counters_->responses;
+    s.responses = counters_->Responses();
     return s;
   }
 
@@ -320,6 +336,7 @@ class ProbeServer::Loop {
     bool keep_alive;
   };
 
+  // For the listener and the wake eventfd.
   bool Watch(int fd, uint64_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -414,13 +431,13 @@ class ProbeServer::Loop {
     c->last_activity = now_;
     c->deadline = c->last_activity + options_.request_timeout;
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = kReadEvents;
     ev.data.u64 = c->id;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       close(fd);
       return;
     }
-    c->events = EPOLLIN;
+    c->events = kReadEvents;
     counters_->accepted.fetch_add(1);
     counters_->open.fetch_add(1);
     conns_.emplace(c->id, std::move(c));
@@ -478,13 +495,18 @@ class ProbeServer::Loop {
       return;
     }
     if ((events & EPOLLOUT) && !WriteSome(c)) return;
-    if ((events & EPOLLIN) && !ReadSome(c)) return;
+    if ((events & (EPOLLIN | EPOLLRDHUP)) &&
+        !ReadSome(c, (events & EPOLLRDHUP) != 0)) {
+      return;
+    }
     if (!Pump(c)) return;
     UpdateInterest(c);
   }
 
-  // Reads what is available, up to the input cap. False if closed.
-  bool ReadSome(Connection& c) {
+  // Reads what is available, up to the input cap. A short read ends it
+  // (the socket is drained; epoll reports more), unless `peer_hung_up`: then
+  // it reads on to the EOF. False if closed.
+  bool ReadSome(Connection& c, bool peer_hung_up) {
     char buf[16384];
     while (!c.peer_closed && c.in.size() < input_cap_) {
       const size_t want = std::min(sizeof(buf), input_cap_ - c.in.size());
@@ -496,6 +518,7 @@ class ProbeServer::Loop {
           c.idle = false;
           c.deadline = c.last_activity + options_.request_timeout;
         }
+        if (static_cast<size_t>(n) < want && !peer_hung_up) break;
         continue;
       }
       if (n == 0) {
@@ -590,7 +613,11 @@ class ProbeServer::Loop {
 
   // Queues `bytes` and writes what the socket takes. False if closed.
   bool Respond(Connection& c, std::string bytes, bool keep_alive) {
-    c.out += bytes;
+    if (c.out.empty()) {
+      c.out = std::move(bytes);
+    } else {
+      c.out += bytes;
+    }
     c.close_after_write = !keep_alive;
     c.deadline = now_ + options_.write_timeout;
     return WriteSome(c);
@@ -640,7 +667,7 @@ class ProbeServer::Loop {
       if (!c.out.empty()) want |= EPOLLOUT;
       if (!c.processing && c.out.empty() && !c.peer_closed &&
           c.in.size() < input_cap_) {
-        want |= EPOLLIN;
+        want |= kReadEvents;
       }
     }
     if (want == c.events) return;
