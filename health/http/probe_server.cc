@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "health/http/internal/http1.h"
@@ -49,6 +50,9 @@ constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
 // Status codes counted per code; anything else is counted as 0.
 constexpr int kMinCountedStatus = 100;
 constexpr int kMaxCountedStatus = 599;
+// Bounds of the cache of serialized probe answers (per snapshot).
+constexpr size_t kMaxCachedAnswers = 64;
+constexpr size_t kMaxCachedAnswerBytes = 1 << 20;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -122,6 +126,13 @@ std::optional<std::string> StripPathPrefix(const std::string& path,
   if (path.size() == prefix.size()) return std::string("/");
   if (path[prefix.size()] != '/') return std::nullopt;
   return path.substr(prefix.size());
+}
+
+// Appends `v` to a cache key, length first, so fields cannot run together.
+void AppendKeyField(absl::string_view v, std::string* key) {
+  const uint64_t n = v.size();
+  key->append(reinterpret_cast<const char*>(&n), sizeof(n));
+  key->append(v.data(), v.size());
 }
 
 bool IsValidPrefix(absl::string_view p) {
@@ -600,7 +611,51 @@ class ProbeServer::Loop {
       }
       return true;
     }
-    return Respond(c, Answer(std::move(request), keep_alive), keep_alive);
+    return AnswerProbe(c, std::move(request), keep_alive);
+  }
+
+  // Answers a probe from the answer cache, or renders, serializes and
+  // caches it. The cache holds the serialized answers rendered from one
+  // snapshot; a newer snapshot empties it. Keys hold every input the bytes
+  // depend on besides the snapshot (see HealthEndpoints::Handle).
+  bool AnswerProbe(Connection& c, HttpRequest request, bool keep_alive) {
+    const bool head = request.method == "HEAD";
+    if (!head && request.method != "GET") {
+      return Respond(c, Answer(std::move(request), keep_alive), keep_alive);
+    }
+    std::shared_ptr<const Snapshot> snap = endpoints_->registry()->snapshot();
+    if (snap != cached_snapshot_) {
+      cached_answers_.clear();
+      cached_bytes_ = 0;
+      cached_snapshot_ = snap;
+    }
+    const bool details =
+        DetailsAllowed(endpoints_->options(), request.remote_address,
+                       request.Header("Authorization"));
+    std::string& key = key_buffer_;
+    key.clear();
+    key += head ? 'H' : 'G';
+    key += keep_alive ? 'K' : 'C';
+    key += details ? 'D' : 'N';
+    AppendKeyField(request.path, &key);
+    AppendKeyField(request.Header("Accept"), &key);
+    for (const auto& [k, v] : request.query) {
+      AppendKeyField(k, &key);
+      AppendKeyField(v, &key);
+    }
+    if (auto it = cached_answers_.find(key); it != cached_answers_.end()) {
+      counters_->CountResponse(it->second.status);
+      return RespondWithCopy(c, it->second.bytes, keep_alive);
+    }
+    HttpResponse response = Render(std::move(request), snap.get());
+    std::string bytes = Serialize(response, head, keep_alive);
+    if ((response.status == 200 || response.status == 503) &&
+        cached_answers_.size() < kMaxCachedAnswers &&
+        cached_bytes_ + bytes.size() <= kMaxCachedAnswerBytes) {
+      cached_bytes_ += bytes.size();
+      cached_answers_.emplace(key, CachedAnswer{response.status, bytes});
+    }
+    return Respond(c, std::move(bytes), keep_alive);
   }
 
   bool IsMetrics(const std::string& path) const {
@@ -618,6 +673,18 @@ class ProbeServer::Loop {
     } else {
       c.out += bytes;
     }
+    return StartWrite(c, keep_alive);
+  }
+
+  // Queues a copy of `bytes` into the output buffer's existing capacity
+  // (no allocation once the connection has answered before).
+  bool RespondWithCopy(Connection& c, absl::string_view bytes,
+                       bool keep_alive) {
+    c.out.append(bytes.data(), bytes.size());
+    return StartWrite(c, keep_alive);
+  }
+
+  bool StartWrite(Connection& c, bool keep_alive) {
     c.close_after_write = !keep_alive;
     c.deadline = now_ + options_.write_timeout;
     return WriteSome(c);
@@ -732,16 +799,18 @@ class ProbeServer::Loop {
 
   std::string Answer(HttpRequest request, bool keep_alive) const {
     const bool head = request.method == "HEAD";
+    return Serialize(Render(std::move(request), nullptr), head, keep_alive);
+  }
+
+  // The answer from `snap`, or from the registry's latest snapshot when
+  // null.
+  HttpResponse Render(HttpRequest request, const Snapshot* snap) const {
     std::optional<std::string> rel =
         StripPathPrefix(request.path, options_.path_prefix);
-    HttpResponse response;
-    if (rel) {
-      request.path = *std::move(rel);
-      response = endpoints_->Handle(request);
-    } else {
-      response = HttpResponse::Text(404, "not found\n");
-    }
-    return Serialize(response, head, keep_alive);
+    if (!rel) return HttpResponse::Text(404, "not found\n");
+    request.path = *std::move(rel);
+    return snap != nullptr ? endpoints_->Handle(request, *snap)
+                           : endpoints_->Handle(request);
   }
 
   std::string Serialize(const HttpResponse& r, bool head,
@@ -786,6 +855,15 @@ class ProbeServer::Loop {
 
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  struct CachedAnswer {
+    int status;
+    std::string bytes;
+  };
+  // Serialized probe answers rendered from `cached_snapshot_`.
+  std::shared_ptr<const Snapshot> cached_snapshot_;
+  absl::flat_hash_map<std::string, CachedAnswer> cached_answers_;
+  size_t cached_bytes_ = 0;
+  std::string key_buffer_;
   uint64_t next_id_ = 2;  // 0 and 1 are the listener and wake tags
   bool accept_paused_ = false;
   absl::Time accept_resume_;
