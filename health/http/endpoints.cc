@@ -119,6 +119,7 @@ bool IsValidPath(absl::string_view p) {
 }
 
 HttpResponse WithStandardHeaders(HttpResponse r) {
+  r.headers.reserve(r.headers.size() + 3);
   r.headers.emplace_back("Cache-Control", "no-store");
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   return r;
@@ -489,8 +490,13 @@ HealthEndpoints::HealthEndpoints(HealthRegistry* registry,
 
 HttpResponse HealthEndpoints::Handle(const HttpRequest& request) const {
   std::shared_ptr<const Snapshot> snap = registry_->snapshot();
+  return Handle(request, *snap);
+}
+
+HttpResponse HealthEndpoints::Handle(const HttpRequest& request,
+                                     const Snapshot& snapshot) const {
   try {
-    return EndpointsImpl(*this, *snap, request).Answer();
+    return EndpointsImpl(*this, snapshot, request).Answer();
   } catch (const std::exception&) {
     // Out of memory and the like: answer, never propagate.
     return HttpResponse::Text(500, "internal error\n");

@@ -181,6 +181,12 @@ class HealthEndpoints {
 
   // Answers one request. Never blocks on a check; never throws.
   HttpResponse Handle(const HttpRequest& request) const;
+  // Answers from `snapshot`, which must be one of registry()'s snapshots.
+  // The answer is a function of the snapshot, the request's method, path,
+  // query, Accept header and details decision (see DetailsAllowed()), so a
+  // transport may reuse it for equal requests while the snapshot is current.
+  HttpResponse Handle(const HttpRequest& request,
+                      const Snapshot& snapshot) const;
 
   // The /metrics body: vigil's families (see metrics.h) then every
   // collector's, in the order they were added.

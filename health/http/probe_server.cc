@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <thread>
@@ -20,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "health/http/internal/http1.h"
@@ -40,6 +42,17 @@ constexpr absl::Duration kLinger = absl::Seconds(2);
 constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
 // With a clock other than the real one, the loop re-reads it this often.
 constexpr int kOtherClockPollMs = 100;
+// Interest in input. EPOLLRDHUP tells a read that the peer's FIN is already
+// queued, so it reads on to EOF; without it a short read means the socket is
+// drained for now (level-triggered epoll reports anything that arrives
+// later), which saves a recv() that would fail with EAGAIN per request.
+constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
+// Status codes counted per code; anything else is counted as 0.
+constexpr int kMinCountedStatus = 100;
+constexpr int kMaxCountedStatus = 599;
+// Bounds of the cache of serialized probe answers (per snapshot).
+constexpr size_t kMaxCachedAnswers = 64;
+constexpr size_t kMaxCachedAnswerBytes = 1 << 20;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -115,6 +128,13 @@ std::optional<std::string> StripPathPrefix(const std::string& path,
   return path.substr(prefix.size());
 }
 
+// Appends `v` to a cache key, length first, so fields cannot run together.
+void AppendKeyField(absl::string_view v, std::string* key) {
+  const uint64_t n = v.size();
+  key->append(reinterpret_cast<const char*>(&n), sizeof(n));
+  key->append(v.data(), v.size());
+}
+
 bool IsValidPrefix(absl::string_view p) {
   if (p.empty()) return true;
   return p[0] == '/' && p.back() != '/' &&
@@ -165,12 +185,25 @@ struct Counters {
   std::atomic<uint64_t> timed_out{0};
   std::atomic<uint64_t> idle_closed{0};
   std::atomic<uint64_t> rejected{0};
-  mutable Mutex mu;
-  std::map<int, uint64_t> responses ABSL_GUARDED_BY(mu);
+  // Responses by status code, lock-free (one per answer on the event loop).
+  std::atomic<uint64_t> responses[kMaxCountedStatus - kMinCountedStatus + 2] =
+      {};
 
   void CountResponse(int status) {
-    MutexLock lock(&mu);
-    ++responses[status];
+    const size_t i = status >= kMinCountedStatus && status <= kMaxCountedStatus
+                         ? static_cast<size_t>(status - kMinCountedStatus + 1)
+                         : 0;
+    responses[i].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::map<int, uint64_t> Responses() const {
+    std::map<int, uint64_t> out;
+    for (size_t i = 0; i < std::size(responses); ++i) {
+      const uint64_t n = responses[i].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out[i == 0 ? 0 : static_cast<int>(i) - 1 + kMinCountedStatus] = n;
+    }
+    return out;
   }
 };
 
@@ -197,12 +230,7 @@ void WriteServerMetrics(const Counters& c, PrometheusWriter& w) {
             static_cast<double>(c.rejected.load()));
   if (w.BeginFamily("vigil_probe_server_responses_total", MetricType::kCounter,
                     "Responses sent by the probe server, by status code.")) {
-    std::map<int, uint64_t> responses;
-    {
-      MutexLock lock(&c.mu);
-      responses = c.responses;
-    }
-    for (const auto& [code, n] : responses) {
+    for (const auto& [code, n] : c.Responses()) {
       const std::string code_text = std::to_string(code);
       w.Add({{"code", code_text}}, static_cast<double>(n));
     }
@@ -282,8 +310,7 @@ class ProbeServer::Loop {
     s.timed_out = counters_->timed_out.load();
     s.idle_closed = counters_->idle_closed.load();
     s.rejected = counters_->rejected.load();
-    MutexLock lock(&counters_->mu);
-    s.responses = counters_->responses;
+    s.responses = counters_->Responses();
     return s;
   }
 
@@ -320,6 +347,7 @@ class ProbeServer::Loop {
     bool keep_alive;
   };
 
+  // For the listener and the wake eventfd.
   bool Watch(int fd, uint64_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -414,13 +442,13 @@ class ProbeServer::Loop {
     c->last_activity = now_;
     c->deadline = c->last_activity + options_.request_timeout;
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = kReadEvents;
     ev.data.u64 = c->id;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       close(fd);
       return;
     }
-    c->events = EPOLLIN;
+    c->events = kReadEvents;
     counters_->accepted.fetch_add(1);
     counters_->open.fetch_add(1);
     conns_.emplace(c->id, std::move(c));
@@ -478,13 +506,18 @@ class ProbeServer::Loop {
       return;
     }
     if ((events & EPOLLOUT) && !WriteSome(c)) return;
-    if ((events & EPOLLIN) && !ReadSome(c)) return;
+    if ((events & (EPOLLIN | EPOLLRDHUP)) &&
+        !ReadSome(c, (events & EPOLLRDHUP) != 0)) {
+      return;
+    }
     if (!Pump(c)) return;
     UpdateInterest(c);
   }
 
-  // Reads what is available, up to the input cap. False if closed.
-  bool ReadSome(Connection& c) {
+  // Reads what is available, up to the input cap. A short read ends it
+  // (the socket is drained; epoll reports more), unless `peer_hung_up`: then
+  // it reads on to the EOF. False if closed.
+  bool ReadSome(Connection& c, bool peer_hung_up) {
     char buf[16384];
     while (!c.peer_closed && c.in.size() < input_cap_) {
       const size_t want = std::min(sizeof(buf), input_cap_ - c.in.size());
@@ -496,6 +529,7 @@ class ProbeServer::Loop {
           c.idle = false;
           c.deadline = c.last_activity + options_.request_timeout;
         }
+        if (static_cast<size_t>(n) < want && !peer_hung_up) break;
         continue;
       }
       if (n == 0) {
@@ -577,7 +611,51 @@ class ProbeServer::Loop {
       }
       return true;
     }
-    return Respond(c, Answer(std::move(request), keep_alive), keep_alive);
+    return AnswerProbe(c, std::move(request), keep_alive);
+  }
+
+  // Answers a probe from the answer cache, or renders, serializes and
+  // caches it. The cache holds the serialized answers rendered from one
+  // snapshot; a newer snapshot empties it. Keys hold every input the bytes
+  // depend on besides the snapshot (see HealthEndpoints::Handle).
+  bool AnswerProbe(Connection& c, HttpRequest request, bool keep_alive) {
+    const bool head = request.method == "HEAD";
+    if (!head && request.method != "GET") {
+      return Respond(c, Answer(std::move(request), keep_alive), keep_alive);
+    }
+    std::shared_ptr<const Snapshot> snap = endpoints_->registry()->snapshot();
+    if (snap != cached_snapshot_) {
+      cached_answers_.clear();
+      cached_bytes_ = 0;
+      cached_snapshot_ = snap;
+    }
+    const bool details =
+        DetailsAllowed(endpoints_->options(), request.remote_address,
+                       request.Header("Authorization"));
+    std::string& key = key_buffer_;
+    key.clear();
+    key += head ? 'H' : 'G';
+    key += keep_alive ? 'K' : 'C';
+    key += details ? 'D' : 'N';
+    AppendKeyField(request.path, &key);
+    AppendKeyField(request.Header("Accept"), &key);
+    for (const auto& [k, v] : request.query) {
+      AppendKeyField(k, &key);
+      AppendKeyField(v, &key);
+    }
+    if (auto it = cached_answers_.find(key); it != cached_answers_.end()) {
+      counters_->CountResponse(it->second.status);
+      return RespondWithCopy(c, it->second.bytes, keep_alive);
+    }
+    HttpResponse response = Render(std::move(request), snap.get());
+    std::string bytes = Serialize(response, head, keep_alive);
+    if ((response.status == 200 || response.status == 503) &&
+        cached_answers_.size() < kMaxCachedAnswers &&
+        cached_bytes_ + bytes.size() <= kMaxCachedAnswerBytes) {
+      cached_bytes_ += bytes.size();
+      cached_answers_.emplace(key, CachedAnswer{response.status, bytes});
+    }
+    return Respond(c, std::move(bytes), keep_alive);
   }
 
   bool IsMetrics(const std::string& path) const {
@@ -590,7 +668,23 @@ class ProbeServer::Loop {
 
   // Queues `bytes` and writes what the socket takes. False if closed.
   bool Respond(Connection& c, std::string bytes, bool keep_alive) {
-    c.out += bytes;
+    if (c.out.empty()) {
+      c.out = std::move(bytes);
+    } else {
+      c.out += bytes;
+    }
+    return StartWrite(c, keep_alive);
+  }
+
+  // Queues a copy of `bytes` into the output buffer's existing capacity
+  // (no allocation once the connection has answered before).
+  bool RespondWithCopy(Connection& c, absl::string_view bytes,
+                       bool keep_alive) {
+    c.out.append(bytes.data(), bytes.size());
+    return StartWrite(c, keep_alive);
+  }
+
+  bool StartWrite(Connection& c, bool keep_alive) {
     c.close_after_write = !keep_alive;
     c.deadline = now_ + options_.write_timeout;
     return WriteSome(c);
@@ -640,7 +734,7 @@ class ProbeServer::Loop {
       if (!c.out.empty()) want |= EPOLLOUT;
       if (!c.processing && c.out.empty() && !c.peer_closed &&
           c.in.size() < input_cap_) {
-        want |= EPOLLIN;
+        want |= kReadEvents;
       }
     }
     if (want == c.events) return;
@@ -705,16 +799,18 @@ class ProbeServer::Loop {
 
   std::string Answer(HttpRequest request, bool keep_alive) const {
     const bool head = request.method == "HEAD";
+    return Serialize(Render(std::move(request), nullptr), head, keep_alive);
+  }
+
+  // The answer from `snap`, or from the registry's latest snapshot when
+  // null.
+  HttpResponse Render(HttpRequest request, const Snapshot* snap) const {
     std::optional<std::string> rel =
         StripPathPrefix(request.path, options_.path_prefix);
-    HttpResponse response;
-    if (rel) {
-      request.path = *std::move(rel);
-      response = endpoints_->Handle(request);
-    } else {
-      response = HttpResponse::Text(404, "not found\n");
-    }
-    return Serialize(response, head, keep_alive);
+    if (!rel) return HttpResponse::Text(404, "not found\n");
+    request.path = *std::move(rel);
+    return snap != nullptr ? endpoints_->Handle(request, *snap)
+                           : endpoints_->Handle(request);
   }
 
   std::string Serialize(const HttpResponse& r, bool head,
@@ -759,6 +855,15 @@ class ProbeServer::Loop {
 
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  struct CachedAnswer {
+    int status;
+    std::string bytes;
+  };
+  // Serialized probe answers rendered from `cached_snapshot_`.
+  std::shared_ptr<const Snapshot> cached_snapshot_;
+  absl::flat_hash_map<std::string, CachedAnswer> cached_answers_;
+  size_t cached_bytes_ = 0;
+  std::string key_buffer_;
   uint64_t next_id_ = 2;  // 0 and 1 are the listener and wake tags
   bool accept_paused_ = false;
   absl::Time accept_resume_;

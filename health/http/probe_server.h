@@ -11,7 +11,9 @@
 //     epoll): an idle keep-alive connection, a client that trickles bytes or
 //     one that vanished holds no thread, only a file descriptor;
 //   - probe answers are computed on that thread from the registry's latest
-//     snapshot (microseconds, never a check, never user code); /metrics,
+//     snapshot (microseconds, never a check, never user code), and the
+//     serialized answer is reused for equal requests until the registry
+//     publishes a new snapshot (at most 64 answers, 1 MiB); /metrics,
 //     which runs metrics collectors (user code), runs on a small worker pool
 //     so a slow collector cannot delay a probe;
 //   - at most `max_connections` connections are kept: a new connection over

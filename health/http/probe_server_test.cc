@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -299,6 +300,143 @@ TEST_F(ProbeServerTest, RequestSentThenHalfClosedIsStillAnswered) {
   bool eof = false;
   c.ReadUntilClosed(absl::Seconds(10), &eof);
   EXPECT_TRUE(eof);
+}
+
+// Probe answers are reused while the snapshot is current (an answer
+// cache): a new snapshot must be seen by the very next probe, on a
+// connection that asked the same questions before.
+TEST_F(ProbeServerTest, RepeatedProbesFollowTheLatestSnapshot) {
+  std::atomic<bool> healthy{true};
+  Check c;
+  c.name = "flip";
+  c.options.groups = {"readiness"};
+  c.options.interval = absl::Seconds(1);
+  c.options.failure_threshold = 1;
+  c.function = [&healthy](const CheckContext&) {
+    return healthy.load() ? CheckResult::Healthy("fine")
+                          : CheckResult::Unhealthy("down");
+  };
+  ASSERT_TRUE(registry_.Register(std::move(c)).ok());
+  registry_.RunOnceForTest();
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  Start();
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.ok());
+  const std::string plain = "GET /readyz HTTP/1.1\r\n\r\n";
+  const std::string verbose = "GET /readyz?verbose HTTP/1.1\r\n\r\n";
+  const std::string json =
+      "GET /readyz HTTP/1.1\r\nAccept: application/json\r\n\r\n";
+  auto ask = [&conn](const std::string& request) {
+    EXPECT_TRUE(conn.Send(request));
+    return conn.ReadResponse();
+  };
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    std::optional<RawResponse> r = ask(plain);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "ok\n");
+    r = ask(verbose);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_THAT(r->body, HasSubstr("[+]flip ok\n"));
+    r = ask(json);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_THAT(r->body, HasSubstr("fine"));
+  }
+  healthy = false;
+  registry_clock_.Advance(absl::Seconds(1));
+  registry_.RunOnceForTest();
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    std::optional<RawResponse> r = ask(plain);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(r->body, "readyz check failed: flip\n");
+    r = ask(verbose);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_THAT(r->body, HasSubstr("[-]flip failed: down\n"));
+    r = ask(json);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_THAT(r->body, HasSubstr("down"));
+    EXPECT_THAT(r->body, Not(HasSubstr("fine")));
+  }
+  EXPECT_EQ(server_->stats().responses.at(200), 6);
+  EXPECT_EQ(server_->stats().responses.at(503), 6);
+}
+
+// Requests that differ only in what the answer depends on (details, HEAD,
+// query, Accept, Connection) get their own answers, also when repeated.
+TEST_F(ProbeServerTest, RepeatedProbesKeepTheirOwnAnswers) {
+  Check c;
+  c.name = "db";
+  c.options.groups = {"readiness"};
+  c.options.critical = false;
+  c.options.failure_threshold = 1;
+  c.function = [](const CheckContext&) {
+    return CheckResult::Unhealthy("secret reason");
+  };
+  ASSERT_TRUE(registry_.Register(std::move(c)).ok());
+  registry_.RunOnceForTest();
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  EndpointsOptions eo;
+  eo.bearer_token = "s3cret";
+  eo.is_local_address = [](absl::string_view) { return false; };
+  endpoints_ = *HealthEndpoints::Create(&registry_, eo);
+  Start();
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.ok());
+  auto ask = [&conn](const std::string& request, bool head = false) {
+    EXPECT_TRUE(conn.Send(request));
+    return conn.ReadResponse(absl::Seconds(5), head);
+  };
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    std::optional<RawResponse> with_token =
+        ask("GET /readyz?verbose HTTP/1.1\r\n"
+            "Authorization: Bearer s3cret\r\n\r\n");
+    ASSERT_TRUE(with_token);
+    EXPECT_EQ(with_token->status, 200);
+    EXPECT_THAT(with_token->body,
+                HasSubstr("[-]db failed (non-critical): secret reason\n"));
+    std::optional<RawResponse> without =
+        ask("GET /readyz?verbose HTTP/1.1\r\n\r\n");
+    ASSERT_TRUE(without);
+    EXPECT_THAT(without->body, HasSubstr("reason withheld"));
+    EXPECT_THAT(without->body, Not(HasSubstr("secret")));
+    std::optional<RawResponse> head =
+        ask("HEAD /readyz?verbose HTTP/1.1\r\n\r\n", true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    EXPECT_EQ(head->body, "");
+    EXPECT_EQ(head->headers["content-length"],
+              std::to_string(without->body.size()));
+    std::optional<RawResponse> excluded =
+        ask("GET /readyz?verbose&exclude=db HTTP/1.1\r\n\r\n");
+    ASSERT_TRUE(excluded);
+    EXPECT_THAT(excluded->body, HasSubstr("[+]db excluded: ok\n"));
+    std::optional<RawResponse> json =
+        ask("GET /readyz HTTP/1.1\r\nAccept: application/json\r\n"
+            "Authorization: Bearer s3cret\r\n\r\n");
+    ASSERT_TRUE(json);
+    EXPECT_EQ(json->headers["content-type"], "application/json");
+    EXPECT_THAT(json->body, HasSubstr("secret reason"));
+    std::optional<RawResponse> plain = ask("GET /readyz HTTP/1.1\r\n\r\n");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->body, "ok\n");
+    EXPECT_EQ(plain->headers["connection"], "keep-alive");
+    EXPECT_EQ(plain->headers["cache-control"], "no-store");
+    // The same request with Connection: close, on a connection of its own.
+    std::optional<RawResponse> closing =
+        SendRaw("GET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n");
+    ASSERT_TRUE(closing);
+    EXPECT_EQ(closing->body, "ok\n");
+    EXPECT_EQ(closing->headers["connection"], "close");
+  }
 }
 
 TEST_F(ProbeServerTest, ManyIdleSlowAndHalfOpenConnectionsDoNotDelayProbes) {

@@ -177,13 +177,15 @@ absl::string_view ReasonPhrase(int status) {
   }
 }
 
-// Header values never carry a line break into the response.
-std::string HeaderSafe(absl::string_view v) {
-  std::string out(v);
-  for (char& c : out) {
+// Appends `v` to `out`; header values never carry a line break into the
+// response.
+void AppendHeaderSafe(absl::string_view v, std::string* out) {
+  const size_t start = out->size();
+  out->append(v.data(), v.size());
+  for (size_t i = start; i < out->size(); ++i) {
+    char& c = (*out)[i];
     if (c == '\r' || c == '\n' || c == '\0') c = ' ';
   }
-  return out;
 }
 
 }  // namespace
@@ -280,18 +282,29 @@ ParseResult ParseRequest(absl::string_view buf, const Http1Limits& limits) {
 
 std::string SerializeResponse(const HttpResponse& response, bool head,
                               bool keep_alive) {
-  std::string out = absl::StrCat("HTTP/1.1 ", response.status, " ",
-                                 ReasonPhrase(response.status), "\r\n");
-  if (response.status != 204) {
-    absl::StrAppend(&out, "Content-Type: ", HeaderSafe(response.content_type),
-                    "\r\nContent-Length: ", response.body.size(), "\r\n");
+  const bool has_body = response.status != 204;
+  // One allocation: the status line, the fixed headers and the body.
+  size_t size = 96 + response.content_type.size();
+  for (const auto& [k, v] : response.headers) size += k.size() + v.size() + 4;
+  if (!head && has_body) size += response.body.size();
+  std::string out;
+  out.reserve(size);
+  absl::StrAppend(&out, "HTTP/1.1 ", response.status, " ",
+                  ReasonPhrase(response.status), "\r\n");
+  if (has_body) {
+    out += "Content-Type: ";
+    AppendHeaderSafe(response.content_type, &out);
+    absl::StrAppend(&out, "\r\nContent-Length: ", response.body.size(), "\r\n");
   }
   for (const auto& [k, v] : response.headers) {
-    absl::StrAppend(&out, HeaderSafe(k), ": ", HeaderSafe(v), "\r\n");
+    AppendHeaderSafe(k, &out);
+    out += ": ";
+    AppendHeaderSafe(v, &out);
+    out += "\r\n";
   }
   out += keep_alive ? "Connection: keep-alive\r\n\r\n"
                     : "Connection: close\r\n\r\n";
-  if (!head && response.status != 204) out += response.body;
+  if (!head && has_body) out += response.body;
   return out;
 }
 
