@@ -73,9 +73,10 @@ bool ParseDigits(absl::string_view text, uint64_t* out) {
   uint64_t v = 0;
   for (char c : text) {
     if (!IsDigit(c)) return false;
-    const uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
+    if (__builtin_mul_overflow(v, uint64_t{10}, &v) ||
+        __builtin_add_overflow(v, static_cast<uint64_t>(c - '0'), &v)) {
+      return false;
+    }
   }
   *out = v;
   return true;
