@@ -122,16 +122,33 @@ std::optional<double> ParseDouble(absl::string_view text) {
   return v;
 }
 
+// Whether `s` is the string literal `lit`: a constant-length comparison the
+// compiler inlines.
+template <size_t N>
+inline bool Is(absl::string_view s, const char (&lit)[N]) {
+  return s.size() == N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
+}
+
+// "avg10=0.12 avg60=0.05 avg300=0.01 total=12345": each blank-separated
+// token is key=value, split at its first '=' in the same pass that finds
+// the token's end. Every value must parse; unknown keys are checked and
+// ignored.
 bool ParsePsiLine(absl::string_view rest, PsiLine* out) {
   bool avg10 = false, total = false;
+  const char* p = rest.data();
+  const char* const end = p + rest.size();
   while (true) {
-    absl::string_view token = NextToken(rest);
-    if (token.empty()) break;
-    size_t eq = Find(token, '=');
-    if (eq == absl::string_view::npos) return false;
-    absl::string_view key = token.substr(0, eq);
-    absl::string_view value = token.substr(eq + 1);
-    if (key == "total") {
+    while (p < end && (*p == ' ' || *p == '\t')) ++p;
+    if (p == end) break;
+    const char* const begin = p;
+    const char* eq = nullptr;
+    for (; p < end && *p != ' ' && *p != '\t'; ++p) {
+      if (*p == '=' && eq == nullptr) eq = p;
+    }
+    if (eq == nullptr) return false;
+    const absl::string_view key(begin, static_cast<size_t>(eq - begin));
+    const absl::string_view value(eq + 1, static_cast<size_t>(p - eq - 1));
+    if (Is(key, "total")) {
       std::optional<uint64_t> v = ParseUint(value);
       if (!v) return false;
       out->total_us = *v;
@@ -139,12 +156,12 @@ bool ParsePsiLine(absl::string_view rest, PsiLine* out) {
     } else {
       std::optional<double> v = ParseDouble(value);
       if (!v) return false;
-      if (key == "avg10") {
+      if (Is(key, "avg10")) {
         out->avg10 = *v;
         avg10 = true;
-      } else if (key == "avg60") {
+      } else if (Is(key, "avg60")) {
         out->avg60 = *v;
-      } else if (key == "avg300") {
+      } else if (Is(key, "avg300")) {
         out->avg300 = *v;
       }
     }
