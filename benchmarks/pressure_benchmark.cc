@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,28 +49,57 @@ void RawRead(const std::string& path) {
 }
 
 // Descriptors kept open and re-read with one pread: the floor.
+//
+// Each pread asks for about what the detector's reader asks for (the
+// smallest power of two, at least 64, that holds twice the content seen at
+// setup), not a fixed 8 KiB: sysctl files allocate and zero a kernel buffer
+// of the requested size and kernfs attributes one of up to a page, so an
+// oversized request would make the floor dearer than the detector's read.
+// A directory (the /proc/<pid>/fd count) is one fstat, as in the detector;
+// which is which is settled once here, so no sample pays a failing pread.
 class KeptOpen {
  public:
   explicit KeptOpen(const std::vector<std::string>& paths) {
     for (const std::string& p : paths) {
       int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd >= 0) fds_.push_back(fd);
+      if (fd < 0) continue;
+      struct stat st;
+      if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        dir_fds_.push_back(fd);
+        continue;
+      }
+      char buf[kMaxRead];
+      const ssize_t n = pread(fd, buf, sizeof(buf), 0);
+      size_t want = 64;
+      while (n > 0 && want < 2 * static_cast<size_t>(n)) want *= 2;
+      files_.push_back({fd, std::min(want, kMaxRead)});
     }
   }
   ~KeptOpen() {
-    for (int fd : fds_) close(fd);
+    for (const File& f : files_) close(f.fd);
+    for (int fd : dir_fds_) close(fd);
   }
   void ReadAll() {
-    char buf[8192];
-    for (int fd : fds_) {
+    char buf[kMaxRead];
+    for (const File& f : files_) {
+      benchmark::DoNotOptimize(pread(f.fd, buf, f.read_size, 0));
+    }
+    for (int fd : dir_fds_) {
       struct stat st;
-      if (pread(fd, buf, sizeof(buf), 0) < 0) fstat(fd, &st);
+      benchmark::DoNotOptimize(fstat(fd, &st));
+      benchmark::DoNotOptimize(st.st_size);
     }
     benchmark::DoNotOptimize(buf[0]);
   }
 
  private:
-  std::vector<int> fds_;
+  static constexpr size_t kMaxRead = 8192;
+  struct File {
+    int fd;
+    size_t read_size;
+  };
+  std::vector<File> files_;
+  std::vector<int> dir_fds_;
 };
 
 template <typename Detector>

@@ -1,8 +1,8 @@
 #include "health/pressure/internal/parse.h"
 
-#include <cstdlib>
+#include <cstdint>
+#include <cstring>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -12,41 +12,143 @@ namespace pressure {
 namespace internal {
 namespace {
 
+// The characters absl::ascii_isspace accepts, without the call through a
+// function pointer that absl::StripAsciiWhitespace makes per character.
+inline bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+         c == '\r';
+}
+
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+absl::string_view StripSpace(absl::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && IsSpace(s[b])) ++b;
+  while (e > b && IsSpace(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+// Position of the first `c` in `s`, or npos: memchr, which Debian's Abseil
+// string_view::find (an out-of-line call) does not inline.
+size_t Find(absl::string_view s, char c) {
+  if (s.empty()) return absl::string_view::npos;
+  const void* p = std::memchr(s.data(), c, s.size());
+  return p == nullptr
+             ? absl::string_view::npos
+             : static_cast<size_t>(static_cast<const char*>(p) - s.data());
+}
+
+// Position of the last `c` in `s`, or npos.
+size_t FindLast(absl::string_view s, char c) {
+  if (s.empty()) return absl::string_view::npos;
+  const void* p = memrchr(s.data(), c, s.size());
+  return p == nullptr
+             ? absl::string_view::npos
+             : static_cast<size_t>(static_cast<const char*>(p) - s.data());
+}
+
 // Splits off the next line of `rest` (without its '\n').
-absl::string_view NextLine(absl::string_view& rest) {
-  size_t nl = rest.find('\n');
+inline absl::string_view NextLine(absl::string_view& rest) {
+  const size_t nl = Find(rest, '\n');
   absl::string_view line = rest.substr(0, nl);
   rest.remove_prefix(nl == absl::string_view::npos ? rest.size() : nl + 1);
   return line;
 }
 
 // Splits off the next whitespace-separated token of `rest`.
-absl::string_view NextToken(absl::string_view& rest) {
-  size_t i = 0;
-  while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
-  size_t j = i;
-  while (j < rest.size() && rest[j] != ' ' && rest[j] != '\t') ++j;
-  absl::string_view token = rest.substr(i, j - i);
-  rest.remove_prefix(j);
-  return token;
+inline absl::string_view NextToken(absl::string_view& rest) {
+  const char* p = rest.data();
+  const char* const end = p + rest.size();
+  while (p < end && (*p == ' ' || *p == '\t')) ++p;
+  const char* q = p;
+  while (q < end && *q != ' ' && *q != '\t') ++q;
+  rest = absl::string_view(q, static_cast<size_t>(end - q));
+  return absl::string_view(p, static_cast<size_t>(q - p));
 }
 
+// Digits only (no sign, no whitespace), at least one, no overflow: what
+// absl::SimpleAtoi accepts for uint64_t once whitespace and sign are gone.
+bool ParseDigits(absl::string_view text, uint64_t* out) {
+  if (text.empty()) return false;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (!IsDigit(c)) return false;
+    if (__builtin_mul_overflow(v, uint64_t{10}, &v) ||
+        __builtin_add_overflow(v, static_cast<uint64_t>(c - '0'), &v)) {
+      return false;
+    }
+  }
+  *out = v;
+  return true;
+}
+
+// Powers of ten that are exact doubles.
+constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                             1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+// At most this many digits in the fast path: the integer they form is below
+// 2^53 and so exact as a double.
+constexpr int kMaxExactDigits = 15;
+
 std::optional<double> ParseDouble(absl::string_view text) {
+  // Fast path for what the kernel writes ("12.34", "0.00", "7"): the digits
+  // as an integer n with f of them after the point, then n / 10^f. Both
+  // operands are exact and IEEE division rounds correctly, so the result is
+  // the double nearest the decimal, the same one strtod / SimpleAtod give.
+  // Anything else (sign, exponent, whitespace, more digits) takes the
+  // general parser.
+  uint64_t n = 0;
+  int digits = 0, fraction = 0;
+  size_t i = 0;
+  while (i < text.size() && IsDigit(text[i]) && digits < kMaxExactDigits) {
+    n = n * 10 + static_cast<uint64_t>(text[i++] - '0');
+    ++digits;
+  }
+  bool fast = digits > 0;
+  if (fast && i < text.size() && text[i] == '.') {
+    ++i;
+    while (i < text.size() && IsDigit(text[i]) && digits < kMaxExactDigits) {
+      n = n * 10 + static_cast<uint64_t>(text[i++] - '0');
+      ++digits;
+      ++fraction;
+    }
+    fast = fraction > 0;
+  }
+  if (fast && i == text.size()) {
+    return static_cast<double>(n) / kPow10[fraction];
+  }
   double v;
   if (!absl::SimpleAtod(text, &v)) return std::nullopt;
   return v;
 }
 
+// Whether `s` is the string literal `lit`: a constant-length comparison the
+// compiler inlines.
+template <size_t N>
+inline bool Is(absl::string_view s, const char (&lit)[N]) {
+  return s.size() == N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
+}
+
+// "avg10=0.12 avg60=0.05 avg300=0.01 total=12345": each blank-separated
+// token is key=value, split at its first '=' in the same pass that finds
+// the token's end. Every value must parse; unknown keys are checked and
+// ignored.
 bool ParsePsiLine(absl::string_view rest, PsiLine* out) {
   bool avg10 = false, total = false;
+  const char* p = rest.data();
+  const char* const end = p + rest.size();
   while (true) {
-    absl::string_view token = NextToken(rest);
-    if (token.empty()) break;
-    size_t eq = token.find('=');
-    if (eq == absl::string_view::npos) return false;
-    absl::string_view key = token.substr(0, eq);
-    absl::string_view value = token.substr(eq + 1);
-    if (key == "total") {
+    while (p < end && (*p == ' ' || *p == '\t')) ++p;
+    if (p == end) break;
+    const char* const begin = p;
+    const char* eq = nullptr;
+    for (; p < end && *p != ' ' && *p != '\t'; ++p) {
+      if (*p == '=' && eq == nullptr) eq = p;
+    }
+    if (eq == nullptr) return false;
+    const absl::string_view key(begin, static_cast<size_t>(eq - begin));
+    const absl::string_view value(eq + 1, static_cast<size_t>(p - eq - 1));
+    if (Is(key, "total")) {
       std::optional<uint64_t> v = ParseUint(value);
       if (!v) return false;
       out->total_us = *v;
@@ -54,12 +156,12 @@ bool ParsePsiLine(absl::string_view rest, PsiLine* out) {
     } else {
       std::optional<double> v = ParseDouble(value);
       if (!v) return false;
-      if (key == "avg10") {
+      if (Is(key, "avg10")) {
         out->avg10 = *v;
         avg10 = true;
-      } else if (key == "avg60") {
+      } else if (Is(key, "avg60")) {
         out->avg60 = *v;
-      } else if (key == "avg300") {
+      } else if (Is(key, "avg300")) {
         out->avg300 = *v;
       }
     }
@@ -88,15 +190,13 @@ std::string Unescape(absl::string_view s) {
 }  // namespace
 
 std::optional<uint64_t> ParseUint(absl::string_view text) {
-  text = absl::StripAsciiWhitespace(text);
-  if (text.empty() || text[0] == '-' || text[0] == '+') return std::nullopt;
   uint64_t v;
-  if (!absl::SimpleAtoi(text, &v)) return std::nullopt;
+  if (!ParseDigits(StripSpace(text), &v)) return std::nullopt;
   return v;
 }
 
 std::optional<uint64_t> ParseLimit(absl::string_view text) {
-  text = absl::StripAsciiWhitespace(text);
+  text = StripSpace(text);
   // cpu.max holds "quota period": the first token is the limit.
   absl::string_view rest = text;
   absl::string_view first = NextToken(rest);
@@ -110,20 +210,30 @@ int ParseFlatKeyed(absl::string_view content,
                    absl::Span<const KeyedField> fields) {
   for (const KeyedField& f : fields) f.out->reset();
   int found = 0;
+  const int wanted = static_cast<int>(fields.size());
   absl::string_view rest = content;
-  while (!rest.empty()) {
+  // Every field takes its first parseable occurrence: once all are filled,
+  // the rest of the file cannot change the result.
+  while (!rest.empty() && found < wanted) {
     absl::string_view line = NextLine(rest);
-    absl::string_view key = NextToken(line);
-    if (key.empty()) continue;
+    while (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {
+      line.remove_prefix(1);
+    }
+    // The key is the first token: the line starts with it and a blank or
+    // the end of the line follows. Compared in place rather than split off
+    // first, so most lines cost a length and a first-byte comparison.
     for (const KeyedField& f : fields) {
-      if (f.key == key && !f.out->has_value()) {
-        std::optional<uint64_t> v = ParseUint(line);
-        if (v) {
-          *f.out = *v;
-          ++found;
-        }
-        break;
+      const size_t k = f.key.size();
+      if (k == 0 || line.size() < k || line[0] != f.key[0]) continue;
+      if (line.size() > k && line[k] != ' ' && line[k] != '\t') continue;
+      if (std::memcmp(line.data(), f.key.data(), k) != 0) continue;
+      if (f.out->has_value()) continue;  // A repeated key in `fields`.
+      std::optional<uint64_t> v = ParseUint(line.substr(k));
+      if (v) {
+        *f.out = *v;
+        ++found;
       }
+      break;
     }
   }
   return found;
@@ -203,7 +313,7 @@ std::optional<uint64_t> ParseStatThreads(absl::string_view content) {
   // The command name (field 2) is in parentheses and may contain spaces or
   // ')': fields resume after the last ')'. num_threads is field 20, the 18th
   // token after it (field 3 is the first).
-  size_t close = content.rfind(')');
+  size_t close = FindLast(content, ')');
   if (close == absl::string_view::npos) return std::nullopt;
   absl::string_view rest = content.substr(close + 1);
   absl::string_view token;
@@ -220,7 +330,7 @@ std::optional<uint64_t> ParseLoadavgTasks(absl::string_view content) {
     if (NextToken(rest).empty()) return std::nullopt;
   }
   absl::string_view running_total = NextToken(rest);
-  size_t slash = running_total.find('/');
+  size_t slash = Find(running_total, '/');
   if (slash == absl::string_view::npos) return std::nullopt;
   return ParseUint(running_total.substr(slash + 1));
 }

@@ -28,7 +28,8 @@ inline constexpr uint64_t kUnlimited = UINT64_MAX;
 // and no machine has 4 EiB of anything.
 inline constexpr uint64_t kHugeLimit = uint64_t{1} << 62;
 
-// A decimal unsigned integer, surrounding whitespace allowed.
+// A decimal unsigned integer, surrounding ASCII whitespace allowed; no sign,
+// nullopt past UINT64_MAX. Does not allocate or call strtoul.
 std::optional<uint64_t> ParseUint(absl::string_view text);
 
 // A single-value limit file: memory.max, memory.high, pids.max,
@@ -43,7 +44,8 @@ struct KeyedField {
   std::optional<uint64_t>* out;
 };
 // Fills every field whose key is present (others are reset to nullopt) in one
-// pass. Returns the number of fields found.
+// pass, each from the first line where its value parses; stops reading once
+// all are filled. Returns the number of fields found.
 int ParseFlatKeyed(absl::string_view content,
                    absl::Span<const KeyedField> fields);
 

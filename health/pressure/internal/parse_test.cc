@@ -1,5 +1,11 @@
 #include "health/pressure/internal/parse.h"
 
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace vigil {
@@ -15,6 +21,21 @@ TEST(ParseUint, AcceptsDecimalsWithWhitespace) {
   EXPECT_FALSE(ParseUint("-1").has_value());
   EXPECT_FALSE(ParseUint("12abc").has_value());
   EXPECT_FALSE(ParseUint("max").has_value());
+}
+
+TEST(ParseUint, WhitespaceSignsAndOverflow) {
+  EXPECT_EQ(ParseUint("\t\v\f\r 9 \r\n"), 9u);  // Every ASCII blank.
+  EXPECT_EQ(ParseUint("007"), 7u);
+  EXPECT_EQ(ParseUint("0"), 0u);
+  EXPECT_FALSE(ParseUint(" \n\t").has_value());
+  EXPECT_FALSE(ParseUint("+5").has_value());
+  EXPECT_FALSE(ParseUint("1 2").has_value());
+  EXPECT_FALSE(ParseUint("1.5").has_value());
+  EXPECT_FALSE(ParseUint("0x10").has_value());
+  // One past UINT64_MAX, and far past it.
+  EXPECT_FALSE(ParseUint("18446744073709551616").has_value());
+  EXPECT_FALSE(ParseUint("99999999999999999999999").has_value());
+  EXPECT_EQ(ParseUint("00000000000000000000018446744073709551615"), UINT64_MAX);
 }
 
 TEST(ParseLimit, MaxAndHugeValuesMeanUnlimited) {
@@ -55,6 +76,48 @@ TEST(ParseFlatKeyed, KeyMustMatchWholeToken) {
   EXPECT_EQ(oom_kill, 1u);
 }
 
+TEST(ParseFlatKeyed, BlanksPrefixesAndMissingValues) {
+  std::optional<uint64_t> a, b, c, d;
+  const KeyedField fields[] = {
+      {"inactive_file", &a}, {"nr_periods", &b}, {"oom", &c}, {"max", &d}};
+  EXPECT_EQ(ParseFlatKeyed("inactive_file_x 1\n"         // Longer key.
+                           "inactive_fil 2\n"            // Shorter key.
+                           "  \tinactive_file\t 3 \n"    // Leading blanks, tab.
+                           "nr_periods\n"                // No value.
+                           "nr_periods 4\n"              // Then a value.
+                           "oom max\n"                   // Not a number.
+                           "max 18446744073709551616\n"  // Overflows.
+                           "\n   \n",
+                           fields),
+            2);
+  EXPECT_EQ(a, 3u);
+  EXPECT_EQ(b, 4u);
+  EXPECT_FALSE(c.has_value());
+  EXPECT_FALSE(d.has_value());
+}
+
+TEST(ParseFlatKeyed, FirstParseableOccurrenceWins) {
+  std::optional<uint64_t> a, b;
+  const KeyedField fields[] = {{"a", &a}, {"b", &b}};
+  EXPECT_EQ(
+      ParseFlatKeyed("a x\na 1\na 2\nb 18446744073709551615\nb 3", fields), 2);
+  EXPECT_EQ(a, 1u);
+  EXPECT_EQ(b, UINT64_MAX);
+  // No trailing newline on the last line, and a file without the keys.
+  EXPECT_EQ(ParseFlatKeyed("b 5", fields), 1);
+  EXPECT_EQ(b, 5u);
+  EXPECT_EQ(ParseFlatKeyed("", fields), 0);
+  EXPECT_FALSE(a.has_value() || b.has_value());
+}
+
+TEST(ParseFlatKeyed, RepeatedKeyInFieldsTakesSuccessiveLines) {
+  std::optional<uint64_t> first, second;
+  const KeyedField fields[] = {{"k", &first}, {"k", &second}};
+  EXPECT_EQ(ParseFlatKeyed("k 1\nk 2\nk 3\n", fields), 2);
+  EXPECT_EQ(first, 1u);
+  EXPECT_EQ(second, 2u);
+}
+
 TEST(ParseFlatKeyed, ResetsFieldsAndSkipsBadValues) {
   std::optional<uint64_t> a = 99;
   const KeyedField fields[] = {{"a", &a}};
@@ -89,6 +152,64 @@ TEST(ParsePsi, RejectsGarbage) {
   EXPECT_FALSE(ParsePsi("", &c));
   EXPECT_FALSE(ParsePsi("some avg10=x total=1\n", &c));
   EXPECT_FALSE(ParsePsi("full avg10=1.00 avg60=0 avg300=0 total=1\n", &c));
+}
+
+// The averages the kernel writes (two decimals) are parsed without strtod:
+// every one must give the very double SimpleAtod gives.
+TEST(ParsePsi, AveragesEqualSimpleAtodBitForBit) {
+  for (int hundredths = 0; hundredths <= 100000; ++hundredths) {
+    char avg[32];
+    std::snprintf(avg, sizeof(avg), "%d.%02d", hundredths / 100,
+                  hundredths % 100);
+    double want;
+    ASSERT_TRUE(absl::SimpleAtod(avg, &want));
+    PsiContent c;
+    ASSERT_TRUE(ParsePsi(absl::StrCat("some avg10=", avg, " avg60=", avg,
+                                      " avg300=", avg, " total=1\n"),
+                         &c))
+        << avg;
+    EXPECT_EQ(std::memcmp(&c.some->avg10, &want, sizeof(double)), 0) << avg;
+    EXPECT_EQ(std::memcmp(&c.some->avg300, &want, sizeof(double)), 0) << avg;
+  }
+}
+
+TEST(ParsePsi, UnusualAveragesMatchSimpleAtod) {
+  for (const char* avg :
+       {"0", "7", "100", "0.5", "1.234", "12.", ".5", "1e2", "-1.00",
+        "123456789012345", "1234567890123456", "123456789012.345",
+        "0.1234567890123456789", "99999999999999999999.99", "00000000000000.01",
+        "1.7976931348623157e308"}) {
+    double want;
+    ASSERT_TRUE(absl::SimpleAtod(avg, &want)) << avg;
+    PsiContent c;
+    ASSERT_TRUE(ParsePsi(absl::StrCat("some avg10=", avg, " total=1"), &c))
+        << avg;
+    EXPECT_EQ(std::memcmp(&c.some->avg10, &want, sizeof(double)), 0) << avg;
+  }
+}
+
+TEST(ParsePsi, MissingAndMalformedFields) {
+  PsiContent c;
+  // avg60 and avg300 may be missing; avg10 and total may not.
+  ASSERT_TRUE(ParsePsi("some avg10=1.00 total=5", &c));
+  EXPECT_DOUBLE_EQ(c.some->avg10, 1.0);
+  EXPECT_EQ(c.some->avg60, 0.0);
+  EXPECT_FALSE(ParsePsi("some avg60=1.00 total=5\n", &c));
+  EXPECT_FALSE(ParsePsi("some avg10=1.00\n", &c));
+  EXPECT_FALSE(ParsePsi("some avg10= total=1\n", &c));
+  EXPECT_FALSE(ParsePsi("some avg10=1.0.0 total=1\n", &c));
+  EXPECT_FALSE(ParsePsi("some avg10=1.00x total=1\n", &c));
+  EXPECT_FALSE(ParsePsi("some avg10=1.00 total=-1\n", &c));
+  EXPECT_FALSE(ParsePsi("some avg10=1.00 total=18446744073709551616\n", &c));
+  EXPECT_FALSE(ParsePsi("some avg10 total=1\n", &c));
+  // Blanks around the line and a huge total.
+  ASSERT_TRUE(
+      ParsePsi("  some\tavg10=2.50  total=18446744073709551615  \n", &c));
+  EXPECT_EQ(c.some->avg10, 2.5);
+  EXPECT_EQ(c.some->total_us, UINT64_MAX);
+  // A bad "full" line is dropped, "some" still counts.
+  ASSERT_TRUE(ParsePsi("some avg10=0.00 total=1\nfull avg10=x total=1\n", &c));
+  EXPECT_FALSE(c.full.has_value());
 }
 
 TEST(ParseMeminfo, ReadsTotalAndAvailableInBytes) {
@@ -140,6 +261,11 @@ TEST(ParseStatThreads, HandlesParenthesesAndSpacesInComm) {
             1u);
   EXPECT_FALSE(ParseStatThreads("garbage").has_value());
   EXPECT_FALSE(ParseStatThreads("1 (x) S 0 1").has_value());
+  EXPECT_FALSE(ParseStatThreads("").has_value());
+  // A ')' inside the name followed by a short tail: only the last counts.
+  EXPECT_FALSE(ParseStatThreads("1 (a) S 0 1 1 0 -1 4 1 2 3 4 5 6 7 8 20 0 "
+                                "12 0 9 (b)")
+                   .has_value());
 }
 
 TEST(ParseLoadavgTasks, ReadsTotalTasks) {
