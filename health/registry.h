@@ -191,7 +191,8 @@ class HealthRegistry {
   struct EventOrder {
     bool operator()(const std::pair<absl::Time, CheckState*>& a,
                     const std::pair<absl::Time, CheckState*>& b) const {
-      return a.first != b.first ? a.first < b.first : a.second < b.second;
+      if (a.first != b.first) return a.first < b.first;
+      return std::less<CheckState*>()(a.second, b.second);
     }
   };
   void RebuildGroupIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
