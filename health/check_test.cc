@@ -1,7 +1,11 @@
 #include "health/check.h"
 
+#include <algorithm>
+#include <memory>
 #include <stdexcept>
+#include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health/snapshot.h"
@@ -131,6 +135,112 @@ TEST(AggregateTest, WorstOfCriticalNonCriticalOnlyDegrades) {
   EXPECT_EQ(Aggregate({&ok, &bad, &optional_bad}), Status::kUnhealthy);
   EXPECT_EQ(Aggregate({&ok, &unknown}), Status::kUnknown);
   EXPECT_EQ(Aggregate({&ok, &optional_unknown}), Status::kHealthy);
+}
+
+// A list of `n` elements 0..n-1, built with both push_backs.
+SharedList<int> IntList(size_t n) {
+  SharedList<int> list;
+  list.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (i % 2 == 0) {
+      list.push_back(static_cast<int>(i));
+    } else {
+      list.push_back(std::make_shared<const int>(static_cast<int>(i)));
+    }
+  }
+  return list;
+}
+
+TEST(SharedListTest, ChunkBoundaries) {
+  constexpr size_t kChunk = SharedList<int>::kChunkSize;
+  for (size_t n : {size_t{0}, size_t{1}, kChunk - 1, kChunk, kChunk + 1,
+                   2 * kChunk, 3 * kChunk + 5}) {
+    SCOPED_TRACE(n);
+    const SharedList<int> list = IntList(n);
+    ASSERT_EQ(list.size(), n);
+    EXPECT_EQ(list.empty(), n == 0);
+    EXPECT_EQ(static_cast<size_t>(list.end() - list.begin()), n);
+    size_t i = 0;
+    for (int v : list) EXPECT_EQ(v, static_cast<int>(i++));
+    EXPECT_EQ(i, n);
+    for (size_t j = 0; j < n; ++j) {
+      EXPECT_EQ(list[j], static_cast<int>(j));
+      EXPECT_EQ(*list.shared(j), static_cast<int>(j));
+      EXPECT_EQ(list.begin()[j], static_cast<int>(j));
+    }
+    if (n == 0) continue;
+    EXPECT_EQ(list.front(), 0);
+    EXPECT_EQ(list.back(), static_cast<int>(n - 1));
+    auto last = list.end();
+    --last;
+    EXPECT_EQ(*last, static_cast<int>(n - 1));
+    EXPECT_EQ(*(list.begin() + (n - 1)), static_cast<int>(n - 1));
+    EXPECT_TRUE(std::is_sorted(list.begin(), list.end()));
+    EXPECT_EQ(
+        *std::lower_bound(list.begin(), list.end(), static_cast<int>(n / 2)),
+        static_cast<int>(n / 2));
+  }
+}
+
+TEST(SharedListTest, SetCopiesOnlyItsChunkAndLeavesCopiesAlone) {
+  constexpr size_t kChunk = SharedList<int>::kChunkSize;
+  const size_t n = 3 * kChunk + 1;
+  for (size_t changed : {size_t{0}, kChunk - 1, kChunk, n / 2, n - 1}) {
+    SCOPED_TRACE(changed);
+    const SharedList<int> before = IntList(n);
+    SharedList<int> after = before;
+    after.Set(changed, std::make_shared<const int>(-1));
+    EXPECT_EQ(after[changed], -1);
+    EXPECT_EQ(before[changed], static_cast<int>(changed));
+    for (size_t i = 0; i < n; ++i) {
+      if (i == changed) continue;
+      // Every other element is the very same object in both lists.
+      EXPECT_EQ(after.shared(i), before.shared(i)) << i;
+    }
+    // A second change in the same chunk, and growing the copy, still leave
+    // the original alone.
+    const size_t neighbour =
+        changed % kChunk == 0 && changed + 1 < n ? changed + 1 : changed - 1;
+    after.Set(neighbour, std::make_shared<const int>(-2));
+    after.push_back(7);
+    EXPECT_EQ(after[neighbour], -2);
+    EXPECT_EQ(before[neighbour], static_cast<int>(neighbour));
+    EXPECT_EQ(after.size(), n + 1);
+    EXPECT_EQ(after.back(), 7);
+    EXPECT_EQ(before.size(), n);
+    EXPECT_EQ(before.back(), static_cast<int>(n - 1));
+  }
+}
+
+TEST(SharedListTest, PushBackOnCopyDoesNotTouchOriginalsLastChunk) {
+  SharedList<int> original = IntList(5);
+  SharedList<int> copy = original;
+  copy.push_back(100);
+  original.push_back(200);
+  EXPECT_EQ(copy.size(), 6u);
+  EXPECT_EQ(original.size(), 6u);
+  EXPECT_EQ(copy[5], 100);
+  EXPECT_EQ(original[5], 200);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(copy.shared(i), original.shared(i));
+}
+
+TEST(SnapshotTest, FindCheckAcrossChunks) {
+  Snapshot s;
+  const size_t n = 2 * SharedList<CheckSnapshot>::kChunkSize + 3;
+  for (size_t i = 0; i < n; ++i) {
+    CheckSnapshot c;
+    c.name = absl::StrCat("c", absl::Dec(i, absl::kZeroPad4));
+    s.checks.push_back(std::move(c));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const std::string name = absl::StrCat("c", absl::Dec(i, absl::kZeroPad4));
+    const CheckSnapshot* c = s.FindCheck(name);
+    ASSERT_NE(c, nullptr) << name;
+    EXPECT_EQ(c, &s.checks[i]);
+  }
+  EXPECT_EQ(s.FindCheck("c"), nullptr);
+  EXPECT_EQ(s.FindCheck("c9999"), nullptr);
+  EXPECT_EQ(s.FindCheck("d"), nullptr);
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ absl::Duration NonNegative(absl::Duration d) {
 
 }  // namespace
 
-struct HealthRegistry::CheckState {
+struct HealthRegistry::CheckState : std::enable_shared_from_this<CheckState> {
   Check check;
   // The reported view, copied into each snapshot.
   CheckSnapshot published;
@@ -45,7 +45,48 @@ struct HealthRegistry::CheckState {
   // `published` as last put in a snapshot; rebuilt when `view_dirty`.
   std::shared_ptr<const CheckSnapshot> view;
   bool view_dirty = true;
+  // Still in checks_ (cleared by Unregister).
+  bool registered = true;
+  // In dirty_.
+  bool dirty_listed = false;
+  // The key of this check's entry in events_, if `scheduled`.
+  bool scheduled = false;
+  absl::Time event_at;
+  // Position in checks_ order (and in list_); the groups it counts in, as
+  // positions in group_index_. Rebuilt with the group index.
+  size_t position = 0;
+  std::vector<size_t> group_slots;
 };
+
+namespace {
+
+// The aggregate of a group from its member counts; same rules as
+// Aggregate().
+Status AggregateCounts(const int (&counts)[2][4]) {
+  const int* critical = counts[1];
+  const int* other = counts[0];
+  Status worst = Status::kHealthy;
+  for (Status s : {Status::kDegraded, Status::kUnknown, Status::kUnhealthy}) {
+    if (critical[static_cast<int>(s)] > 0) worst = s;
+  }
+  if (other[static_cast<int>(Status::kDegraded)] > 0 ||
+      other[static_cast<int>(Status::kUnhealthy)] > 0) {
+    worst = Worse(worst, Status::kDegraded);
+  }
+  return worst;
+}
+
+// Members of a group that are not passing (UNKNOWN or UNHEALTHY).
+int NotPassing(const int (&counts)[2][4]) {
+  int n = 0;
+  for (const int* c : counts) {
+    n += c[static_cast<int>(Status::kUnknown)] +
+         c[static_cast<int>(Status::kUnhealthy)];
+  }
+  return n;
+}
+
+}  // namespace
 
 HealthRegistry::HealthRegistry(RegistryOptions options)
     : clock_(options.clock != nullptr ? options.clock : Clock::Real()),
@@ -94,6 +135,7 @@ absl::Status HealthRegistry::Register(Check check) {
     p.timeout = check.options.timeout;
     state->next_run = now + check.options.initial_delay;
     state->check = std::move(check);
+    ScheduleLocked(*state, state->next_run);
     checks_.emplace(state->check.name, std::move(state));
     membership_dirty_ = true;
     wake_ = true;
@@ -111,6 +153,10 @@ absl::Status HealthRegistry::Unregister(absl::string_view name) {
       return absl::NotFoundError(
           absl::StrCat("check name \"", name, "\": not registered"));
     }
+    CheckState& state = *it->second;
+    state.registered = false;
+    UnscheduleLocked(state);
+    stuck_.erase(&state);
     checks_.erase(it);
     membership_dirty_ = true;
     PublishLocked(clock_->Now());
@@ -186,60 +232,92 @@ bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
 }
 
 absl::Time HealthRegistry::Tick() {
-  std::vector<std::pair<std::shared_ptr<CheckState>, absl::Time>> to_run;
+  std::vector<std::shared_ptr<CheckState>> to_run;
   absl::Time next = absl::InfiniteFuture();
+  absl::Time now;
   {
     MutexLock lock(&mu_);
-    const absl::Time now = clock_->Now();
+    now = clock_->Now();
     bool changed = !ticked_;
     ticked_ = true;
-    for (auto& [name, state] : checks_) {
-      CheckState& s = *state;
-      const CheckOptions& o = s.check.options;
+    // Only the due events: O(k log n) for k due checks.
+    while (!events_.empty() && events_.begin()->first <= now) {
+      CheckState& s = *events_.begin()->second;
+      events_.erase(events_.begin());
+      s.scheduled = false;
       if (s.in_flight) {
-        const absl::Time deadline = s.queued_at + o.timeout;
-        if (now < deadline) {
-          next = std::min(next, deadline);
-          continue;
-        }
-        CheckSnapshot& p = s.published;
-        if (!s.timed_out) {
-          s.timed_out = true;
-          --in_flight_untimed_;
-          ++p.consecutive_failures;
-          p.consecutive_successes = 0;
-        }
-        CheckResult r = CheckResult::Unhealthy(absl::StrCat(
-            "timed out after ", absl::FormatDuration(o.timeout),
-            " (running for ", absl::FormatDuration(now - s.queued_at), ")"));
-        if (p.result.status != Status::kUnhealthy) p.state_since = now;
-        p.result = std::move(r);
-        p.timed_out = true;
-        p.last_run_time = now;
-        s.view_dirty = true;
-        changed = true;
-        next = std::min(next, now + kStuckRefresh);
-      } else if (now >= s.next_run) {
+        // Its timeout deadline: from now on it is stuck.
+        s.timed_out = true;
+        --in_flight_untimed_;
+        ++s.published.consecutive_failures;
+        s.published.consecutive_successes = 0;
+        stuck_.insert(&s);
+      } else {
         s.in_flight = true;
         s.timed_out = false;
         s.queued_at = now;
-        s.next_run = now + o.interval;
+        s.next_run = now + s.check.options.interval;
         ++in_flight_untimed_;
-        to_run.emplace_back(state, now);
-        next = std::min(next, now + o.timeout);
-      } else {
-        next = std::min(next, s.next_run);
+        to_run.push_back(s.shared_from_this());
       }
     }
+    // Queued runs: their deadlines are the next events (scheduled only now,
+    // so that a run is never declared timed out in the step that queued it).
+    for (const std::shared_ptr<CheckState>& s : to_run) {
+      ScheduleLocked(*s, now + s->check.options.timeout);
+    }
+    // Stuck runs: the message says for how long, refreshed every step.
+    for (CheckState* sp : stuck_) {
+      CheckState& s = *sp;
+      const CheckOptions& o = s.check.options;
+      CheckSnapshot& p = s.published;
+      CheckResult r = CheckResult::Unhealthy(absl::StrCat(
+          "timed out after ", absl::FormatDuration(o.timeout), " (running for ",
+          absl::FormatDuration(now - s.queued_at), ")"));
+      if (p.result.status != Status::kUnhealthy) p.state_since = now;
+      p.result = std::move(r);
+      p.timed_out = true;
+      p.last_run_time = now;
+      MarkDirtyLocked(s);
+      changed = true;
+    }
+    if (!stuck_.empty()) next = now + kStuckRefresh;
+    if (!events_.empty()) next = std::min(next, events_.begin()->first);
     if (changed) PublishLocked(now);
   }
-  for (auto& [state, queued_at] : to_run) {
-    pool_->Submit([this, state = std::move(state), queued_at]() mutable {
-      RunCheck(std::move(state), queued_at);
+  // Queued in name order, as the checks are listed.
+  std::sort(to_run.begin(), to_run.end(),
+            [](const std::shared_ptr<CheckState>& a,
+               const std::shared_ptr<CheckState>& b) {
+              return a->check.name < b->check.name;
+            });
+  for (std::shared_ptr<CheckState>& state : to_run) {
+    pool_->Submit([this, state = std::move(state), now]() mutable {
+      RunCheck(std::move(state), now);
     });
   }
   DeliverTransitions();
   return next;
+}
+
+void HealthRegistry::ScheduleLocked(CheckState& state, absl::Time at) {
+  UnscheduleLocked(state);
+  state.event_at = at;
+  state.scheduled = true;
+  events_.emplace(at, &state);
+}
+
+void HealthRegistry::UnscheduleLocked(CheckState& state) {
+  if (!state.scheduled) return;
+  events_.erase({state.event_at, &state});
+  state.scheduled = false;
+}
+
+void HealthRegistry::MarkDirtyLocked(CheckState& state) {
+  state.view_dirty = true;
+  if (state.dirty_listed) return;
+  state.dirty_listed = true;
+  dirty_.push_back(&state);
 }
 
 void HealthRegistry::SchedulerLoop() {
@@ -278,6 +356,10 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
   {
     MutexLock lock(&mu_);
     if (!state->timed_out) --in_flight_untimed_;
+    if (state->registered) {
+      stuck_.erase(state.get());
+      ScheduleLocked(*state, state->next_run);
+    }
     state->in_flight = false;
     state->timed_out = false;
     CheckSnapshot& p = state->published;
@@ -289,8 +371,10 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
     state->view_dirty = true;
     if (state->next_run <= end) wake_ = true;
     // A removed check's late result changes nothing visible.
-    auto it = checks_.find(state->check.name);
-    if (it != checks_.end() && it->second == state) PublishLocked(end);
+    if (state->registered) {
+      MarkDirtyLocked(*state);
+      PublishLocked(end);
+    }
   }
   DeliverTransitions();
 }
@@ -321,6 +405,36 @@ void HealthRegistry::ApplyResult(CheckState& state, CheckResult raw,
   p.result = std::move(raw);
 }
 
+void HealthRegistry::RefreshViewLocked(CheckState& state, uint64_t generation,
+                                       absl::Time now) {
+  state.dirty_listed = false;
+  if (state.view_dirty || state.view == nullptr) {
+    state.view = std::make_shared<const CheckSnapshot>(state.published);
+    state.view_dirty = false;
+  }
+  const CheckSnapshot& p = *state.view;
+  if (p.result.status != state.last_notified) {
+    Transition t;
+    t.subject = Transition::Subject::kCheck;
+    t.name = p.name;
+    t.from = state.last_notified;
+    t.to = p.result.status;
+    t.message = p.result.message;
+    t.time = now;
+    t.generation = generation;
+    pending_.push_back(std::move(t));
+    state.last_notified = p.result.status;
+  }
+}
+
+void HealthRegistry::CountLocked(const CheckState& state, Status status,
+                                 int delta) {
+  const int critical = state.published.critical ? 1 : 0;
+  for (size_t slot : state.group_slots) {
+    group_index_[slot].counts[critical][static_cast<int>(status)] += delta;
+  }
+}
+
 void HealthRegistry::RebuildGroupIndexLocked() {
   std::set<std::string, std::less<>> names(std::begin(kFastGroups),
                                            std::end(kFastGroups));
@@ -331,72 +445,77 @@ void HealthRegistry::RebuildGroupIndexLocked() {
   for (const GroupIndex& gi : group_index_) previous[gi.name] = gi.last_status;
   group_index_.clear();
   group_index_.reserve(names.size());
+  std::map<absl::string_view, size_t> slots;
   for (const std::string& g : names) {
     GroupIndex gi;
     gi.name = g;
     if (auto it = previous.find(g); it != previous.end()) {
       gi.last_status = it->second;
     }
-    size_t i = 0;
-    for (const auto& [name, state] : checks_) {
-      if (state->published.InGroup(g)) {
-        gi.members.push_back(i);
-        gi.names.push_back(name);
-      }
-      ++i;
-    }
+    slots[g] = group_index_.size();
     group_index_.push_back(std::move(gi));
+  }
+  startup_group_ = slots.at(kStartup);
+  const size_t all = slots.at(kAllGroup);
+  size_t i = 0;
+  for (const auto& [name, state] : checks_) {
+    state->position = i++;
+    state->group_slots.clear();
+    state->group_slots.push_back(all);
+    for (const std::string& g : state->published.groups) {
+      const size_t slot = slots.at(g);
+      if (slot != all) state->group_slots.push_back(slot);
+    }
+    for (size_t slot : state->group_slots) {
+      group_index_[slot].names.push_back(name);
+    }
   }
   membership_dirty_ = false;
 }
 
 void HealthRegistry::PublishLocked(absl::Time now) {
-  if (membership_dirty_) RebuildGroupIndexLocked();
   auto s = std::make_shared<Snapshot>();
   s->time = now;
   s->generation = ++generation_;
   s->shutting_down = shutting_down_;
-  s->checks.reserve(checks_.size());
-  std::vector<const CheckSnapshot*> views;
-  views.reserve(checks_.size());
-  bool startup_passing = true;
-  for (auto& [name, state] : checks_) {
-    if (state->view_dirty || state->view == nullptr) {
-      state->view = std::make_shared<const CheckSnapshot>(state->published);
-      state->view_dirty = false;
+  if (membership_dirty_) {
+    // Membership changed: rebuild the index, the counts and the list, O(n).
+    RebuildGroupIndexLocked();
+    list_ = SharedList<CheckSnapshot>();
+    list_.reserve(checks_.size());
+    for (auto& [name, state] : checks_) {
+      RefreshViewLocked(*state, s->generation, now);
+      CountLocked(*state, state->view->result.status, +1);
+      list_.push_back(state->view);
     }
-    const CheckSnapshot& p = *state->view;
-    s->checks.push_back(state->view);
-    views.push_back(&p);
-    if (p.InGroup(kStartup) && !IsPassing(p.result.status)) {
-      startup_passing = false;
-    }
-    if (p.result.status != state->last_notified) {
-      Transition t;
-      t.subject = Transition::Subject::kCheck;
-      t.name = name;
-      t.from = state->last_notified;
-      t.to = p.result.status;
-      t.message = p.result.message;
-      t.time = now;
-      t.generation = s->generation;
-      pending_.push_back(std::move(t));
-      state->last_notified = p.result.status;
+  } else {
+    // Only the checks that changed, in name order (for their transitions).
+    std::sort(dirty_.begin(), dirty_.end(),
+              [](const CheckState* a, const CheckState* b) {
+                return a->position < b->position;
+              });
+    for (CheckState* state : dirty_) {
+      const Status before = state->view->result.status;
+      RefreshViewLocked(*state, s->generation, now);
+      CountLocked(*state, before, -1);
+      CountLocked(*state, state->view->result.status, +1);
+      list_.Set(state->position, state->view);
     }
   }
+  dirty_.clear();
+  s->checks = list_;
   // Startup completes (for good) once every startup check has passed, but
   // only once checks are actually being run.
-  if (ticked_ && startup_passing) startup_complete_ = true;
+  if (ticked_ && NotPassing(group_index_[startup_group_].counts) == 0) {
+    startup_complete_ = true;
+  }
   s->startup_complete = startup_complete_;
 
   s->groups.reserve(group_index_.size());
   uint32_t packed = 0;
-  std::vector<const CheckSnapshot*> members;
   for (GroupIndex& gi : group_index_) {
-    members.clear();
-    for (size_t i : gi.members) members.push_back(views[i]);
     std::string reason;
-    const Status status = GateGroup(gi.name, Aggregate(members),
+    const Status status = GateGroup(gi.name, AggregateCounts(gi.counts),
                                     startup_complete_, shutting_down_, &reason);
     const Status before = gi.last_status;
     gi.last_status = status;

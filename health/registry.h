@@ -43,8 +43,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -180,14 +182,37 @@ class HealthRegistry {
   // A group's members, cached between registrations.
   struct GroupIndex {
     std::string name;
-    std::vector<size_t> members;  // Positions in checks_ order.
     std::vector<std::string> names;
+    // Members by [critical][status] as last published, so the aggregate is
+    // recomputed in O(1) when a member changes.
+    int counts[2][4] = {};
     // Last published aggregate (nullptr after a membership change) and
     // status (kept across membership changes, for transitions).
     std::shared_ptr<const GroupSnapshot> last;
     Status last_status = Status::kUnknown;
   };
+  // Orders the scheduler's events by time (ties by address: due runs are
+  // sorted by name before they are queued).
+  struct EventOrder {
+    bool operator()(const std::pair<absl::Time, CheckState*>& a,
+                    const std::pair<absl::Time, CheckState*>& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      return std::less<CheckState*>()(a.second, b.second);
+    }
+  };
   void RebuildGroupIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts `state`'s next event (its next run, or its timeout deadline while
+  // in flight) in the scheduler's queue.
+  void ScheduleLocked(CheckState& state, absl::Time at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnscheduleLocked(CheckState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks `state`'s published view as changed for the next publication.
+  void MarkDirtyLocked(CheckState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds `state`'s view if dirty and queues its transition if any.
+  void RefreshViewLocked(CheckState& state, uint64_t generation, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountLocked(const CheckState& state, Status status, int delta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Index of a well-known group in fast_status_, or -1.
   static int FastIndex(absl::string_view group) {
@@ -241,7 +266,18 @@ class HealthRegistry {
   int in_flight_untimed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<GroupIndex> group_index_ ABSL_GUARDED_BY(mu_);
+  size_t startup_group_ ABSL_GUARDED_BY(mu_) = 0;  // In group_index_.
   bool membership_dirty_ ABSL_GUARDED_BY(mu_) = true;
+  // Every registered check's next event, earliest first; checks whose run is
+  // stuck past its timeout are in `stuck_` instead (refreshed every step).
+  std::set<std::pair<absl::Time, CheckState*>, EventOrder> events_
+      ABSL_GUARDED_BY(mu_);
+  std::set<CheckState*> stuck_ ABSL_GUARDED_BY(mu_);
+  // Registered checks whose view changed since the last publication.
+  std::vector<CheckState*> dirty_ ABSL_GUARDED_BY(mu_);
+  // The checks of the next snapshot, in name order; shares its chunks with
+  // the published snapshots.
+  SharedList<CheckSnapshot> list_ ABSL_GUARDED_BY(mu_);
   std::vector<Listener> listeners_ ABSL_GUARDED_BY(mu_);
   std::deque<Transition> pending_ ABSL_GUARDED_BY(mu_);
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,6 +1,10 @@
 #include "health/registry.h"
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -494,6 +498,209 @@ TEST_F(RegistryTest, SnapshotsAreImmutableAndGenerationsIncrease) {
   EXPECT_EQ(before->FindCheck("x")->result.status, Status::kUnknown);
   EXPECT_EQ(after->FindCheck("x")->result.status, Status::kHealthy);
   EXPECT_GT(after->generation, before->generation);
+}
+
+TEST_F(RegistryTest, SchedulerRunsManyChecksOnTheirOwnIntervals) {
+  constexpr int kChecks = 40;
+  std::vector<std::unique_ptr<Scripted>> scripted;
+  std::vector<absl::Duration> delay, interval;
+  for (int i = 0; i < kChecks; ++i) {
+    scripted.push_back(std::make_unique<Scripted>());
+    // Registered in reverse name order, with intervals of 1..7 s.
+    Check c = Make(absl::StrCat("c", 99 - i), scripted.back()->Function());
+    delay.push_back(absl::Seconds(i % 3));
+    interval.push_back(absl::Seconds(i % 7 + 1));
+    c.options.initial_delay = delay.back();
+    c.options.interval = interval.back();
+    c.options.timeout = absl::Milliseconds(500);
+    ASSERT_TRUE(registry_.Register(c).ok());
+  }
+  const absl::Time t0 = clock_.Now();
+  for (int t = 0; t <= 30; ++t) {
+    SCOPED_TRACE(t);
+    Step();
+    absl::Time next = absl::InfiniteFuture();
+    for (int i = 0; i < kChecks; ++i) {
+      const absl::Duration elapsed = clock_.Now() - t0;
+      int expected = 0;
+      absl::Time next_run = t0 + delay[i];
+      if (elapsed >= delay[i]) {
+        expected = static_cast<int>((elapsed - delay[i]) / interval[i]) + 1;
+        next_run = t0 + delay[i] + expected * interval[i];
+      }
+      EXPECT_EQ(scripted[i]->runs(), expected) << i;
+      const CheckSnapshot* c =
+          registry_.snapshot()->FindCheck(absl::StrCat("c", 99 - i));
+      ASSERT_NE(c, nullptr);
+      EXPECT_EQ(c->run_count, static_cast<uint64_t>(expected)) << i;
+      next = std::min(next, next_run);
+    }
+    // Nothing more is due at this instant; the next wake-up is the earliest
+    // next run of any check.
+    EXPECT_EQ(registry_.RunOnceForTest(), next);
+    clock_.Advance(absl::Seconds(1));
+  }
+}
+
+TEST_F(RegistryTest, GroupsAndTransitionsMatchRecomputationAsChecksChange) {
+  std::vector<Transition> seen;
+  Mutex seen_mu;
+  registry_.AddListener([&](const Transition& t) {
+    MutexLock lock(&seen_mu);
+    seen.push_back(t);
+  });
+  const std::vector<std::vector<std::string>> kGroups = {
+      {"readiness"},
+      {"liveness"},
+      {"startup"},
+      {"batch"},
+      {"readiness", "batch"}};
+  std::map<std::string, std::unique_ptr<Scripted>> scripted;
+  auto add = [&](int i) {
+    const std::string name = absl::StrCat("c", i);
+    scripted[name] = std::make_unique<Scripted>();
+    Check c = Make(name, scripted[name]->Function(), kGroups[i % 5]);
+    c.options.critical = i % 4 != 0;
+    ASSERT_TRUE(registry_.Register(c).ok());
+  };
+  for (int i = 0; i < 30; ++i) add(i);
+  std::mt19937 rng(42);
+  const Status kStatuses[] = {Status::kHealthy, Status::kDegraded,
+                              Status::kUnhealthy};
+  for (int round = 0; round < 20; ++round) {
+    SCOPED_TRACE(round);
+    if (round == 8) {
+      // Membership changes between rounds too.
+      ASSERT_TRUE(registry_.Unregister("c3").ok());
+      scripted.erase("c3");
+      add(30 + round);
+    }
+    for (auto& [name, s] : scripted) {
+      if (rng() % 3 == 0) s->Set(kStatuses[rng() % 3]);
+    }
+    Step();
+    clock_.Advance(absl::Seconds(10));
+    auto snap = registry_.snapshot();
+    for (const GroupSnapshot& g : snap->groups) {
+      const GroupSnapshot full = snap->AggregateGroup(g.name);
+      EXPECT_EQ(g.status, full.status) << g.name;
+      EXPECT_EQ(g.reason, full.reason) << g.name;
+      EXPECT_EQ(g.checks, full.checks) << g.name;
+    }
+    EXPECT_EQ(registry_.GroupStatus(kReadiness),
+              snap->FindGroup(kReadiness)->status);
+    EXPECT_EQ(registry_.GroupStatus(kLiveness),
+              snap->FindGroup(kLiveness)->status);
+    EXPECT_EQ(registry_.GroupStatus(kStartup),
+              snap->FindGroup(kStartup)->status);
+    EXPECT_EQ(registry_.overall(), snap->overall());
+  }
+  // Transitions: one per change, chained, in publication order, ending at
+  // the published status. Checks start UNKNOWN; a group starts where the
+  // registry's first (unreported) publication put it.
+  auto snap = registry_.snapshot();
+  MutexLock lock(&seen_mu);
+  std::map<std::string, Status> check_state, group_state;
+  uint64_t generation = 0;
+  for (const Transition& t : seen) {
+    EXPECT_NE(t.from, t.to);
+    EXPECT_GE(t.generation, generation);
+    generation = t.generation;
+    auto& state =
+        t.subject == Transition::Subject::kCheck ? check_state : group_state;
+    auto [it, inserted] = state.emplace(
+        t.name,
+        t.subject == Transition::Subject::kCheck ? Status::kUnknown : t.from);
+    EXPECT_EQ(t.from, it->second) << t.name;
+    it->second = t.to;
+  }
+  for (const CheckSnapshot& c : snap->checks) {
+    auto it = check_state.find(c.name);
+    EXPECT_EQ(it == check_state.end() ? Status::kUnknown : it->second,
+              c.result.status)
+        << c.name;
+  }
+  for (const GroupSnapshot& g : snap->groups) {
+    auto it = group_state.find(g.name);
+    EXPECT_EQ(it == group_state.end() ? Status::kUnknown : it->second, g.status)
+        << g.name;
+  }
+}
+
+TEST_F(RegistryTest, PublicationSharesUnchangedChecks) {
+  const int n = 2 * SharedList<CheckSnapshot>::kChunkSize + 1;
+  std::vector<std::unique_ptr<Scripted>> scripted;
+  for (int i = 0; i < n; ++i) {
+    scripted.push_back(std::make_unique<Scripted>());
+    Check c = Make(absl::StrCat("c", 1000 + i), scripted.back()->Function());
+    // Only c1070 is due again after the first round.
+    c.options.interval = i == 70 ? absl::Seconds(1) : absl::Hours(1);
+    ASSERT_TRUE(registry_.Register(c).ok());
+  }
+  Step();
+  auto before = registry_.snapshot();
+  clock_.Advance(absl::Seconds(1));
+  Step();
+  auto after = registry_.snapshot();
+  EXPECT_EQ(after->generation, before->generation + 1);
+  ASSERT_EQ(after->checks.size(), before->checks.size());
+  for (int i = 0; i < n; ++i) {
+    if (i == 70) {
+      EXPECT_NE(after->checks.shared(i), before->checks.shared(i));
+      EXPECT_EQ(after->checks[i].run_count, 2u);
+      EXPECT_EQ(before->checks[i].run_count, 1u);
+    } else {
+      EXPECT_EQ(after->checks.shared(i), before->checks.shared(i)) << i;
+    }
+  }
+}
+
+TEST(RegistryStuckTest, StuckCheckReplacedUnderSameNameRunsOnItsOwn) {
+  Notification entered, release;
+  testing::FakeClock clock;
+  Scripted replacement;
+  RegistryOptions o;
+  o.clock = &clock;
+  HealthRegistry registry(o);
+  Check hung;
+  hung.name = "h";
+  hung.options.interval = absl::Seconds(10);
+  hung.options.timeout = absl::Seconds(2);
+  hung.function = [&](const CheckContext&) {
+    entered.Notify();
+    release.WaitForNotification();
+    return CheckResult::Healthy("late");
+  };
+  ASSERT_TRUE(registry.Register(hung).ok());
+  registry.RunOnceForTest();
+  entered.WaitForNotification();
+  clock.Advance(absl::Seconds(2));
+  registry.RunOnceForTest();
+  EXPECT_TRUE(registry.snapshot()->FindCheck("h")->timed_out);
+  // While stuck, the next wake-up is the refresh a second later.
+  EXPECT_EQ(registry.RunOnceForTest(), clock.Now() + absl::Seconds(1));
+
+  ASSERT_TRUE(registry.Unregister("h").ok());
+  Check c;
+  c.name = "h";
+  c.options.interval = absl::Seconds(10);
+  c.options.timeout = absl::Seconds(2);
+  c.function = replacement.Function();
+  ASSERT_TRUE(registry.Register(c).ok());
+  registry.RunOnceForTest();
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  EXPECT_EQ(replacement.runs(), 1);
+  // No longer refreshed as stuck: the next wake-up is the new check's run.
+  EXPECT_EQ(registry.RunOnceForTest(), clock.Now() + absl::Seconds(10));
+  clock.Advance(absl::Seconds(3));
+  registry.RunOnceForTest();
+  const CheckSnapshot* h = registry.snapshot()->FindCheck("h");
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->result.status, Status::kHealthy);
+  EXPECT_FALSE(h->timed_out);
+  EXPECT_EQ(h->run_count, 1u);
+  release.Notify();
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
 }
 
 TEST(RegistryPoolTest, HungCheckDoesNotDelayOthersAndPoolIsBounded) {
