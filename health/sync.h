@@ -1,4 +1,4 @@
-// Mutex, MutexLock and Notification used throughout vigil.
+// Mutex, MutexLock, CondVar and Notification used throughout vigil.
 //
 // Why not absl::Mutex: Debian's Abseil is a shared library built without
 // ThreadSanitizer, so TSan cannot see the ordering absl::Mutex provides and
@@ -27,6 +27,8 @@
 #include "absl/time/time.h"
 
 namespace vigil {
+
+class CondVar;
 
 // A non-recursive mutex. Thread-safe, obviously; not copyable.
 class ABSL_LOCKABLE Mutex {
@@ -80,9 +82,45 @@ class ABSL_LOCKABLE Mutex {
   }
 
  private:
+  friend class CondVar;
   std::mutex mu_;
   std::condition_variable cv_;
   int waiters_ = 0;  // Guarded by mu_.
+};
+
+// A condition variable over a vigil::Mutex, for the case Await's "wake every
+// waiter on every unlock" is wrong: many threads waiting for the same kind
+// of event of which each needs only one (a work queue). Signal() wakes one
+// waiter, SignalAll() every one; threads waiting here are not woken by
+// Mutex::Unlock. As with any condition variable, wait in a loop on the
+// condition: wake-ups may be spurious.
+//
+//   vigil::MutexLock lock(&mu);
+//   while (queue.empty()) nonempty.Wait(&mu);
+//   ...
+//   // Producer, under the same mutex:
+//   queue.push_back(item);
+//   nonempty.Signal();
+//
+// Thread-safe. Must outlive its waiters.
+class CondVar {
+ public:
+  CondVar() = default;
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+
+  // Releases `mu` (which must be held), blocks until woken, and holds `mu`
+  // again on return.
+  void Wait(Mutex* mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
+    cv_.wait(lock);
+    lock.release();
+  }
+  void Signal() { cv_.notify_one(); }
+  void SignalAll() { cv_.notify_all(); }
+
+ private:
+  std::condition_variable cv_;
 };
 
 // RAII: locks in the constructor, unlocks in the destructor.

@@ -20,6 +20,7 @@ WorkerPool::~WorkerPool() {
     MutexLock lock(&mu_);
     stop_ = true;
     threads.swap(threads_);
+    work_.SignalAll();
   }
   for (std::thread& t : threads) t.join();
 }
@@ -32,6 +33,7 @@ int WorkerPool::thread_count() const {
 void WorkerPool::Submit(std::function<void()> work) {
   MutexLock lock(&mu_);
   queue_.push_back(std::move(work));
+  work_.Signal();
   // Idle workers will take the queue; grow only when they cannot.
   if (static_cast<int>(queue_.size()) > idle_ &&
       static_cast<int>(threads_.size()) < max_threads_) {
@@ -45,9 +47,7 @@ void WorkerPool::Loop() {
     {
       MutexLock lock(&mu_);
       ++idle_;
-      mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stop_ || !queue_.empty();
-      });
+      while (!stop_ && queue_.empty()) work_.Wait(&mu_);
       --idle_;
       if (queue_.empty()) return;  // stop_ and nothing left to run.
       work = std::move(queue_.front());

