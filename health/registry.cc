@@ -60,28 +60,33 @@ struct HealthRegistry::CheckState : std::enable_shared_from_this<CheckState> {
 
 namespace {
 
-// The aggregate of a group from its member counts; same rules as
-// Aggregate().
-Status AggregateCounts(const int (&counts)[2][4]) {
-  const int* critical = counts[1];
-  const int* other = counts[0];
+// The number of statuses, the inner size of GroupIndex::counts.
+constexpr int kStatusCount = 4;
+
+// The aggregate of a group from its member counts by [critical][status]:
+// Aggregate()'s rules (worst critical status by Worse(); a failing
+// non-critical member makes it at least DEGRADED) over counts instead of
+// members.
+Status AggregateCounts(const int (&counts)[2][kStatusCount]) {
   Status worst = Status::kHealthy;
-  for (Status s : {Status::kDegraded, Status::kUnknown, Status::kUnhealthy}) {
-    if (critical[static_cast<int>(s)] > 0) worst = s;
-  }
-  if (other[static_cast<int>(Status::kDegraded)] > 0 ||
-      other[static_cast<int>(Status::kUnhealthy)] > 0) {
-    worst = Worse(worst, Status::kDegraded);
+  for (int i = 0; i < kStatusCount; ++i) {
+    const Status s = static_cast<Status>(i);
+    if (counts[1][i] > 0) worst = Worse(worst, s);
+    if (counts[0][i] > 0 &&
+        (s == Status::kDegraded || s == Status::kUnhealthy)) {
+      worst = Worse(worst, Status::kDegraded);
+    }
   }
   return worst;
 }
 
-// Members of a group that are not passing (UNKNOWN or UNHEALTHY).
-int NotPassing(const int (&counts)[2][4]) {
+// Members of a group that are not passing (see IsPassing()).
+int NotPassing(const int (&counts)[2][kStatusCount]) {
   int n = 0;
   for (const int* c : counts) {
-    n += c[static_cast<int>(Status::kUnknown)] +
-         c[static_cast<int>(Status::kUnhealthy)];
+    for (int i = 0; i < kStatusCount; ++i) {
+      if (!IsPassing(static_cast<Status>(i))) n += c[i];
+    }
   }
   return n;
 }
