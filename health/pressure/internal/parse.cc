@@ -130,24 +130,17 @@ inline bool Is(absl::string_view s, const char (&lit)[N]) {
 }
 
 // "avg10=0.12 avg60=0.05 avg300=0.01 total=12345": each blank-separated
-// token is key=value, split at its first '=' in the same pass that finds
-// the token's end. Every value must parse; unknown keys are checked and
-// ignored.
+// token is key=value, split at its first '='. Every value must parse;
+// unknown keys are checked and ignored.
 bool ParsePsiLine(absl::string_view rest, PsiLine* out) {
   bool avg10 = false, total = false;
-  const char* p = rest.data();
-  const char* const end = p + rest.size();
   while (true) {
-    while (p < end && (*p == ' ' || *p == '\t')) ++p;
-    if (p == end) break;
-    const char* const begin = p;
-    const char* eq = nullptr;
-    for (; p < end && *p != ' ' && *p != '\t'; ++p) {
-      if (*p == '=' && eq == nullptr) eq = p;
-    }
-    if (eq == nullptr) return false;
-    const absl::string_view key(begin, static_cast<size_t>(eq - begin));
-    const absl::string_view value(eq + 1, static_cast<size_t>(p - eq - 1));
+    const absl::string_view token = NextToken(rest);
+    if (token.empty()) break;
+    const size_t eq = Find(token, '=');
+    if (eq == absl::string_view::npos) return false;
+    const absl::string_view key = token.substr(0, eq);
+    const absl::string_view value = token.substr(eq + 1);
     if (Is(key, "total")) {
       std::optional<uint64_t> v = ParseUint(value);
       if (!v) return false;
