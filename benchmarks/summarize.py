@@ -256,15 +256,22 @@ def headline(results_dir):
     return 1 if table.missing else 0
 
 
+def spec_rows(binary):
+    """(measured, baseline or None, metric) for one binary, from both specs,
+    headline rows first."""
+    rows = [(m, base, metric)
+            for b, _, m, base, metric in GBENCH_ROWS if b == binary]
+    return rows + list(DETAIL_ROWS.get(binary, []))
+
+
 def details(path):
     binary = os.path.basename(path).replace(".json", "")
     by_name = load_gbench(path)
+    # The details show one baseline per benchmark: the first in the specs.
     pairs = {}
-    for b, _, measured, base, metric in GBENCH_ROWS:
-        if b == binary and base is not None:
+    for measured, base, metric in spec_rows(binary):
+        if base is not None:
             pairs.setdefault(measured, (base, metric))
-    for measured, base, metric in DETAIL_ROWS.get(binary, []):
-        pairs.setdefault(measured, (base, metric))
     with open(path) as f:
         ordered = [b for b in json.load(f)["benchmarks"]
                    if b.get("run_type") != "aggregate"]
@@ -309,13 +316,10 @@ def details(path):
 
 def names(binary):
     out = set()
-    for b, _, measured, base, _ in GBENCH_ROWS:
-        if b == binary:
-            out.add(measured)
-            if base is not None:
-                out.add(base)
-    for measured, base, _ in DETAIL_ROWS.get(binary, []):
-        out.update((measured, base))
+    for measured, base, _ in spec_rows(binary):
+        out.add(measured)
+        if base is not None:
+            out.add(base)
     for n in sorted(out):
         print(n)
     return 0
