@@ -187,8 +187,10 @@ TEST_F(ServiceTest, SigtermDrainsThenExits) {
 // when the loop beats again liveness recovers without a restart.
 TEST_F(ServiceTest, HungMainLoopFailsLivenessWithItsStackThenRecovers) {
   StartService({"--warmup=0s", "--upstream=" + upstream_.HostPort(),
-                "--main_loop_deadline=1s", "--simulate_hang_after=1s",
-                "--simulate_hang_for=6s"});
+                // Unsupervised: the supervisor would replace the hung
+                // process (deployment_test); here it recovers in place.
+                "--supervise=false", "--main_loop_deadline=1s",
+                "--simulate_hang_after=1s", "--simulate_hang_for=6s"});
   ASSERT_TRUE(WaitForProbe("/livez", 200));
   ASSERT_TRUE(WaitFor(
       [&] {
