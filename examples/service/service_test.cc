@@ -91,6 +91,23 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<ServiceProcess> service_;
 };
 
+// --help lists the service's own flags (absl's default lists only flags
+// of files named after the binary: "No flags matched").
+TEST(ServiceHelpTest, HelpListsTheServicesOwnFlags) {
+  const std::string command = ServiceProcess::BinaryPath() + " --help 2>&1";
+  FILE* out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  std::string help;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), out)) > 0;)
+    help.append(buf, n);
+  pclose(out);
+  EXPECT_THAT(help, HasSubstr("--upstream"));
+  EXPECT_THAT(help, HasSubstr("--handler_deadline"));
+  EXPECT_THAT(help, HasSubstr("--supervise"));
+  EXPECT_THAT(help, ::testing::Not(HasSubstr("No flags matched")));
+}
+
 TEST_F(ServiceTest, PrintsTheUrlsAndACurlLinePerFormat) {
   StartService({"--warmup=0s", "--upstream=" + upstream_.HostPort()});
   const std::string probe =
