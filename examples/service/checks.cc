@@ -56,6 +56,21 @@ Check ScratchDirCheck(std::string dir) {
 
 }  // namespace
 
+absl::Status RegisterAppPortCheck(vigil::HealthRegistry& registry,
+                                  const std::string& host_port) {
+  vigil::checks::TcpCheckOptions o;
+  o.address = host_port;
+  o.name = "app-port";
+  o.check.kind = vigil::CheckKind::kSelf;
+  o.check.groups = {std::string(vigil::kLiveness)};
+  o.check.interval = absl::Seconds(1);
+  o.check.timeout = absl::Seconds(1);
+  o.check.failure_threshold = 2;
+  absl::StatusOr<Check> check = vigil::checks::TcpCheck(std::move(o));
+  if (!check.ok()) return check.status();
+  return registry.Register(*std::move(check));
+}
+
 absl::Status RegisterChecks(vigil::HealthRegistry& registry,
                             const CheckConfig& config) {
   std::vector<Check> checks;

@@ -7,6 +7,8 @@
 //   upstream     (dependency, readiness, critical) TCP connect to a
 //                host:port (a local Redis by default), vigil::checks::TcpCheck
 //   scratch-dir  (self, readiness, non-critical) a directory is writable
+//   app-port     (self, liveness; main.cc registers it once the port is
+//                known) the application's own port accepts TCP connections
 
 #ifndef VIGIL_EXAMPLES_SERVICE_CHECKS_H_
 #define VIGIL_EXAMPLES_SERVICE_CHECKS_H_
@@ -29,6 +31,14 @@ struct CheckConfig {
 // Registers the three checks. Errors name the check.
 absl::Status RegisterChecks(vigil::HealthRegistry& registry,
                             const CheckConfig& config);
+
+// The self-probe: a TCP connect to `host_port`, the application's own port,
+// in liveness (kind self: it is this process's own socket). A connect, not a
+// request: while every application thread is busy the kernel still accepts
+// into the backlog, so load never fails liveness; a closed listening socket
+// does (refused). Two failures in a row, one per second.
+absl::Status RegisterAppPortCheck(vigil::HealthRegistry& registry,
+                                  const std::string& host_port);
 
 }  // namespace vigil_example
 

@@ -14,10 +14,24 @@
 // balancer or Kubernetes takes the instance out of rotation before it stops.
 // A second signal skips the rest of the delay.
 //
-// The main loop beats a vigil::Watchdog heartbeat ("main-loop"): silent for
-// --main_loop_deadline, /livez fails naming it, with the loop's stack in the
-// log (--simulate_hang_after demonstrates it); the watchdog's counters are on
-// /metrics.
+// Deployed as in production (examples/deploy/vigil-example.service):
+//   - main() calls vigil::Supervise() first (--supervise): a small parent
+//     restarts the service when it crashes, when a watched thread hangs past
+//     its kill threshold, or when the whole process stops (SIGSTOP, a
+//     deadlock in malloc) for --supervisor_hang_timeout;
+//   - it speaks systemd's notify protocol (vigil::SystemdNotifier; through
+//     the supervisor, the main PID): READY=1 when startup completes,
+//     STATUS= with a one-line summary, STOPPING=1 on drain, WATCHDOG=1 only
+//     while liveness passes when WATCHDOG_USEC is set;
+//   - the main loop beats a vigil::Watchdog heartbeat ("main-loop", silent
+//     for --main_loop_deadline fails liveness naming it, with its stack in
+//     the log; --simulate_hang_after demonstrates it), and every application
+//     request handler runs under a watchdog scope of --handler_deadline
+//     (app_server.h; /demo/hang demonstrates it);
+//   - a self-probe ("app-port", liveness) connects to the application's own
+//     port, so "process alive, port dead" fails liveness
+//     (/demo/close-listener demonstrates it).
+// The watchdog's counters are on /metrics.
 //
 // On start it prints one machine-readable line,
 //   vigil-example: probe=127.0.0.1:8080 app=127.0.0.1:8081 pid=1234
@@ -36,6 +50,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "examples/service/app_server.h"
@@ -47,6 +64,8 @@
 #include "health/registry.h"
 #include "health/report.h"
 #include "watchdog/liveness.h"
+#include "watchdog/supervisor.h"
+#include "watchdog/systemd.h"
 #include "watchdog/watchdog.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1",
@@ -90,10 +109,34 @@ ABSL_FLAG(absl::Duration, simulate_hang_after, absl::ZeroDuration(),
           "(blocks) for --simulate_hang_for; 0 never.");
 ABSL_FLAG(absl::Duration, simulate_hang_for, absl::Seconds(10),
           "How long the simulated hang lasts.");
+ABSL_FLAG(absl::Duration, handler_deadline, absl::Seconds(15),
+          "Every application request handler runs under a watchdog scope of "
+          "this deadline: past it the handler is reported, at 2x its stack "
+          "is captured, at 4x liveness fails and the supervisor restarts the "
+          "process.");
+ABSL_FLAG(bool, demo_endpoints, true,
+          "Serve /demo/hang (blocks a handler) and /demo/close-listener "
+          "(closes the application's port) on the application server, to "
+          "watch vigil catch each. Turn off in production.");
+ABSL_FLAG(bool, self_probe, true,
+          "Liveness check \"app-port\": a TCP connect to the application's "
+          "own port (catches a live process whose port is dead).");
+ABSL_FLAG(bool, supervise, true,
+          "Run under vigil's supervisor (a parent process that restarts this "
+          "one when it crashes or hangs). VIGIL_SUPERVISOR=off also turns it "
+          "off.");
+ABSL_FLAG(absl::Duration, supervisor_hang_timeout, absl::Seconds(10),
+          "The supervisor restarts a child whose watchdog has not ticked for "
+          "this long (the whole process stuck or stopped).");
+ABSL_FLAG(absl::Duration, supervisor_stop_grace, absl::Seconds(10),
+          "Between the supervisor's SIGTERM (a hung child, or a stop it "
+          "forwards) and SIGKILL; at least --drain_delay + 2s, so that a "
+          "forwarded SIGTERM's drain completes.");
 
 namespace {
 
 using vigil_example::AppServer;
+using vigil_example::AppServerOptions;
 
 std::atomic<int> g_signals{0};
 
@@ -167,9 +210,43 @@ void RegisterPressure(vigil::HealthRegistry& registry) {
   }
 }
 
+// --help lists this program's own flags (absl shows only flags of files
+// named after the binary by default).
+void SetUsage() {
+  absl::SetProgramUsageMessage(
+      "vigil example service: health checks, pressure detectors, watchdog, "
+      "supervisor and systemd notify, with /livez /readyz /startupz /healthz "
+      "/metrics on a dedicated probe port.\n"
+      "  service [--port=8080] [--app_port=8081] [--upstream=HOST:PORT] ...");
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "examples/service/");
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+}
+
+// Forks the supervisor (the parent never returns from Supervise()). Must run
+// before any thread exists.
+void SuperviseIfAsked() {
+  vigil::SupervisorOptions options;
+  options.enabled = absl::GetFlag(FLAGS_supervise);
+  options.name = "vigil-example";
+  options.hang_timeout = absl::GetFlag(FLAGS_supervisor_hang_timeout);
+  options.stop_grace =
+      std::max(absl::GetFlag(FLAGS_supervisor_stop_grace),
+               absl::GetFlag(FLAGS_drain_delay) + absl::Seconds(2));
+  if (absl::Status s = vigil::Supervise(options); !s.ok()) {
+    std::fprintf(stderr, "vigil-example: running unsupervised: %s\n",
+                 s.ToString().c_str());
+  }
+}
+
 // --vigil=false: the same application, no vigil at all.
 int RunWithoutVigil() {
-  AppServer app(absl::GetFlag(FLAGS_app_threads));
+  AppServerOptions bare;
+  bare.threads = absl::GetFlag(FLAGS_app_threads);
+  AppServer app(bare);
   if (absl::Status s = app.Start(absl::GetFlag(FLAGS_address),
                                  absl::GetFlag(FLAGS_app_port));
       !s.ok()) {
@@ -211,7 +288,8 @@ void ExportWatchdogMetrics(const vigil::Watchdog& watchdog,
       });
 }
 
-void StartApp(AppServer& app, vigil::http::HealthEndpoints* endpoints) {
+void StartApp(AppServer& app, vigil::http::HealthEndpoints* endpoints,
+              vigil::HealthRegistry& registry) {
   vigil::http::MountOptions mount;
   mount.path_prefix = "/health";
   if (absl::Status s =
@@ -225,6 +303,14 @@ void StartApp(AppServer& app, vigil::http::HealthEndpoints* endpoints) {
                                  absl::GetFlag(FLAGS_app_port));
       !s.ok()) {
     Die("application server", s);
+  }
+  if (absl::GetFlag(FLAGS_self_probe)) {
+    if (absl::Status s = vigil_example::RegisterAppPortCheck(
+            registry, absl::StrCat(UrlHost(absl::GetFlag(FLAGS_address)), ":",
+                                   app.port()));
+        !s.ok()) {
+      Die("app-port check", s);
+    }
   }
 }
 
@@ -246,6 +332,53 @@ void PrintCommands(
   for (const auto& [command, comment] : commands) {
     std::printf("  %-*s  # %s\n", static_cast<int>(width), command.c_str(),
                 comment.c_str());
+  }
+}
+
+// How to watch vigil catch each failure, and what it reports.
+void PrintFailurePaths(const std::string& probe, const std::string& web) {
+  const std::string upstream = absl::GetFlag(FLAGS_upstream);
+  std::printf(
+      "\nSee vigil catch a failure (watch `curl '%s/healthz?verbose'`):\n",
+      probe.c_str());
+  std::vector<std::pair<std::string, std::string>> paths = {
+      {absl::StrCat("stop the dependency at ", upstream),
+       "/readyz 503 \"[-]upstream failed: connection refused\"; /livez stays "
+       "200; start it again: ready again, no restart"},
+  };
+  if (absl::GetFlag(FLAGS_demo_endpoints)) {
+    paths.push_back(
+        {absl::StrCat("curl '", web, "/demo/hang?s=120' &"),
+         absl::StrCat(
+             "a handler hangs: MISS after --handler_deadline (",
+             absl::FormatDuration(absl::GetFlag(FLAGS_handler_deadline)),
+             "), its stack at 2x, /livez 503 and a supervised "
+             "restart at 4x")});
+    paths.push_back(
+        {absl::StrCat("curl ", web, "/demo/close-listener"),
+         "the port dies, the process lives: /livez 503 \"[-]app-port failed: "
+         "connection refused\" (systemd's watchdog or Kubernetes restarts "
+         "it)"});
+  }
+  paths.push_back(
+      {"--simulate_hang_after=5s",
+       "the main loop blocks: LONG MISS with its stack, /livez 503"});
+  paths.push_back(
+      {absl::StrCat("kill -STOP ", getpid()),
+       absl::StrCat(
+           "the whole process stops: the supervisor restarts it "
+           "after --supervisor_hang_timeout (",
+           absl::FormatDuration(absl::GetFlag(FLAGS_supervisor_hang_timeout)),
+           ")")});
+  paths.push_back(
+      {"fill memory or the disk",
+       absl::StrCat(
+           "memory, disk:/ and disk:", absl::GetFlag(FLAGS_scratch_dir),
+           " go DEGRADED at warn, UNHEALTHY at critical, with a time "
+           "to exhaustion (readiness; /metrics "
+           "vigil_check_time_to_exhaustion_seconds)")});
+  for (const auto& [what, reported] : paths) {
+    std::printf("  %s\n      -> %s\n", what.c_str(), reported.c_str());
   }
 }
 
@@ -279,11 +412,10 @@ void PrintUrls(const std::string& host, int probe_port, const AppServer& app) {
       {absl::StrCat("curl ", web, "/health/readyz"),
        "probes mounted on the application's server"},
   });
+  PrintFailurePaths(probe, web);
   std::printf(
-      "\nReadiness needs --upstream=%s to accept TCP connections (e.g. "
-      "`redis-server --port 6379 --daemonize yes`).\n"
       "Stop: Ctrl-C or `kill -TERM %d` (readiness drains for %s first).\n",
-      absl::GetFlag(FLAGS_upstream).c_str(), getpid(),
+      vigil::IsSupervised() ? getppid() : getpid(),
       absl::FormatDuration(absl::GetFlag(FLAGS_drain_delay)).c_str());
   std::fflush(stdout);
 }
@@ -294,10 +426,58 @@ void PrintReport(const vigil::HealthRegistry& registry) {
   std::fflush(stdout);
 }
 
-// Runs the main loop, beating its watchdog heartbeat, until a signal arrives
-// and the drain delay has passed, or a second signal arrives.
+// Keeps systemd (or the supervisor that relays to it) told: READY=1 once
+// startup completes, STATUS= whenever the summary changes, STOPPING=1 when
+// the drain begins. Called from the main loop.
+class SystemdReporter {
+ public:
+  SystemdReporter(vigil::SystemdNotifier& systemd,
+                  const vigil::HealthRegistry& registry)
+      : systemd_(systemd), registry_(registry) {}
+
+  void Update() {
+    const vigil::Status live = registry_.GroupStatus(vigil::kLiveness);
+    const vigil::Status ready = registry_.GroupStatus(vigil::kReadiness);
+    const vigil::Status startup = registry_.GroupStatus(vigil::kStartup);
+    if (!ready_sent_ && vigil::IsPassing(startup)) {
+      ready_sent_ = true;
+      Report("READY=1", systemd_.Ready());
+    }
+    const bool draining = registry_.shutting_down();
+    if (draining && !stopping_sent_) {
+      stopping_sent_ = true;
+      Report("STOPPING=1", systemd_.Stopping());
+    }
+    std::string status = absl::StrCat(
+        draining ? "draining; " : "", "liveness ", vigil::StatusName(live),
+        ", readiness ", vigil::StatusName(ready),
+        vigil::IsPassing(startup) ? "" : ", starting up");
+    if (status != status_) {
+      status_ = std::move(status);
+      Report("STATUS=", systemd_.SetStatus(status_));
+    }
+  }
+
+ private:
+  void Report(const char* what, const absl::Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "vigil-example: systemd %s: %s\n", what,
+                   s.ToString().c_str());
+    }
+  }
+
+  vigil::SystemdNotifier& systemd_;
+  const vigil::HealthRegistry& registry_;
+  bool ready_sent_ = false;
+  bool stopping_sent_ = false;
+  std::string status_;
+};
+
+// Runs the main loop, beating its watchdog heartbeat and keeping systemd
+// told, until a signal arrives and the drain delay has passed, or a second
+// signal arrives.
 void RunUntilDrained(vigil::HealthRegistry& registry,
-                     vigil::Heartbeat& heartbeat) {
+                     vigil::Heartbeat& heartbeat, SystemdReporter& systemd) {
   const absl::Duration report_every = absl::GetFlag(FLAGS_report_interval);
   absl::Time next_report = absl::Now();
   absl::Time stop_at = absl::InfiniteFuture();
@@ -330,6 +510,7 @@ void RunUntilDrained(vigil::HealthRegistry& registry,
           absl::FormatDuration(absl::GetFlag(FLAGS_drain_delay)).c_str());
       std::fflush(stdout);
     }
+    systemd.Update();
     if (signals >= 2 || now >= stop_at) return;
     absl::SleepFor(absl::Milliseconds(50));
   }
@@ -357,7 +538,13 @@ vigil::Heartbeat WatchMainLoop(vigil::Watchdog& watchdog,
 }  // namespace
 
 int main(int argc, char** argv) {
+  SetUsage();
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_vigil)) {
+    SuperviseIfAsked();  // first, before any thread; the parent stays there
+    // Read (and removed from the environment) before any thread exists.
+    vigil::TakeSystemdEnvironment();
+  }
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   signal(SIGPIPE, SIG_IGN);
@@ -367,6 +554,10 @@ int main(int argc, char** argv) {
   vigil::Watchdog watchdog;
   vigil::HealthRegistry registry(RegistryConfig());
   vigil::Heartbeat heartbeat = WatchMainLoop(watchdog, registry);
+  if (absl::Status s = registry.Register(vigil::SupervisorIncidentCheck());
+      !s.ok()) {
+    Die("supervisor check", s);
+  }
   vigil_example::CheckConfig checks;
   checks.warm_at = absl::Now() + absl::GetFlag(FLAGS_warmup);
   checks.upstream = absl::GetFlag(FLAGS_upstream);
@@ -377,18 +568,27 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_pressure)) RegisterPressure(registry);
   LogTransitions(registry);
-  registry.Start();
 
   std::unique_ptr<vigil::http::HealthEndpoints> endpoints =
       MakeEndpoints(registry);
   ExportWatchdogMetrics(watchdog, endpoints.get());
-  AppServer app(absl::GetFlag(FLAGS_app_threads));
-  StartApp(app, endpoints.get());
+  AppServerOptions app_options;
+  app_options.threads = absl::GetFlag(FLAGS_app_threads);
+  app_options.watchdog = &watchdog;
+  app_options.handler_deadline = absl::GetFlag(FLAGS_handler_deadline);
+  app_options.demo_endpoints = absl::GetFlag(FLAGS_demo_endpoints);
+  AppServer app(app_options);
+  StartApp(app, endpoints.get(), registry);  // registers the self-probe
+  registry.Start();
   std::unique_ptr<vigil::http::ProbeServer> probe =
       StartProbeServer(endpoints.get());
   PrintUrls(UrlHost(absl::GetFlag(FLAGS_address)), probe->port(), app);
 
-  RunUntilDrained(registry, heartbeat);
+  vigil::SystemdNotifierOptions sd;
+  sd.liveness = vigil::LivenessOf(registry);  // WATCHDOG=1 only while alive
+  vigil::SystemdNotifier systemd(sd);
+  SystemdReporter reporter(systemd, registry);
+  RunUntilDrained(registry, heartbeat, reporter);
   std::printf("stopping\n");
   std::fflush(stdout);
   app.Stop();

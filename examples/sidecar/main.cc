@@ -38,6 +38,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -230,6 +232,14 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "vigil-sidecar [--config=FILE] [--target=URL] [--port=N] ...\n"
       "vigil-sidecar wait --url=URL [--timeout=60s] [--json]");
+  // --help lists the sidecar's own flags (absl shows only flags of files
+  // named after the binary by default).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "examples/sidecar/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   signal(SIGPIPE, SIG_IGN);
   if (args.size() >= 2 && std::string(args[1]) == "wait") return Wait();

@@ -281,6 +281,16 @@ class BinaryTest : public ::testing::Test {
   std::string log_;
 };
 
+TEST_F(BinaryTest, HelpListsTheSidecarsOwnFlags) {
+  auto p = Start({"--help"});
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(p->WaitForExit(absl::Seconds(30)).has_value());
+  const std::string help = LogTail(log_);
+  EXPECT_TRUE(absl::StrContains(help, "--drain_delay")) << help;
+  EXPECT_TRUE(absl::StrContains(help, "--target")) << help;
+  EXPECT_FALSE(absl::StrContains(help, "No flags matched")) << help;
+}
+
 TEST_F(BinaryTest, BadConfigFailsWithFileLineField) {
   ASSERT_TRUE(WriteFile(config_,
                         "port: 1\ntcp {\n  address: \"127.0.0.1:1\"\n"
