@@ -35,7 +35,9 @@ run() {
   shift
   echo "=== tests ($name): bazel test $*"
   bazel test --keep_going "$@" 2>&1 | tee "$logdir/$name.log" |
-    grep -vE 'linux-sandbox|^INFO: From ' || true
+    grep -vE 'linux-sandbox|^INFO: From '
+  # Bazel's status (no `|| true` here: with pipefail it would run whenever
+  # bazel failed and reset PIPESTATUS to 0).
   local rc=${PIPESTATUS[0]}
   local p f
   p=$(grep -cE '^//.* PASSED in' "$logdir/$name.log")
