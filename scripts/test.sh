@@ -58,17 +58,22 @@ run() {
   p=$(grep -cE '^//.* PASSED in' "$logdir/$name.log")
   f=$(grep -cE '^//.* (FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD|INCOMPLETE)' \
     "$logdir/$name.log")
-  python3 scripts/skipped_tests.py "$logdir/$name.log" bazel-testlogs \
-    "$since" >"$logdir/$name.skipped"
+  if ((rc != 0)); then
+    echo "=== tests ($name): bazel exited $rc"
+    status=1
+    ((f == 0)) && f=1
+  fi
+  # An uncounted run must not read as "0 skipped".
+  if ! python3 scripts/skipped_tests.py "$logdir/$name.log" bazel-testlogs \
+    "$since" >"$logdir/$name.skipped"; then
+    echo "=== tests ($name): could not count skipped tests"
+    status=1
+    f=$((f + 1))
+  fi
   s=$(wc -l <"$logdir/$name.skipped")
   passed=$((passed + p))
   failed=$((failed + f))
   skipped=$((skipped + s))
-  if ((rc != 0)); then
-    echo "=== tests ($name): bazel exited $rc"
-    status=1
-    ((f == 0)) && failed=$((failed + 1))
-  fi
   echo "=== tests ($name): $p passed, $f failed, $s skipped"
   head -n "$show_skipped" "$logdir/$name.skipped" |
     while IFS=$'\t' read -r label case why; do
