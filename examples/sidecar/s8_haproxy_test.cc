@@ -37,6 +37,7 @@
 #include "health/checks/testing/temp_dir.h"
 #include "health/checks/testing/wait.h"
 #include "health/sync.h"
+#include "health/testing/require.h"
 #include "httplib.h"
 
 namespace {
@@ -360,12 +361,12 @@ enum class Kind { kExample, kSidecar };
 class S8Test : public ::testing::TestWithParam<Kind> {
  protected:
   void SetUp() override {
-    if (access("/usr/sbin/haproxy", X_OK) != 0) {
-      GTEST_SKIP() << "haproxy not installed (scripts/setup.sh installs it)";
-    }
-    if (GetParam() == Kind::kSidecar && access("/usr/bin/python3", X_OK)) {
-      GTEST_SKIP() << "python3 not installed";
-    }
+    VIGIL_REQUIRE_OR_SKIP(
+        access("/usr/sbin/haproxy", X_OK) == 0,
+        "haproxy not installed (scripts/setup.sh installs it)");
+    VIGIL_REQUIRE_OR_SKIP(
+        GetParam() != Kind::kSidecar || access("/usr/bin/python3", X_OK) == 0,
+        "python3 not installed");
     auto dir = ScopedTempDir::Create("vigil-s8-", "/tmp");  // short socket path
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = *std::move(dir);
