@@ -297,7 +297,7 @@ void PrintReport(const vigil::HealthRegistry& registry) {
 // Runs the main loop, beating its watchdog heartbeat, until a signal arrives
 // and the drain delay has passed, or a second signal arrives.
 void RunUntilDrained(vigil::HealthRegistry& registry,
-                     vigil::Heartbeat& heartbeat) {
+                     vigil::Heartbeat& heartbeat, AppServer& app) {
   const absl::Duration report_every = absl::GetFlag(FLAGS_report_interval);
   absl::Time next_report = absl::Now();
   absl::Time stop_at = absl::InfiniteFuture();
@@ -324,6 +324,7 @@ void RunUntilDrained(vigil::HealthRegistry& registry,
     const int signals = g_signals.load();
     if (signals >= 1 && !registry.shutting_down()) {
       registry.BeginShutdown();
+      app.BeginDrain();
       stop_at = now + absl::GetFlag(FLAGS_drain_delay);
       std::printf(
           "draining: /readyz answers 503, still serving for %s\n",
@@ -388,7 +389,7 @@ int main(int argc, char** argv) {
       StartProbeServer(endpoints.get());
   PrintUrls(UrlHost(absl::GetFlag(FLAGS_address)), probe->port(), app);
 
-  RunUntilDrained(registry, heartbeat);
+  RunUntilDrained(registry, heartbeat, app);
   std::printf("stopping\n");
   std::fflush(stdout);
   app.Stop();

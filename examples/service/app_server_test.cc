@@ -1,0 +1,250 @@
+// The application server on loopback: its listen backlog as the kernel
+// reports it (ss), and its drain as a raw keep-alive peer sees it.
+
+#include "examples/service/app_server.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "health/checks/testing/subprocess.h"
+#include "health/checks/testing/temp_dir.h"
+#include "health/checks/testing/wait.h"
+#include "health/testing/require.h"
+
+namespace vigil_example {
+namespace {
+
+using vigil::checks::testing::ScopedTempDir;
+using vigil::checks::testing::Subprocess;
+using vigil::checks::testing::SubprocessOptions;
+using vigil::checks::testing::WaitFor;
+
+// One keep-alive HTTP/1.1 connection spoken byte by byte, so the test sees
+// exactly what the server sends and when it closes.
+class RawConnection {
+ public:
+  struct Response {
+    std::string head;  // status line and headers
+    std::string body;
+    bool ok = false;
+  };
+
+  explicit RawConnection(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  }
+  ~RawConnection() { close(fd_); }
+
+  bool connected() const { return connected_; }
+
+  void Send(const std::string& path) {
+    const std::string req =
+        absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: test\r\n\r\n");
+    ASSERT_EQ(send(fd_, req.data(), req.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(req.size()));
+  }
+
+  // Reads one response (Content-Length framed), waiting up to 10 s.
+  Response Read() {
+    Response r;
+    size_t end;
+    while ((end = data_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return r;
+    }
+    r.head = data_.substr(0, end);
+    size_t length = 0;
+    for (absl::string_view line : absl::StrSplit(r.head, "\r\n")) {
+      if (absl::StartsWithIgnoreCase(line, "content-length:")) {
+        line.remove_prefix(15);
+        if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &length)) {
+          return r;
+        }
+      }
+    }
+    while (data_.size() < end + 4 + length) {
+      if (!Fill()) return r;
+    }
+    r.body = data_.substr(end + 4, length);
+    data_.erase(0, end + 4 + length);
+    r.ok = true;
+    return r;
+  }
+
+  Response Get(const std::string& path) {
+    Send(path);
+    return Read();
+  }
+
+  // True once the server closed the connection (EOF) within `timeout`.
+  bool ClosedByPeer(absl::Duration timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, absl::ToInt64Milliseconds(timeout)) <= 0) return false;
+    char c;
+    return recv(fd_, &c, 1, 0) == 0;
+  }
+
+ private:
+  bool Fill() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0) return false;
+    char buf[4096];
+    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) return false;
+    data_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string data_;
+};
+
+bool SaysClose(const RawConnection::Response& r) {
+  return absl::StrContains(absl::AsciiStrToLower(r.head),
+                           "\r\nconnection: close");
+}
+
+// `ss -ltnH sport = :PORT` -> the Send-Q column, which for a listening
+// socket is its backlog. nullopt if ss is missing or the line is not there.
+std::optional<int> ListenBacklog(int port) {
+  auto dir = ScopedTempDir::Create("vigil-ss-");
+  if (!dir.ok()) return std::nullopt;
+  SubprocessOptions o;
+  o.argv = {"/usr/bin/ss", "-ltnH", "sport", "=", absl::StrCat(":", port)};
+  o.log_path = (*dir)->path() + "/ss.out";
+  auto p = Subprocess::Start(o);
+  if (!p.ok() || (*p)->WaitForExit(absl::Seconds(10)) != 0) {
+    return std::nullopt;
+  }
+  auto out = vigil::checks::testing::ReadFile(o.log_path);
+  if (!out.ok()) return std::nullopt;
+  std::printf("ss -ltnH sport = :%d -> %s", port, out->c_str());
+  // State Recv-Q Send-Q Local-Address:Port Peer-Address:Port
+  std::vector<absl::string_view> f =
+      absl::StrSplit(*out, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
+  int backlog = 0;
+  if (f.size() < 4 || f[0] != "LISTEN" || !absl::SimpleAtoi(f[2], &backlog)) {
+    return std::nullopt;
+  }
+  return backlog;
+}
+
+TEST(AppServerTest, ListenBacklogIsRaisedPastHttplibsFive) {
+  VIGIL_REQUIRE_OR_SKIP(access("/usr/bin/ss", X_OK) == 0,
+                        "ss not installed (iproute2)");
+  AppServer app(2);
+  ASSERT_TRUE(app.Start("127.0.0.1", 0).ok());
+  const std::optional<int> backlog = ListenBacklog(app.port());
+  ASSERT_TRUE(backlog.has_value());
+  std::printf("MEASURED app listen backlog: %d (asked %d)\n", *backlog,
+              app.listen_backlog());
+  // somaxconn is 4096 by default since Linux 5.4, so nothing caps 1024.
+  EXPECT_EQ(*backlog, AppServer::kDefaultListenBacklog);
+}
+
+TEST(AppServerTest, ListenBacklogIsAnOption) {
+  VIGIL_REQUIRE_OR_SKIP(access("/usr/bin/ss", X_OK) == 0,
+                        "ss not installed (iproute2)");
+  AppServer app(1, 2048);
+  ASSERT_TRUE(app.Start("127.0.0.1", 0).ok());
+  EXPECT_EQ(ListenBacklog(app.port()), std::optional<int>(2048));
+}
+
+TEST(AppServerTest, KeepAliveUntilDrainThenEveryResponseCloses) {
+  AppServer app(4);
+  ASSERT_TRUE(app.Start("127.0.0.1", 0).ok());
+  RawConnection active(app.port());
+  RawConnection idle(app.port());
+  ASSERT_TRUE(active.connected() && idle.connected());
+
+  RawConnection::Response r = active.Get("/");
+  ASSERT_TRUE(r.ok);
+  EXPECT_FALSE(SaysClose(r)) << r.head;
+  ASSERT_TRUE(idle.Get("/").ok);
+  EXPECT_FALSE(active.ClosedByPeer(absl::ZeroDuration()));
+
+  app.BeginDrain();
+  EXPECT_TRUE(app.draining());
+  r = active.Get("/");
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(SaysClose(r)) << r.head;
+  EXPECT_EQ(r.body, "hello from vigil-example\n");
+  EXPECT_TRUE(active.ClosedByPeer(absl::Seconds(5)))
+      << "Connection: close but the connection stayed open";
+
+  // The connection idle since before the drain was not closed by it: a
+  // request on it is answered, with Connection: close, and then it closes.
+  r = idle.Get("/");
+  ASSERT_TRUE(r.ok) << "idle keep-alive connection closed during the drain";
+  EXPECT_TRUE(SaysClose(r)) << r.head;
+  EXPECT_TRUE(idle.ClosedByPeer(absl::Seconds(5)));
+
+  // New connections are still accepted and served during the drain.
+  RawConnection late(app.port());
+  r = late.Get("/");
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(SaysClose(r));
+}
+
+TEST(AppServerTest, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
+  AppServer app(4);
+  ASSERT_TRUE(app.Start("127.0.0.1", 0).ok());
+  RawConnection idle(app.port());
+  RawConnection busy(app.port());
+  ASSERT_TRUE(idle.Get("/").ok);
+  app.BeginDrain();
+  busy.Send("/work?ms=300");
+  ASSERT_TRUE(WaitFor([&] { return app.busy() == 1; }, absl::Seconds(10)));
+
+  std::thread stopper([&] { app.Stop(); });
+  // The idle connection closes at once, long before the request finishes.
+  EXPECT_TRUE(idle.ClosedByPeer(absl::Seconds(5)));
+  EXPECT_EQ(app.busy(), 1);
+  const RawConnection::Response r = busy.Read();
+  stopper.join();
+  ASSERT_TRUE(r.ok) << "request in flight at Stop() was cut";
+  EXPECT_TRUE(absl::StartsWith(r.head, "HTTP/1.1 200")) << r.head;
+  EXPECT_TRUE(SaysClose(r)) << r.head;
+  EXPECT_TRUE(busy.ClosedByPeer(absl::Seconds(5)));
+  // No longer accepting.
+  RawConnection after(app.port());
+  EXPECT_FALSE(after.connected());
+}
+
+TEST(AppServerTest, StopWithoutDrainStillAnswersWithClose) {
+  AppServer app(2);
+  ASSERT_TRUE(app.Start("127.0.0.1", 0).ok());
+  RawConnection busy(app.port());
+  busy.Send("/work?ms=200");
+  ASSERT_TRUE(WaitFor([&] { return app.busy() == 1; }, absl::Seconds(10)));
+  std::thread stopper([&] { app.Stop(); });
+  const RawConnection::Response r = busy.Read();
+  stopper.join();
+  ASSERT_TRUE(r.ok);
+  // The response was decided before Stop(): it may still say keep-alive,
+  // but the connection is closed right after it.
+  EXPECT_TRUE(busy.ClosedByPeer(absl::Seconds(5)));
+}
+
+}  // namespace
+}  // namespace vigil_example
