@@ -21,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "examples/service/testing/raw_http.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/subprocess.h"
 #include "health/checks/testing/temp_dir.h"
@@ -34,94 +35,10 @@ using vigil::checks::testing::ScopedTempDir;
 using vigil::checks::testing::Subprocess;
 using vigil::checks::testing::SubprocessOptions;
 using vigil::checks::testing::WaitFor;
+using vigil_example::testing::RawHttpConnection;
 
-// One keep-alive HTTP/1.1 connection spoken byte by byte, so the test sees
-// exactly what the server sends and when it closes.
-class RawConnection {
- public:
-  struct Response {
-    std::string head;  // status line and headers
-    std::string body;
-    bool ok = false;
-  };
-
-  explicit RawConnection(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  }
-  ~RawConnection() { close(fd_); }
-
-  bool connected() const { return connected_; }
-
-  void Send(const std::string& path) {
-    const std::string req =
-        absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: test\r\n\r\n");
-    ASSERT_EQ(send(fd_, req.data(), req.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(req.size()));
-  }
-
-  // Reads one response (Content-Length framed), waiting up to 10 s.
-  Response Read() {
-    Response r;
-    size_t end;
-    while ((end = data_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Fill()) return r;
-    }
-    r.head = data_.substr(0, end);
-    size_t length = 0;
-    for (absl::string_view line : absl::StrSplit(r.head, "\r\n")) {
-      if (absl::StartsWithIgnoreCase(line, "content-length:")) {
-        line.remove_prefix(15);
-        if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &length)) {
-          return r;
-        }
-      }
-    }
-    while (data_.size() < end + 4 + length) {
-      if (!Fill()) return r;
-    }
-    r.body = data_.substr(end + 4, length);
-    data_.erase(0, end + 4 + length);
-    r.ok = true;
-    return r;
-  }
-
-  Response Get(const std::string& path) {
-    Send(path);
-    return Read();
-  }
-
-  // True once the server closed the connection (EOF) within `timeout`.
-  bool ClosedByPeer(absl::Duration timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, absl::ToInt64Milliseconds(timeout)) <= 0) return false;
-    char c;
-    return recv(fd_, &c, 1, 0) == 0;
-  }
-
- private:
-  bool Fill() {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 10000) <= 0) return false;
-    char buf[4096];
-    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-    if (n <= 0) return false;
-    data_.append(buf, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string data_;
-};
-
-bool SaysClose(const RawConnection::Response& r) {
-  return absl::StrContains(absl::AsciiStrToLower(r.head),
-                           "\r\nconnection: close");
+bool SaysClose(const RawHttpConnection::Response& r) {
+  return absl::EqualsIgnoreCase(r.Header("Connection"), "close");
 }
 
 // `ss -ltnH sport = :PORT` -> the Send-Q column, which for a listening
@@ -173,11 +90,11 @@ TEST(AppServerTest, ListenBacklogIsAnOption) {
 TEST(AppServerTest, KeepAliveUntilDrainThenEveryResponseCloses) {
   AppServer app(4);
   ASSERT_TRUE(app.Start("127.0.0.1", 0).ok());
-  RawConnection active(app.port());
-  RawConnection idle(app.port());
+  RawHttpConnection active(app.port());
+  RawHttpConnection idle(app.port());
   ASSERT_TRUE(active.connected() && idle.connected());
 
-  RawConnection::Response r = active.Get("/");
+  RawHttpConnection::Response r = active.Get("/");
   ASSERT_TRUE(r.ok);
   EXPECT_FALSE(SaysClose(r)) << r.head;
   ASSERT_TRUE(idle.Get("/").ok);
@@ -200,7 +117,7 @@ TEST(AppServerTest, KeepAliveUntilDrainThenEveryResponseCloses) {
   EXPECT_TRUE(idle.ClosedByPeer(absl::Seconds(5)));
 
   // New connections are still accepted and served during the drain.
-  RawConnection late(app.port());
+  RawHttpConnection late(app.port());
   r = late.Get("/");
   ASSERT_TRUE(r.ok);
   EXPECT_TRUE(SaysClose(r));
@@ -209,8 +126,8 @@ TEST(AppServerTest, KeepAliveUntilDrainThenEveryResponseCloses) {
 TEST(AppServerTest, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
   AppServer app(4);
   ASSERT_TRUE(app.Start("127.0.0.1", 0).ok());
-  RawConnection idle(app.port());
-  RawConnection busy(app.port());
+  RawHttpConnection idle(app.port());
+  RawHttpConnection busy(app.port());
   ASSERT_TRUE(idle.Get("/").ok);
   app.BeginDrain();
   busy.Send("/work?ms=300");
@@ -220,25 +137,25 @@ TEST(AppServerTest, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
   // The idle connection closes at once, long before the request finishes.
   EXPECT_TRUE(idle.ClosedByPeer(absl::Seconds(5)));
   EXPECT_EQ(app.busy(), 1);
-  const RawConnection::Response r = busy.Read();
+  const RawHttpConnection::Response r = busy.Read();
   stopper.join();
   ASSERT_TRUE(r.ok) << "request in flight at Stop() was cut";
   EXPECT_TRUE(absl::StartsWith(r.head, "HTTP/1.1 200")) << r.head;
   EXPECT_TRUE(SaysClose(r)) << r.head;
   EXPECT_TRUE(busy.ClosedByPeer(absl::Seconds(5)));
   // No longer accepting.
-  RawConnection after(app.port());
+  RawHttpConnection after(app.port());
   EXPECT_FALSE(after.connected());
 }
 
 TEST(AppServerTest, StopWithoutDrainStillAnswersWithClose) {
   AppServer app(2);
   ASSERT_TRUE(app.Start("127.0.0.1", 0).ok());
-  RawConnection busy(app.port());
+  RawHttpConnection busy(app.port());
   busy.Send("/work?ms=200");
   ASSERT_TRUE(WaitFor([&] { return app.busy() == 1; }, absl::Seconds(10)));
   std::thread stopper([&] { app.Stop(); });
-  const RawConnection::Response r = busy.Read();
+  const RawHttpConnection::Response r = busy.Read();
   stopper.join();
   ASSERT_TRUE(r.ok);
   // The response was decided before Stop(): it may still say keep-alive,

@@ -220,12 +220,15 @@ class S8Test : public ::testing::TestWithParam<Kind> {
   void StopLoadAndExpectLossless(const std::string& run) {
     load_->Stop();
     std::printf(
-        "MEASURED S8 haproxy strict %s (%s): %lld requests, %lld "
-        "failed\n",
+        "MEASURED S8 haproxy strict %s (%s): %lld requests, %lld failed, "
+        "%lld client retries\n",
         run.c_str(), KindName(GetParam()),
         static_cast<long long>(load_->total()),
-        static_cast<long long>(load_->failures()));
+        static_cast<long long>(load_->failures()),
+        static_cast<long long>(load_->retried_on_idle_close()));
     EXPECT_EQ(load_->failures(), 0) << Failures();
+    // HAProxy never closes a client's connection without saying so first.
+    EXPECT_EQ(load_->retried_on_idle_close(), 0) << Failures();
     const std::map<std::string, StatRow> stats = ShowStat(stats_socket_);
     ASSERT_FALSE(stats.empty()) << "no answer from " << stats_socket_;
     for (const char* key :

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "examples/service/testing/raw_http.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
 #include "health/checks/testing/wait.h"
@@ -215,6 +216,7 @@ std::string Load::FailureSamples() const {
   vigil::MutexLock lock(&mu_);
   std::string out;
   for (const std::string& f : failure_samples_) out += f + "\n";
+  for (const std::string& r : retry_samples_) out += r + "\n";
   return out;
 }
 
@@ -234,24 +236,36 @@ int64_t Load::CountSince(const std::string& server, absl::Time since) const {
 }
 
 void Load::Run(int port, int max_requests) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_keep_alive(true);
-  client.set_read_timeout(10, 0);
-  client.set_connection_timeout(5, 0);
+  std::unique_ptr<RawHttpConnection> conn;
   for (int i = 0; i < max_requests && !stop_.load(); ++i) {
     const absl::Time start = absl::Now();
-    httplib::Result res = client.Get("/");
+    if (conn == nullptr) conn = std::make_unique<RawHttpConnection>(port);
+    RawHttpConnection::Response res = conn->Get("/");
+    std::string retry;
+    if (!res.ok && res.bytes_read == 0 && conn->responses() > 0) {
+      retry = absl::StrCat(absl::FormatTime(start), " retried after ",
+                           conn->responses(),
+                           " responses on the connection: ", res.error);
+      conn = std::make_unique<RawHttpConnection>(port);
+      res = conn->Get("/");
+    }
+    if (!res.ok || res.closes()) conn.reset();
     total_.fetch_add(1);
     std::string served_by;
     std::string failure;
-    if (!res) {
-      failure = absl::StrCat("transport: ", httplib::to_string(res.error()));
-    } else if (res->status != 200) {
-      failure = absl::StrCat("HTTP ", res->status, ": ", res->body);
+    if (!res.ok) {
+      failure = absl::StrCat("transport: ", res.error, " (", res.bytes_read,
+                             " bytes of response)");
+    } else if (res.status != 200) {
+      failure = absl::StrCat("HTTP ", res.status, ": ", res.body);
     } else {
-      served_by = res->get_header_value("X-Served-By");
+      served_by = res.Header("X-Served-By");
     }
     vigil::MutexLock lock(&mu_);
+    if (!retry.empty()) {
+      retried_.fetch_add(1);
+      if (retry_samples_.size() < 10) retry_samples_.push_back(retry);
+    }
     if (!failure.empty()) {
       failures_.fetch_add(1);
       if (failure_samples_.size() < 10) {
