@@ -60,6 +60,9 @@ using vigil::checks::testing::WaitFor;
 
 constexpr absl::Duration kInter = absl::Milliseconds(200);  // haproxy.cfg
 constexpr int kFall = 2;                                    // haproxy.cfg
+// Concurrent keep-alive clients: more than cpp-httplib's backlog of 5, so
+// a burst of new server connections (one per request) is a real burst.
+constexpr int kClients = 16;
 
 // Counters that must stay 0 in a lossless run (HAProxy 2.6 `show stat`).
 constexpr const char* kMustBeZero[] = {"wretr",    "wredis",   "econ",
@@ -150,7 +153,7 @@ class S8Test : public ::testing::TestWithParam<Kind> {
       ASSERT_EQ(RunGate(ReadyzUrl(i), dir_->path() + "/gate.log"), 0)
           << LogTail(dir_->path() + "/gate.log");
     }
-    load_ = std::make_unique<Load>(front_port_, 3);
+    load_ = std::make_unique<Load>(front_port_, kClients);
     for (int i = 0; i < 2; ++i) {
       ASSERT_TRUE(WaitFor(
           [&] { return load_->LastServedBy(Name(i)) != absl::InfinitePast(); },

@@ -61,7 +61,8 @@ using vigil::checks::testing::WaitFor;
 using vigil::checks::testing::WriteFile;
 
 constexpr char kNginx[] = "/usr/sbin/nginx";
-constexpr int kClients = 3;  // load threads, one connection each
+// Concurrent keep-alive clients (load threads, one connection each).
+constexpr int kClients = 16;
 
 // Pids of the live processes whose parent is `parent` (nginx's workers).
 std::set<pid_t> ChildrenOf(pid_t parent) {

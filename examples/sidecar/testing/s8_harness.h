@@ -76,10 +76,10 @@ class Instance {
 std::unique_ptr<Instance> StartExampleInstance(const std::string& upstream,
                                                int probe_port, int app_port);
 
-// A plain HTTP server that knows nothing of vigil (python3 -m http.server,
-// HTTP/1.0: one request per connection), with vigil-sidecar in front: the
-// sidecar probes the server and the upstream and serves /readyz. Logs go to
-// `dir`. nullptr if either does not start.
+// A plain HTTP server that knows nothing of vigil (python3's http.server,
+// HTTP/1.0: one request per connection; listen backlog 1024), with
+// vigil-sidecar in front: the sidecar probes the server and the upstream and
+// serves /readyz. Logs go to `dir`. nullptr if either does not start.
 std::unique_ptr<Instance> StartSidecarInstance(const std::string& upstream,
                                                int probe_port, int app_port,
                                                const std::string& dir);
