@@ -2,7 +2,8 @@
 # Checks the shipped Prometheus rules: `promtool check rules` (syntax, every
 # expression parses, templates compile), then `promtool test rules` on each
 # group's test file in rules/tests/ (every alert firing and not firing, one
-# evaluation before its for: ends). Without promtool: skips on a developer
+# evaluation before its for: ends); and that every query of the Grafana
+# dashboard parses (dashboard_check.py). Without promtool: skips on a developer
 # machine, fails under CI.
 set -euo pipefail
 if ! command -v promtool >/dev/null; then
@@ -13,6 +14,8 @@ if ! command -v promtool >/dev/null; then
   echo "SKIP: promtool not installed (scripts/setup.sh installs prometheus)"
   exit 0
 fi
+/usr/bin/python3 monitoring/dashboard_check.py \
+  monitoring/grafana/vigil-fleet.json "${TEST_TMPDIR:-/tmp}"
 cd monitoring/rules
 promtool check rules vigil.rules.yml
 cd tests
