@@ -46,6 +46,7 @@
 #include "health/pressure/defaults.h"
 #include "health/registry.h"
 #include "health/report.h"
+#include "monitoring/collectors/supervisor_metrics.h"
 #include "watchdog/liveness.h"
 #include "watchdog/watchdog.h"
 
@@ -382,6 +383,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<vigil::http::HealthEndpoints> endpoints =
       MakeEndpoints(registry);
   ExportWatchdogMetrics(watchdog, endpoints.get());
+  endpoints->AddMetricsCollector([](vigil::http::PrometheusWriter& w, bool) {
+    vigil::WriteSupervisorMetrics(w);
+  });
   AppServer app(absl::GetFlag(FLAGS_app_threads));
   StartApp(app, endpoints.get());
   std::unique_ptr<vigil::http::ProbeServer> probe =
