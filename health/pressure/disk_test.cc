@@ -93,27 +93,6 @@ TEST(DiskDetector, PathVanishingLaterIsDegradedWithTheError) {
   EXPECT_FALSE(c.observed_value.has_value());
 }
 
-// The default trend speaks after its 2-minute minimum span when fed at the
-// check's 10 s interval (kept samples are thinned to window / (capacity - 1):
-// with too few slots a 30-minute window needed 5 minutes for 6 samples).
-TEST(DiskOptions, DefaultTrendSpeaksAfterTwoMinutesOfTenSecondSamples) {
-  const DiskOptions o;
-  TrendEstimator t(o.trend);
-  const absl::Time t0 = absl::FromUnixSeconds(1767225600);
-  const absl::Duration interval = o.check.interval;
-  ASSERT_EQ(interval, absl::Seconds(10));
-  int i = 0;
-  for (; i * interval < o.trend.min_span; ++i) {
-    t.Add(t0 + i * interval, 1e6 * i);
-    EXPECT_FALSE(t.Estimate(1e6 * i, 100e6).ready) << "at " << i * interval;
-  }
-  t.Add(t0 + i * interval, 1e6 * i);
-  TrendEstimate e = t.Estimate(1e6 * i, 100e6);
-  EXPECT_TRUE(e.ready) << "at " << i * interval << ": " << e.samples
-                       << " samples over " << e.span;
-  EXPECT_NEAR(e.rate_per_second, 1e5, 1);
-}
-
 }  // namespace
 }  // namespace pressure
 }  // namespace vigil
