@@ -63,6 +63,7 @@
 #include "health/pressure/defaults.h"
 #include "health/registry.h"
 #include "health/report.h"
+#include "monitoring/collectors/supervisor_metrics.h"
 #include "watchdog/liveness.h"
 #include "watchdog/supervisor.h"
 #include "watchdog/systemd.h"
@@ -574,6 +575,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<vigil::http::HealthEndpoints> endpoints =
       MakeEndpoints(registry);
   ExportWatchdogMetrics(watchdog, endpoints.get());
+  endpoints->AddMetricsCollector([](vigil::http::PrometheusWriter& w, bool) {
+    vigil::WriteSupervisorMetrics(w);
+  });
   AppServerOptions app_options;
   app_options.threads = absl::GetFlag(FLAGS_app_threads);
   app_options.watchdog = &watchdog;
