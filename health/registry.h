@@ -124,6 +124,21 @@ class HealthRegistry {
   // there is no such check.
   absl::Status Unregister(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Asks for a run of check `name` now instead of at its next interval: for
+  // event sources (a kernel pressure notification) that know the result is
+  // about to change. The run is queued by the scheduler's next step (at
+  // once when Start()ed), goes through the same pool, timeout and flap
+  // damping as any run, and publishes as usual; the check's interval then
+  // counts from this run. Calls coalesce: while a run is already due or
+  // queued this is a no-op, and while one is in flight exactly one more run
+  // follows it (its result may predate the event). Cheap (one map lookup
+  // under the registry lock); never blocks on a check. NotFound if there is
+  // no such check.
+  //
+  // Probes never trigger work: the HTTP adapters never call this. Call it
+  // from an event source, not from a request path.
+  absl::Status RunNow(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Starts the background scheduler thread. Idempotent. Without Start(),
   // nothing runs unless RunOnceForTest() is called.
   void Start() ABSL_LOCKS_EXCLUDED(mu_);

@@ -132,6 +132,60 @@ TEST_F(RegistryTest, RunOnceReturnsNextDueTime) {
   EXPECT_EQ(registry_.RunOnceForTest(), t0 + absl::Seconds(10));
 }
 
+TEST_F(RegistryTest, RunNowRunsAtOnceAndRestartsTheInterval) {
+  Scripted s;
+  ASSERT_TRUE(registry_.Register(Make("a", s.Function())).ok());
+  Step();
+  EXPECT_EQ(s.runs(), 1);
+  clock_.Advance(absl::Seconds(3));
+  Step();
+  EXPECT_EQ(s.runs(), 1);
+  s.Set(Status::kUnhealthy, "spike");
+  ASSERT_TRUE(registry_.RunNow("a").ok());
+  // Three calls before the step coalesce into one run.
+  ASSERT_TRUE(registry_.RunNow("a").ok());
+  ASSERT_TRUE(registry_.RunNow("a").ok());
+  Step();
+  EXPECT_EQ(s.runs(), 2);
+  EXPECT_EQ(CheckStatus("a"), Status::kUnhealthy);
+  // The interval now counts from the RunNow() run: 1 ms shy, then due.
+  clock_.Advance(absl::Seconds(10) - absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(s.runs(), 2);
+  clock_.Advance(absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(s.runs(), 3);
+}
+
+TEST_F(RegistryTest, RunNowDuringARunRunsOnceMoreAfterIt) {
+  Notification release;
+  std::atomic<int> runs{0};
+  ASSERT_TRUE(registry_
+                  .Register(Make("slow",
+                                 [&](const CheckContext&) {
+                                   if (runs.fetch_add(1) == 0) {
+                                     release.WaitForNotificationWithTimeout(
+                                         absl::Seconds(10));
+                                   }
+                                   return CheckResult::Healthy();
+                                 }))
+                  .ok());
+  registry_.RunOnceForTest();  // First run starts and blocks.
+  ASSERT_TRUE(registry_.RunNow("slow").ok());
+  ASSERT_TRUE(registry_.RunNow("slow").ok());
+  release.Notify();
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  EXPECT_EQ(runs.load(), 1);
+  Step();  // The requested rerun is due at the first run's end.
+  EXPECT_EQ(runs.load(), 2);
+  Step();  // Exactly one: nothing more is due.
+  EXPECT_EQ(runs.load(), 2);
+}
+
+TEST_F(RegistryTest, RunNowOfUnknownCheckIsNotFound) {
+  EXPECT_EQ(registry_.RunNow("nope").code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(RegistryTest, HungCheckTimesOutWithoutPileUpOrBlockingReaders) {
   Notification entered, release, recovered;
   std::atomic<int> runs{0};
