@@ -617,6 +617,14 @@ std::string MemoryDetector::PsiPath() const {
   return impl_->psi.opened() ? impl_->psi.path() : std::string();
 }
 
+std::string MemoryDetector::CgroupFullPath() const {
+  return impl_->cgroup.ok() ? impl_->cgroup.full_path : std::string();
+}
+
+bool MemoryDetector::cgroup_is_v2() const {
+  return impl_->cgroup.ok() && impl_->v2;
+}
+
 std::string MemoryDetector::CgroupDescription() const {
   return impl_->cgroup.Describe();
 }

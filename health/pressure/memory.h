@@ -187,6 +187,10 @@ class MemoryDetector {
   std::string PsiPath() const;
   // "v1 /sys/fs/cgroup/memory/app", "v2 /sys/fs/cgroup/a.slice/b", "none".
   std::string CgroupDescription() const;
+  // The memory cgroup sampled, as a path including the root ("" without
+  // one), and whether it is cgroup v2. Fixed at Create(); thread-safe.
+  std::string CgroupFullPath() const;
+  bool cgroup_is_v2() const;
   const MemoryOptions& options() const { return options_; }
 
  private:
