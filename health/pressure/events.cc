@@ -154,6 +154,16 @@ void MemoryEvents::Add(Source source) {
 }
 
 void MemoryEvents::ArmV1(const std::string& dir) {
+  struct statfs fs = {};
+  if (!options_.fixture_files_for_test &&
+      (statfs(dir.c_str(), &fs) != 0 || fs.f_type != CGROUP_SUPER_MAGIC)) {
+    const std::string why =
+        absl::StrCat(dir, ": not a cgroup v1 filesystem; polling only");
+    for (const char* name : {"v1_thresholds", "v1_pressure_level", "v1_oom"}) {
+      unavailable_[name] = why;
+    }
+    return;
+  }
   const std::string control = dir + "/cgroup.event_control";
   const int control_fd = open(control.c_str(), O_WRONLY | O_CLOEXEC);
   if (control_fd < 0) {
@@ -317,18 +327,23 @@ void MemoryEvents::ArmPsi(const std::string& path) {
 
 std::function<void(std::map<std::string, std::string>*)>
 MemoryEvents::DetailsAdder() const {
-  std::string armed =
-      armed_.empty() ? "none (polling only)" : absl::StrJoin(armed_, ",");
+  std::string armed = absl::StrJoin(armed_, ",");
   std::string unavailable;
   for (const auto& [name, why] : unavailable_) {
     absl::StrAppend(&unavailable, unavailable.empty() ? "" : "; ", name, ": ",
                     why);
   }
   return [armed = std::move(armed), unavailable = std::move(unavailable),
-          events = events_](std::map<std::string, std::string>* d) {
-    (*d)["events"] = armed;
+          shared = shared_](std::map<std::string, std::string>* d) {
+    if (armed.empty()) {
+      (*d)["events"] = "none (polling only)";
+    } else if (!shared->running.load()) {
+      (*d)["events"] = "none (polling only: events not started)";
+    } else {
+      (*d)["events"] = armed;
+    }
     if (!unavailable.empty()) (*d)["events_unavailable"] = unavailable;
-    (*d)["event_wakeups"] = absl::StrCat(events->load());
+    (*d)["event_wakeups"] = absl::StrCat(shared->events.load());
   };
 }
 
@@ -358,7 +373,7 @@ int MemoryEvents::Step(int timeout_ms) {
   }
   const absl::Time now = clock_->Now();
   if (taken > 0) {
-    events_->fetch_add(taken);
+    shared_->events.fetch_add(taken);
     follow_up_until_ = now + options_.follow_up_for;
     pending_call_ = std::min(pending_call_, last_call_ + options_.min_spacing);
   }
@@ -377,6 +392,7 @@ void MemoryEvents::Start() {
   if (running_) return;
   running_ = true;
   stop_ = false;
+  shared_->running.store(true);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -389,6 +405,7 @@ void MemoryEvents::Stop() {
     running_ = false;
     t = std::move(thread_);
   }
+  shared_->running.store(false);
   const uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
   t.join();
@@ -403,28 +420,40 @@ void MemoryEvents::Loop() {
   }
 }
 
-absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterMemoryCheck(
-    HealthRegistry* registry, MemoryOptions memory, MemoryEventsOptions events,
-    std::shared_ptr<MemoryDetector>* detector) {
-  std::shared_ptr<MemoryDetector> d;
-  absl::StatusOr<Check> check = MemoryCheck(std::move(memory), &d);
+absl::StatusOr<MemoryCheckWithEvents> MakeMemoryCheckWithEvents(
+    HealthRegistry* registry, MemoryOptions memory,
+    MemoryEventsOptions events) {
+  MemoryCheckWithEvents out;
+  absl::StatusOr<Check> check = MemoryCheck(std::move(memory), &out.detector);
   if (!check.ok()) return check.status();
   const std::string name = check->name;
   events.on_event = [registry, name] { (void)registry->RunNow(name); };
   absl::StatusOr<std::unique_ptr<MemoryEvents>> e =
-      MemoryEvents::Create(*d, std::move(events));
+      MemoryEvents::Create(*out.detector, std::move(events));
   if (!e.ok()) return e.status();
-  check->function = [d, add = (*e)->DetailsAdder()](const CheckContext&) {
+  out.events = *std::move(e);
+  out.check = *std::move(check);
+  out.check.function = [d = out.detector,
+                        add = out.events->DetailsAdder()](const CheckContext&) {
     CheckResult r = d->Run();
     add(&r.details);
     return r;
   };
-  if (absl::Status s = registry->Register(*std::move(check)); !s.ok()) {
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterMemoryCheck(
+    HealthRegistry* registry, MemoryOptions memory, MemoryEventsOptions events,
+    std::shared_ptr<MemoryDetector>* detector) {
+  absl::StatusOr<MemoryCheckWithEvents> m =
+      MakeMemoryCheckWithEvents(registry, std::move(memory), std::move(events));
+  if (!m.ok()) return m.status();
+  if (absl::Status s = registry->Register(std::move(m->check)); !s.ok()) {
     return s;
   }
-  if (detector != nullptr) *detector = d;
-  (*e)->Start();
-  return e;
+  if (detector != nullptr) *detector = m->detector;
+  m->events->Start();
+  return std::move(m->events);
 }
 
 }  // namespace pressure

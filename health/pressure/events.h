@@ -90,6 +90,10 @@ struct MemoryEventsOptions {
   // at previous + min_spacing (a cgroup hovering on a threshold cannot turn
   // the check into a busy loop). >= 0.
   absl::Duration min_spacing = absl::Milliseconds(50);
+  // Registrations are written only into the kernel's own files (a cgroup or
+  // proc filesystem); true also writes v1 registrations into a fixture
+  // tree's regular files, whose eventfds a test then signals. Tests only.
+  bool fixture_files_for_test = false;
 
   static std::vector<double> DefaultThresholdRatios();
   // OK or InvalidArgument naming the field ("memory_events.min_spacing: ...").
@@ -125,13 +129,14 @@ class MemoryEvents {
   bool any_armed() const { return !armed_.empty(); }
   // Kernel notifications received, and on_event calls made (events plus
   // follow-ups, minus folded ones).
-  int64_t event_count() const { return events_->load(); }
+  int64_t event_count() const { return shared_->events.load(); }
   int64_t call_count() const { return calls_.load(); }
   // The v1 thresholds armed, in bytes of memory.usage_in_bytes.
   const std::vector<uint64_t>& v1_thresholds_bytes() const {
     return thresholds_bytes_;
   }
-  // Adds "events" (armed sources, or "none (polling only)"),
+  // Adds "events" (armed sources while the thread runs, else "none
+  // (polling only)" with the reason),
   // "events_unavailable" and "event_wakeups" to a check's details; the
   // returned function does the same and may outlive this object.
   // Thread-safe.
@@ -174,9 +179,12 @@ class MemoryEvents {
   std::vector<std::string> armed_;
   std::map<std::string, std::string> unavailable_;
   std::vector<uint64_t> thresholds_bytes_;
-  // Shared with the check built by RegisterMemoryCheck().
-  std::shared_ptr<std::atomic<int64_t>> events_ =
-      std::make_shared<std::atomic<int64_t>>(0);
+  // Shared with the check built by MakeMemoryCheckWithEvents().
+  struct Shared {
+    std::atomic<int64_t> events{0};
+    std::atomic<bool> running{false};
+  };
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::atomic<int64_t> calls_{0};
   // Used by the events thread only (or PollOnceForTest()).
   absl::Time last_call_ = absl::InfinitePast();
@@ -189,11 +197,23 @@ class MemoryEvents {
   std::thread thread_;
 };
 
-// MemoryCheck(memory) registered in `registry`, re-run by a started
-// MemoryEvents on kernel events; the check's details say which sources are
-// live. The returned object must be destroyed before `registry` (it calls
-// RunNow on it). Errors: those of MemoryCheck, MemoryEventsOptions::Validate
-// (`events.on_event` is set here) and HealthRegistry::Register.
+// A memory check whose runs carry the events' details, and the MemoryEvents
+// (armed, not started) that re-run it in `registry` by name.
+struct MemoryCheckWithEvents {
+  Check check;
+  std::unique_ptr<MemoryEvents> events;
+  std::shared_ptr<MemoryDetector> detector;
+};
+// Errors: those of MemoryCheck and MemoryEventsOptions::Validate
+// (`events.on_event` is set here).
+absl::StatusOr<MemoryCheckWithEvents> MakeMemoryCheckWithEvents(
+    HealthRegistry* registry, MemoryOptions memory,
+    MemoryEventsOptions events = {});
+
+// MakeMemoryCheckWithEvents, the check registered in `registry` and the
+// events started. The returned object must be destroyed before `registry`
+// (it calls RunNow on it). Errors: those of MakeMemoryCheckWithEvents and
+// HealthRegistry::Register.
 absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterMemoryCheck(
     HealthRegistry* registry, MemoryOptions memory,
     MemoryEventsOptions events = {},
