@@ -328,6 +328,7 @@ absl::Time HealthRegistry::Tick() {
 }
 
 void HealthRegistry::ScheduleLocked(CheckState& state, absl::Time at) {
+  if (at < waiting_until_) wake_ = true;
   UnscheduleLocked(state);
   state.event_at = at;
   state.scheduled = true;
@@ -352,10 +353,16 @@ void HealthRegistry::SchedulerLoop() {
     const absl::Time next = Tick();
     MutexLock lock(&mu_);
     if (stop_) return;
+    // A run that finished after Tick() may have scheduled an earlier event
+    // (its next run, replacing its timeout deadline); while waiting, every
+    // earlier event wakes the loop (ScheduleLocked).
+    waiting_until_ =
+        events_.empty() ? next : std::min(next, events_.begin()->first);
     clock_->AwaitWithDeadline(
         &mu_,
         [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return wake_ || stop_; },
-        next);
+        waiting_until_);
+    waiting_until_ = absl::InfinitePast();
     wake_ = false;
     if (stop_) return;
   }

@@ -278,6 +278,9 @@ class HealthRegistry {
   bool ticked_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // What the scheduler thread waits for (InfinitePast while it is not
+  // waiting): an event scheduled before it wakes the thread.
+  absl::Time waiting_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int in_flight_untimed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<GroupIndex> group_index_ ABSL_GUARDED_BY(mu_);
