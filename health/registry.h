@@ -129,11 +129,11 @@ class HealthRegistry {
   // about to change. The run is queued by the scheduler's next step (at
   // once when Start()ed), goes through the same pool, timeout and flap
   // damping as any run, and publishes as usual; the check's interval then
-  // counts from this run. Calls coalesce: while a run is already due or
-  // queued this is a no-op, and while one is in flight exactly one more run
-  // follows it (its result may predate the event). Cheap (one map lookup
-  // under the registry lock); never blocks on a check. NotFound if there is
-  // no such check.
+  // counts from this run. Calls coalesce: while a run is already due (not
+  // yet queued) this is a no-op, and while one is queued or running exactly
+  // one more run follows it (its result may predate the event). Cheap (one
+  // map lookup under the registry lock); never blocks on a check. NotFound
+  // if there is no such check.
   //
   // Probes never trigger work: the HTTP adapters never call this. Call it
   // from an event source, not from a request path.

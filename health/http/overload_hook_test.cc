@@ -22,7 +22,12 @@ namespace {
 // health endpoints mounted under /health; a "memory" check the test sets.
 class OverloadHookTest : public ::testing::Test {
  protected:
-  OverloadHookTest() : registry_(RegistryOptions{&clock_}) {}
+  OverloadHookTest() : registry_(Options()) {}
+  RegistryOptions Options() {
+    RegistryOptions o;
+    o.clock = &clock_;
+    return o;
+  }
 
   void SetUp() override {
     Check c;
