@@ -52,6 +52,8 @@ struct HealthRegistry::CheckState : std::enable_shared_from_this<CheckState> {
   // The key of this check's entry in events_, if `scheduled`.
   bool scheduled = false;
   absl::Time event_at;
+  // RunNow() while in flight: run again as soon as this run returns.
+  bool rerun_requested = false;
   // Position in checks_ order (and in list_); the groups it counts in, as
   // positions in group_index_. Rebuilt with the group index.
   size_t position = 0;
@@ -167,6 +169,26 @@ absl::Status HealthRegistry::Unregister(absl::string_view name) {
     PublishLocked(clock_->Now());
   }
   DeliverTransitions();
+  return absl::OkStatus();
+}
+
+absl::Status HealthRegistry::RunNow(absl::string_view name) {
+  MutexLock lock(&mu_);
+  auto it = checks_.find(name);
+  if (it == checks_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("check name \"", name, "\": not registered"));
+  }
+  CheckState& state = *it->second;
+  if (state.in_flight) {
+    state.rerun_requested = true;
+    return absl::OkStatus();
+  }
+  const absl::Time now = clock_->Now();
+  if (state.scheduled && state.event_at <= now) return absl::OkStatus();
+  state.next_run = now;
+  ScheduleLocked(state, now);
+  wake_ = true;
   return absl::OkStatus();
 }
 
@@ -306,6 +328,7 @@ absl::Time HealthRegistry::Tick() {
 }
 
 void HealthRegistry::ScheduleLocked(CheckState& state, absl::Time at) {
+  if (at < waiting_until_) wake_ = true;
   UnscheduleLocked(state);
   state.event_at = at;
   state.scheduled = true;
@@ -330,10 +353,16 @@ void HealthRegistry::SchedulerLoop() {
     const absl::Time next = Tick();
     MutexLock lock(&mu_);
     if (stop_) return;
+    // A run that finished after Tick() may have scheduled an earlier event
+    // (its next run, replacing its timeout deadline); while waiting, every
+    // earlier event wakes the loop (ScheduleLocked).
+    waiting_until_ =
+        events_.empty() ? next : std::min(next, events_.begin()->first);
     clock_->AwaitWithDeadline(
         &mu_,
         [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return wake_ || stop_; },
-        next);
+        waiting_until_);
+    waiting_until_ = absl::InfinitePast();
     wake_ = false;
     if (stop_) return;
   }
@@ -361,6 +390,10 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
   {
     MutexLock lock(&mu_);
     if (!state->timed_out) --in_flight_untimed_;
+    if (state->rerun_requested) {
+      state->rerun_requested = false;
+      state->next_run = end;
+    }
     if (state->registered) {
       stuck_.erase(state.get());
       ScheduleLocked(*state, state->next_run);

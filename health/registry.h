@@ -124,6 +124,21 @@ class HealthRegistry {
   // there is no such check.
   absl::Status Unregister(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Asks for a run of check `name` now instead of at its next interval: for
+  // event sources (a kernel pressure notification) that know the result is
+  // about to change. The run is queued by the scheduler's next step (at
+  // once when Start()ed), goes through the same pool, timeout and flap
+  // damping as any run, and publishes as usual; the check's interval then
+  // counts from this run. Calls coalesce: while a run is already due (not
+  // yet queued) this is a no-op, and while one is queued or running exactly
+  // one more run follows it (its result may predate the event). Cheap (one
+  // map lookup under the registry lock); never blocks on a check. NotFound
+  // if there is no such check.
+  //
+  // Probes never trigger work: the HTTP adapters never call this. Call it
+  // from an event source, not from a request path.
+  absl::Status RunNow(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Starts the background scheduler thread. Idempotent. Without Start(),
   // nothing runs unless RunOnceForTest() is called.
   void Start() ABSL_LOCKS_EXCLUDED(mu_);
@@ -263,6 +278,9 @@ class HealthRegistry {
   bool ticked_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // What the scheduler thread waits for (InfinitePast while it is not
+  // waiting): an event scheduled before it wakes the thread.
+  absl::Time waiting_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int in_flight_untimed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<GroupIndex> group_index_ ABSL_GUARDED_BY(mu_);

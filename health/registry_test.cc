@@ -33,6 +33,15 @@ class Scripted {
   }
   int runs() const { return runs_.load(); }
 
+  // Waits (bounded, real time) until the function has been entered `n`
+  // times. Entered, not recorded: the registry may not have applied the
+  // result yet (NotifyOnFirstResult, WaitUntilIdleForTest wait for that).
+  bool WaitForStarts(int n) {
+    MutexLock lock(&mu_);
+    auto enough = [this, n] { return runs_.load() >= n; };
+    return mu_.AwaitWithTimeout(enough, absl::Seconds(10));
+  }
+
   CheckFunction Function() {
     return [this](const CheckContext&) {
       MutexLock lock(&mu_);
@@ -140,6 +149,60 @@ TEST_F(RegistryTest, RunOnceReturnsNextDueTime) {
   registry_.RunOnceForTest();  // Queues the run: next wake is its timeout.
   ASSERT_TRUE(registry_.WaitUntilIdleForTest());
   EXPECT_EQ(registry_.RunOnceForTest(), t0 + absl::Seconds(10));
+}
+
+TEST_F(RegistryTest, RunNowRunsAtOnceAndRestartsTheInterval) {
+  Scripted s;
+  ASSERT_TRUE(registry_.Register(Make("a", s.Function())).ok());
+  Step();
+  EXPECT_EQ(s.runs(), 1);
+  clock_.Advance(absl::Seconds(3));
+  Step();
+  EXPECT_EQ(s.runs(), 1);
+  s.Set(Status::kUnhealthy, "spike");
+  ASSERT_TRUE(registry_.RunNow("a").ok());
+  // Three calls before the step coalesce into one run.
+  ASSERT_TRUE(registry_.RunNow("a").ok());
+  ASSERT_TRUE(registry_.RunNow("a").ok());
+  Step();
+  EXPECT_EQ(s.runs(), 2);
+  EXPECT_EQ(CheckStatus("a"), Status::kUnhealthy);
+  // The interval now counts from the RunNow() run: 1 ms shy, then due.
+  clock_.Advance(absl::Seconds(10) - absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(s.runs(), 2);
+  clock_.Advance(absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(s.runs(), 3);
+}
+
+TEST_F(RegistryTest, RunNowDuringARunRunsOnceMoreAfterIt) {
+  Notification release;
+  std::atomic<int> runs{0};
+  ASSERT_TRUE(registry_
+                  .Register(Make("slow",
+                                 [&](const CheckContext&) {
+                                   if (runs.fetch_add(1) == 0) {
+                                     release.WaitForNotificationWithTimeout(
+                                         absl::Seconds(10));
+                                   }
+                                   return CheckResult::Healthy();
+                                 }))
+                  .ok());
+  registry_.RunOnceForTest();  // First run starts and blocks.
+  ASSERT_TRUE(registry_.RunNow("slow").ok());
+  ASSERT_TRUE(registry_.RunNow("slow").ok());
+  release.Notify();
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+  EXPECT_EQ(runs.load(), 1);
+  Step();  // The requested rerun is due at the first run's end.
+  EXPECT_EQ(runs.load(), 2);
+  Step();  // Exactly one: nothing more is due.
+  EXPECT_EQ(runs.load(), 2);
+}
+
+TEST_F(RegistryTest, RunNowOfUnknownCheckIsNotFound) {
+  EXPECT_EQ(registry_.RunNow("nope").code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(RegistryTest, HungCheckTimesOutWithoutPileUpOrBlockingReaders) {
@@ -804,6 +867,33 @@ TEST(RegistryThreadTest, BackgroundSchedulerRunsChecksOnRealClock) {
   registry.Start();  // Idempotent.
   ASSERT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
   registry.Stop();
+  registry.Stop();
+}
+
+// An interval shorter than the timeout: the run's completion replaces its
+// timeout deadline (queued + 2 s) by its next run (queued + 1 s), which must
+// wake the scheduler thread (it used to sleep until the stale deadline, so
+// such a check ran every 2 s).
+TEST(RegistryThreadTest, IntervalShorterThanTimeoutWakesTheScheduler) {
+  testing::FakeClock clock;
+  RegistryOptions o;
+  o.clock = &clock;
+  HealthRegistry registry(o);
+  Scripted s;
+  Check c;
+  c.name = "fast";
+  c.function = s.Function();
+  c.options.interval = absl::Seconds(1);
+  c.options.timeout = absl::Seconds(2);
+  ASSERT_TRUE(registry.Register(c).ok());
+  registry.Start();
+  ASSERT_TRUE(s.WaitForStarts(1));
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  clock.Advance(absl::Seconds(1));
+  EXPECT_TRUE(s.WaitForStarts(2));
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  clock.Advance(absl::Seconds(1));
+  EXPECT_TRUE(s.WaitForStarts(3));
   registry.Stop();
 }
 

@@ -57,6 +57,7 @@
 #include "absl/time/clock.h"
 #include "examples/service/app_server.h"
 #include "examples/service/checks.h"
+#include "examples/service/overload.h"
 #include "health/http/endpoints.h"
 #include "health/http/mount.h"
 #include "health/http/probe_server.h"
@@ -194,19 +195,19 @@ std::unique_ptr<vigil::http::ProbeServer> StartProbeServer(
 std::string UrlHost(const std::string& address);
 
 // Resource-pressure detectors with their defaults (health/pressure/).
-void RegisterPressure(vigil::HealthRegistry& registry) {
+void RegisterPressure(vigil::HealthRegistry& registry,
+                      vigil::pressure::DefaultDetectors* detectors) {
   vigil::pressure::DefaultDetectorOptions pressure;
   pressure.disk_paths = {"/"};
   if (absl::GetFlag(FLAGS_scratch_dir) != "/") {
     pressure.disk_paths.push_back(absl::GetFlag(FLAGS_scratch_dir));
   }
-  vigil::pressure::DefaultDetectors detectors;
   if (absl::Status s = vigil::pressure::RegisterDefaultDetectors(
-          registry, pressure, &detectors);
+          registry, pressure, detectors);
       !s.ok()) {
     Die("pressure detectors", s);
   }
-  for (const std::string& why : detectors.skipped) {
+  for (const std::string& why : detectors->skipped) {
     std::printf("pressure: skipped %s\n", why.c_str());
   }
 }
@@ -553,9 +554,12 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   if (!absl::GetFlag(FLAGS_vigil)) return RunWithoutVigil();
 
-  // Declared before the registry: its liveness check reads the watchdog.
+  // Declared before the registry: its liveness check reads the watchdog,
+  // its listener the overload manager.
   vigil::Watchdog watchdog;
+  std::unique_ptr<vigil::pressure::OverloadManager> overload;
   vigil::HealthRegistry registry(RegistryConfig());
+  vigil::pressure::DefaultDetectors detectors;  // Memory events: RunNow.
   vigil::Heartbeat heartbeat = WatchMainLoop(watchdog, registry);
   if (absl::Status s = registry.Register(vigil::SupervisorIncidentCheck());
       !s.ok()) {
@@ -569,7 +573,7 @@ int main(int argc, char** argv) {
       !s.ok()) {
     Die("register", s);
   }
-  if (absl::GetFlag(FLAGS_pressure)) RegisterPressure(registry);
+  if (absl::GetFlag(FLAGS_pressure)) RegisterPressure(registry, &detectors);
   LogTransitions(registry);
 
   std::unique_ptr<vigil::http::HealthEndpoints> endpoints =
@@ -584,6 +588,8 @@ int main(int argc, char** argv) {
   app_options.handler_deadline = absl::GetFlag(FLAGS_handler_deadline);
   app_options.demo_endpoints = absl::GetFlag(FLAGS_demo_endpoints);
   AppServer app(app_options);
+  overload =
+      vigil_example::InstallOverload(registry, app.server(), endpoints.get());
   StartApp(app, endpoints.get(), registry);  // registers the self-probe
   registry.Start();
   std::unique_ptr<vigil::http::ProbeServer> probe =

@@ -32,7 +32,16 @@ absl::Status RegisterDefaultDetectors(HealthRegistry& registry,
   DefaultDetectors result;
   std::vector<Check> checks;
 
-  if (options.enable_memory) {
+  if (options.enable_memory && options.enable_memory_events) {
+    MemoryEventsOptions events = options.memory_events;
+    events.clock = options.clock;
+    absl::StatusOr<MemoryCheckWithEvents> m = MakeMemoryCheckWithEvents(
+        &registry, PrepareWithSource(options.memory, options), events);
+    if (!m.ok()) return m.status();
+    result.memory = m->detector;
+    result.memory_events = std::move(m->events);
+    checks.push_back(std::move(m->check));
+  } else if (options.enable_memory) {
     absl::StatusOr<Check> c =
         MemoryCheck(PrepareWithSource(options.memory, options), &result.memory);
     if (!c.ok()) return c.status();
@@ -94,6 +103,7 @@ absl::Status RegisterDefaultDetectors(HealthRegistry& registry,
   }
   std::sort(done.begin(), done.end());
   result.registered = std::move(done);
+  if (result.memory_events) result.memory_events->Start();
   if (out != nullptr) *out = std::move(result);
   return absl::OkStatus();
 }

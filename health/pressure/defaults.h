@@ -13,7 +13,8 @@
 // What gets registered (every check in `groups`, default readiness only:
 // restarting a process does not free a full disk, so none of these belongs
 // in liveness):
-//   memory            critical, every 5 s   (memory.h)
+//   memory            critical, every 5 s   (memory.h), and at once on
+//                     kernel memory notifications (events.h)
 //   cpu               non-critical, 5 s     (cpu.h)   skipped without PSI
 //   io                non-critical, 5 s     (io.h)    and cgroup signals
 //   disk:<path>       critical, every 10 s  (disk.h), one per disk_paths
@@ -33,6 +34,7 @@
 #include "health/clock.h"
 #include "health/pressure/cpu.h"
 #include "health/pressure/disk.h"
+#include "health/pressure/events.h"
 #include "health/pressure/fds.h"
 #include "health/pressure/io.h"
 #include "health/pressure/memory.h"
@@ -52,6 +54,10 @@ struct DefaultDetectorOptions {
   std::vector<std::string> groups = {"readiness"};
 
   bool enable_memory = true;
+  // Re-run the memory check on kernel memory notifications (events.h);
+  // `memory_events.clock` is replaced by `clock`.
+  bool enable_memory_events = true;
+  MemoryEventsOptions memory_events;
   bool enable_cpu = true;
   bool enable_io = true;
   bool enable_fds = true;
@@ -74,6 +80,9 @@ struct DefaultDetectorOptions {
 // read their LatestReading() for metrics.
 struct DefaultDetectors {
   std::shared_ptr<MemoryDetector> memory;
+  // Started, when enable_memory_events; calls RunNow on the registry, so
+  // it must be destroyed before the registry.
+  std::unique_ptr<MemoryEvents> memory_events;
   std::shared_ptr<CpuDetector> cpu;
   std::shared_ptr<IoDetector> io;
   std::vector<std::shared_ptr<DiskDetector>> disks;

@@ -29,6 +29,16 @@ TrendOptions MemoryOptions::DefaultTrend() {
   return t;
 }
 
+TrendOptions MemoryOptions::DefaultSpikeTrend() {
+  TrendOptions t;
+  t.window = absl::Seconds(5);
+  t.min_span = absl::Milliseconds(500);
+  t.min_samples = 3;
+  t.horizon = absl::Seconds(10);
+  t.critical_horizon = absl::Seconds(4);
+  return t;
+}
+
 CheckOptions MemoryOptions::DefaultCheckOptions() {
   return internal::PressureCheckOptions(absl::Seconds(5), /*critical=*/true);
 }
@@ -39,6 +49,7 @@ absl::Status MemoryOptions::Validate() const {
   if (absl::Status s = psi_full.Validate("memory.psi_full"); !s.ok()) return s;
   if (absl::Status s = psi_some.Validate("memory.psi_some"); !s.ok()) return s;
   if (absl::Status s = trend.Validate("memory.trend"); !s.ok()) return s;
+  if (absl::Status s = spike.Validate("memory.spike"); !s.ok()) return s;
   if (oom_kill_hold < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("memory.oom_kill_hold: must be >= 0");
   }
@@ -48,6 +59,7 @@ absl::Status MemoryOptions::Validate() const {
 struct MemoryDetector::Impl {
   explicit Impl(const MemoryOptions& o)
       : usage_gauge(o.usage, o.trend),
+        spike_gauge(o.usage, o.spike),
         psi_full(o.psi_full),
         psi_some(o.psi_some) {}
 
@@ -76,6 +88,7 @@ struct MemoryDetector::Impl {
       sig_oom = 0;
 
   internal::Gauge usage_gauge;
+  internal::Gauge spike_gauge;  // Only its trend level is used.
   Hysteresis psi_full;
   Hysteresis psi_some;
   Level stall_level = Level::kOk;
@@ -336,6 +349,7 @@ const MemoryReading& MemoryDetector::Sample() {
   if (r.working_set_bytes && r.limit_bytes && *r.limit_bytes > 0) {
     if (!m.have_headroom_source || m.headroom_depth != r.limit_depth) {
       m.usage_gauge.ResetTrend();
+      m.spike_gauge.ResetTrend();
     }
     m.have_headroom_source = true;
     m.headroom_depth = r.limit_depth;
@@ -346,8 +360,15 @@ const MemoryReading& MemoryDetector::Sample() {
       r.fill_rate_bytes_per_second = g.trend.rate_per_second;
       r.time_to_exhaustion = g.trend.time_to_exhaustion;
     }
+    const internal::GaugeState& spike =
+        m.spike_gauge.Update(now, *r.working_set_bytes, *r.limit_bytes);
+    if (spike.trend.ready) {
+      r.spike_fill_rate_bytes_per_second = spike.trend.rate_per_second;
+      r.spike_time_to_exhaustion = spike.trend.time_to_exhaustion;
+    }
   } else {
     m.usage_gauge.MarkUnavailable();
+    m.spike_gauge.MarkUnavailable();
     m.have_headroom_source = false;
   }
 
@@ -396,6 +417,7 @@ const MemoryReading& MemoryDetector::Sample() {
     stall = std::min(stall, Level::kWarn);
   }
   r.level = MaxLevel(MaxLevel(g.level(), stall), m.oom_level);
+  r.level = MaxLevel(r.level, m.spike_gauge.state().trend_level);
   {
     MutexLock lock(&mu_);
     latest_ = r;
@@ -491,6 +513,7 @@ CheckResult MemoryDetector::Result() const {
       reasons.push_back(when);  // A warning says when it will be too late.
     }
   }
+  AddSpike(r, &result, &reasons);
   if (r.psi_some_avg10) {
     d["psi_scope"] = r.psi_cgroup_local ? "cgroup" : "system";
     d["psi_some_avg10"] = internal::FormatNumber(*r.psi_some_avg10);
@@ -532,6 +555,31 @@ CheckResult MemoryDetector::Result() const {
   return result;
 }
 
+void MemoryDetector::AddSpike(const MemoryReading& r, CheckResult* result,
+                              std::vector<std::string>* reasons) const {
+  if (!r.spike_fill_rate_bytes_per_second) return;
+  auto& d = result->details;
+  d["spike_fill_rate_bytes_per_second"] =
+      internal::FormatNumber(*r.spike_fill_rate_bytes_per_second, 0);
+  if (!r.spike_time_to_exhaustion) return;
+  const absl::Duration tte = *r.spike_time_to_exhaustion;
+  d["spike_time_to_exhaustion_seconds"] =
+      internal::FormatNumber(absl::ToDoubleSeconds(tte), 1);
+  if (!result->time_to_exhaustion || tte < *result->time_to_exhaustion) {
+    result->time_to_exhaustion = tte;
+  }
+  const Level level = impl_->spike_gauge.state().trend_level;
+  if (level == Level::kOk) return;
+  reasons->push_back(absl::StrCat(
+      "spike: full in ", internal::FormatDuration(tte), " at ",
+      internal::FormatBytes(*r.spike_fill_rate_bytes_per_second), "/s (",
+      level == Level::kCritical ? "below the " : "within the ",
+      internal::FormatDuration(level == Level::kCritical
+                                   ? options_.spike.critical_horizon
+                                   : options_.spike.horizon),
+      level == Level::kCritical ? " floor)" : " horizon)"));
+}
+
 CheckResult MemoryDetector::Run() {
   Sample();
   return Result();
@@ -567,6 +615,14 @@ std::vector<std::string> MemoryDetector::Files() const {
 
 std::string MemoryDetector::PsiPath() const {
   return impl_->psi.opened() ? impl_->psi.path() : std::string();
+}
+
+std::string MemoryDetector::CgroupFullPath() const {
+  return impl_->cgroup.ok() ? impl_->cgroup.full_path : std::string();
+}
+
+bool MemoryDetector::cgroup_is_v2() const {
+  return impl_->cgroup.ok() && impl_->v2;
 }
 
 std::string MemoryDetector::CgroupDescription() const {

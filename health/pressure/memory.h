@@ -33,6 +33,12 @@
 //   - trend: the working set's fill rate and time to reach the limit; a
 //     predicted exhaustion within `trend.horizon` is DEGRADED before any
 //     static threshold trips;
+//   - spike: a second, short-window trend (`spike`: 5 s of samples, speaks
+//     after 3 samples over 0.5 s) sees a fast climb that the long trend
+//     cannot: UNHEALTHY when the limit is predicted within
+//     `spike.critical_horizon` (4 s), DEGRADED within `spike.horizon`. It
+//     only speaks when samples come faster than the check's interval,
+//     i.e. when kernel events (see events.h) re-run the check;
 //   - stall: PSI "full" and "some" avg10 (percent of wall time), thresholds
 //     `psi_full` / `psi_some`. Stall alone is at most DEGRADED; it escalates
 //     to UNHEALTHY only while headroom is also at warn or worse;
@@ -93,12 +99,20 @@ struct MemoryOptions {
   // Trend of the working set. Memory moves fast: 5 min window, speaks after
   // 30 s, DEGRADED when the limit is predicted within 10 min.
   TrendOptions trend = DefaultTrend();
+  // Short-window trend for spikes (40 MiB/s into a 256 MiB limit is 6 s
+  // from empty to an OOM kill). The floor `critical_horizon` (4 s) makes
+  // readiness fail with enough time left for a load balancer to react;
+  // `horizon` (10 s) warns. Needs samples faster than `check.interval`:
+  // MemoryEvents re-runs the check on kernel events. `enabled = false`
+  // turns it off.
+  TrendOptions spike = DefaultSpikeTrend();
   // An OOM kill in the cgroup keeps the check DEGRADED this long.
   absl::Duration oom_kill_hold = absl::Minutes(5);
   // Registry options: every 5 s, critical, readiness.
   CheckOptions check = DefaultCheckOptions();
 
   static TrendOptions DefaultTrend();
+  static TrendOptions DefaultSpikeTrend();
   static CheckOptions DefaultCheckOptions();
   // OK or InvalidArgument naming the field ("memory.usage.critical: ...").
   absl::Status Validate() const;
@@ -140,6 +154,9 @@ struct MemoryReading {
   // Trend of the working set.
   std::optional<double> fill_rate_bytes_per_second;
   std::optional<absl::Duration> time_to_exhaustion;
+  // Short-window (spike) trend of the working set.
+  std::optional<double> spike_fill_rate_bytes_per_second;
+  std::optional<absl::Duration> spike_time_to_exhaustion;
   Level level = Level::kOk;
 };
 
@@ -170,11 +187,18 @@ class MemoryDetector {
   std::string PsiPath() const;
   // "v1 /sys/fs/cgroup/memory/app", "v2 /sys/fs/cgroup/a.slice/b", "none".
   std::string CgroupDescription() const;
+  // The memory cgroup sampled, as a path including the root ("" without
+  // one), and whether it is cgroup v2. Fixed at Create(); thread-safe.
+  std::string CgroupFullPath() const;
+  bool cgroup_is_v2() const;
   const MemoryOptions& options() const { return options_; }
 
  private:
   struct Impl;
   explicit MemoryDetector(MemoryOptions options);
+  // The spike trend's details and reason, for Result().
+  void AddSpike(const MemoryReading& r, CheckResult* result,
+                std::vector<std::string>* reasons) const;
 
   MemoryOptions options_;
   std::unique_ptr<Impl> impl_;

@@ -303,6 +303,61 @@ TEST_F(MemoryTransitionsTest, TrendWarnsBeforeTheStaticThreshold) {
   EXPECT_EQ(Detail(c, "time_to_exhaustion_seconds"), "600");
 }
 
+TEST_F(MemoryTransitionsTest, SpikeFailsReadinessBeforeTheStaticThresholds) {
+  MemoryOptions o;  // Spike: 5 s window, 3 samples over 0.5 s, 10 s / 4 s.
+  d_ = Make(root_, &clock_, o);
+  const absl::Duration dt = absl::Milliseconds(250);
+  // 100 MB/s from 300 MB, sampled every 250 ms (as kernel events re-run
+  // the check): the third sample (350 MB) predicts 6.5 s to the limit.
+  EXPECT_EQ(Step(300000000, absl::ZeroDuration()), Status::kHealthy);
+  EXPECT_EQ(Step(325000000, dt), Status::kHealthy);  // Two samples: silent.
+  EXPECT_EQ(Step(350000000, dt), Status::kDegraded);
+  EXPECT_NEAR(
+      absl::ToDoubleSeconds(*d_->LatestReading().spike_time_to_exhaustion), 6.5,
+      1e-6);
+  int64_t usage = 350000000;
+  while (usage < 575000000) {
+    usage += 25000000;
+    EXPECT_EQ(Step(usage, dt), Status::kDegraded) << usage;
+  }
+  // 575 MB: 4.25 s left, one step shy of the 4 s floor; 600 MB: 4.0 s.
+  EXPECT_EQ(Step(600000000, dt), Status::kUnhealthy);
+  CheckResult c = d_->Result();
+  EXPECT_EQ(c.status, Status::kUnhealthy);
+  ASSERT_TRUE(c.time_to_exhaustion.has_value());
+  EXPECT_NEAR(absl::ToDoubleSeconds(*c.time_to_exhaustion), 4.0, 1e-6);
+  EXPECT_EQ(Detail(c, "spike_fill_rate_bytes_per_second"), "100000000");
+  EXPECT_EQ(Detail(c, "spike_time_to_exhaustion_seconds"), "4");
+  EXPECT_TRUE(absl::StrContains(c.message, "spike: full in 4.0s")) << c.message;
+  EXPECT_TRUE(absl::StrContains(c.message, "below the 4.0s floor"))
+      << c.message;
+  // Growth stops at 60%: within the 5 s window the flat samples win and the
+  // check recovers without any static threshold involved.
+  int steps = 0;
+  while (d_->Run().status != Status::kHealthy && steps < 40) {
+    ++steps;
+    Step(600000000, dt);
+  }
+  EXPECT_LT(steps, 40);
+}
+
+TEST_F(MemoryTransitionsTest, SpikeIsSilentAtTheRegularInterval) {
+  d_ = Make(root_, &clock_);
+  Step(100000000, absl::ZeroDuration());
+  Step(500000000);  // +400 MB in 5 s, then +300 MB: no short-window trend.
+  EXPECT_EQ(Step(800000000), Status::kDegraded);  // The 80% threshold only.
+  CheckResult c = d_->Result();
+  EXPECT_EQ(Detail(c, "spike_fill_rate_bytes_per_second"), "<absent>");
+  EXPECT_FALSE(absl::StrContains(c.message, "spike")) << c.message;
+}
+
+TEST(MemoryOptionsTest, SpikeOptionsAreValidated) {
+  MemoryOptions o;
+  o.spike.critical_horizon = o.spike.horizon + absl::Seconds(1);
+  EXPECT_TRUE(absl::StrContains(o.Validate().message(), "memory.spike"))
+      << o.Validate();
+}
+
 TEST_F(MemoryTransitionsTest, TrendWaitsForItsMinimumWindow) {
   d_ = Make(root_, &clock_);
   Step(100000000, absl::ZeroDuration());

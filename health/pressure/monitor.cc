@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "health/pressure/internal/file.h"
+#include "health/pressure/internal/psi.h"
 
 namespace vigil {
 namespace pressure {
@@ -75,22 +76,9 @@ void PressureMonitor::ArmTrigger() {
     trigger_problem_ = "no memory PSI file";
     return;
   }
-  int fd = open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    trigger_problem_ =
-        absl::StrCat(path, ": open for writing: ", internal::ErrorText(errno));
-    return;
-  }
-  const std::string trigger =
-      absl::StrCat("some ", absl::ToInt64Microseconds(options_.trigger_stall),
-                   " ", absl::ToInt64Microseconds(options_.trigger_window));
-  // The trigger string must be written with its terminating NUL.
-  if (write(fd, trigger.c_str(), trigger.size() + 1) < 0) {
-    trigger_problem_ = absl::StrCat(path, ": trigger \"", trigger,
-                                    "\" refused: ", internal::ErrorText(errno));
-    close(fd);
-    return;
-  }
+  const int fd = internal::ArmPsiTrigger(
+      path, options_.trigger_stall, options_.trigger_window, &trigger_problem_);
+  if (fd < 0) return;
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) {
     trigger_problem_ = absl::StrCat("eventfd: ", internal::ErrorText(errno));

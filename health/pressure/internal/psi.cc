@@ -1,5 +1,10 @@
 #include "health/pressure/internal/psi.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "absl/strings/str_cat.h"
 
 namespace vigil {
@@ -34,6 +39,26 @@ bool PsiSource::Read() {
     return false;
   }
   return true;
+}
+
+int ArmPsiTrigger(const std::string& path, absl::Duration stall,
+                  absl::Duration window, std::string* problem) {
+  const int fd = open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *problem = absl::StrCat(path, ": open for writing: ", ErrorText(errno));
+    return -1;
+  }
+  const std::string trigger =
+      absl::StrCat("some ", absl::ToInt64Microseconds(stall), " ",
+                   absl::ToInt64Microseconds(window));
+  // The trigger string must be written with its terminating NUL.
+  if (write(fd, trigger.c_str(), trigger.size() + 1) < 0) {
+    *problem = absl::StrCat(path, ": trigger \"", trigger,
+                            "\" refused: ", ErrorText(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace internal

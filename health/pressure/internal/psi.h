@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "health/pressure/internal/file.h"
 #include "health/pressure/internal/parse.h"
 
@@ -42,6 +43,16 @@ class PsiSource {
   bool cgroup_local_ = false;
   PsiContent content_;
 };
+
+// Arms a PSI trigger "some <stall> <window>" (microseconds) on the PSI file
+// at `path`: opens it read-write and writes the trigger with its NUL. On
+// success returns the fd (owned by the caller; it signals POLLPRI when the
+// trigger fires, POLLERR when its cgroup goes away). On failure returns -1
+// and sets *problem ("<path>: trigger \"some 150000 2000000\" refused: ...").
+// The kernel needs windows of 0.5..10 s (multiples of 2 s without
+// CAP_SYS_RESOURCE) and has triggers from 5.2 on.
+int ArmPsiTrigger(const std::string& path, absl::Duration stall,
+                  absl::Duration window, std::string* problem);
 
 }  // namespace internal
 }  // namespace pressure

@@ -199,6 +199,10 @@ def make_v1(root, container=False):
           "total_inactive_file 10485760\ntotal_active_file 20971520\n" % hier)
     write(root, dirs["mem"] + "/memory.oom_control",
           "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
+    # Write-only knobs of the v1 notifications (events.h): empty here; a
+    # test writing to a copy reads back what was registered.
+    write(root, dirs["mem"] + "/cgroup.event_control", "")
+    write(root, dirs["mem"] + "/memory.pressure_level", "")
     write(root, dirs["mem"] + "/tasks", "4242\n")
     write(root, dirs["cpu"] + "/cpu.stat",
           "nr_periods 500\nnr_throttled 50\nthrottled_time 2500000000\n")
@@ -240,6 +244,8 @@ def make_hybrid(root):
           (128 * MiB))
     write(root, app + "/memory.oom_control",
           "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
+    write(root, app + "/cgroup.event_control", "")
+    write(root, app + "/memory.pressure_level", "")
     write(root, "/sys/fs/cgroup/cpu/user.slice/app/cpu.stat",
           "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n")
     write(root, "/sys/fs/cgroup/cpu/user.slice/app/cpu.cfs_quota_us", "-1\n")
