@@ -3,6 +3,8 @@
 set -euo pipefail
 if ! /usr/bin/python3 -c 'import pytest' 2>/dev/null; then
   echo "SKIP: python3-pytest is not installed (scripts/setup.sh installs it)"
+  # Under CI a missing precondition fails (health/testing/require.h).
+  [[ -z ${CI:-} ]] || exit 1
   exit 0
 fi
 export VIGIL_LIBRARY="$PWD/$VIGIL_LIBRARY"

@@ -33,7 +33,8 @@ wait_until() {
 
 # start_service NAME CMD...: starts a consumer service in the background
 # with its stdout in $TEST_TMPDIR/NAME.out; sets SERVICE_PID and
-# SERVICE_PORT (from its "port N" line, waited for up to 60 s).
+# SERVICE_PORT (from its "port N" line, or "$PORT_LINE N" if set, waited
+# for up to 60 s).
 start_service() {
   local name=$1
   shift
@@ -41,11 +42,12 @@ start_service() {
   local out=$log.out
   "$@" >"$out" 2>"$log.err" &
   SERVICE_PID=$!
-  if ! wait_until 60 grep -q '^port ' "$out"; then
+  local line=${PORT_LINE:-port}
+  if ! wait_until 60 grep -q "^$line " "$out"; then
     cat "$log.err" >&2
     fail "$name did not print its port"
   fi
-  SERVICE_PORT=$(sed -n 's/^port //p' "$out")
+  SERVICE_PORT=$(sed -n "s/^$line //p" "$out")
 }
 
 # http_code PORT PATH: the status code of GET PATH.

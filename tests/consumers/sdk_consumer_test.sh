@@ -110,5 +110,27 @@ for bin in make/service_cc make/service_c cmake/service_cc; do
     fail "$bin did not load the rebuilt library"
   probe_and_stop "rebuilt/$bin"
 done
+# --- Python: pip install ./bindings/python (offline, Debian's python3),
+# then the example service on the installed SDK's libvigil.so.0.
+require_or_skip "/usr/bin/python3 -m pip --version" \
+  "python3-pip is not installed (scripts/setup.sh installs it)"
+export LD_LIBRARY_PATH=$prefix/lib
+# pip builds in the source folder: a copy laid out like the tree (the
+# backend reads health/version.h).
+mkdir -p "$tmp/src/bindings" "$tmp/src/health"
+cp -rL bindings/python "$tmp/src/bindings/python"
+cp health/version.h "$tmp/src/health/version.h"
+/usr/bin/python3 -m pip install -q --no-index --target "$tmp/site" \
+  "$tmp/src/bindings/python" >"$tmp/pip.log" 2>&1 || {
+  cat "$tmp/pip.log" >&2
+  fail "pip install ./bindings/python failed"
+}
+got=$(PYTHONPATH=$tmp/site /usr/bin/python3 -c 'import vigil; print(vigil.version())')
+[[ $got == "$VIGIL_VERSION" ]] || fail "python vigil.version() is $got"
+PORT_LINE="probe port" start_service python/example_service \
+  env PYTHONPATH="$tmp/site" PYTHONDONTWRITEBYTECODE=1 \
+  /usr/bin/python3 "$tmp/src/bindings/python/example_service.py" --drain 0.2
+probe_and_stop python/example_service
+
 echo "PASS: SDK $VIGIL_VERSION, $count exported symbols," \
   "$(du -sh "$prefix" | cut -f1) installed"
