@@ -38,19 +38,30 @@ def main():
     native = ctypes.CDLL(os.environ["VIGIL_NATIVE_CHECK"])
     fn = vigil._CHECK_FN(("vigil_bench_native_check", native))
 
+    # A 1 us interval: the check is due again at every step.
     py = vigil.Registry("bench-python")
-    py.register("check", lambda: (vigil.Status.HEALTHY, "ok"), interval=3600)
+    calls = [0]
+
+    def python_check():
+        calls[0] += 1
+        return vigil.Status.HEALTHY, "ok"
+
+    py.register("check", python_check, interval=1e-6)
     c = vigil.Registry("bench-native")
     err = ctypes.create_string_buffer(256)
+    opts = c._opts(vigil.Kind.SELF, interval=1e-6)
     code = vigil._library().vigil_register_check_with_release(
-        c._handle, b"check", None, fn, None, vigil._RELEASE_FN(), err,
-        len(err))
+        c._handle, b"check", ctypes.byref(opts), fn, None,
+        vigil._RELEASE_FN(), err, len(err))
     assert code == 0, err.value
 
     py_samples, c_samples = [], []
     for _ in range(10):  # alternate blocks
         py_samples += time_rounds(py, rounds // 10)
         c_samples += time_rounds(c, rounds // 10)
+    # Every round ran the check (the native side runs the same schedule).
+    assert calls[0] == len(py_samples), (calls[0], len(py_samples))
+    assert c.report()["checks"][0].get("lastRunTime")
     py_us = statistics.median(py_samples) / 1000
     c_us = statistics.median(c_samples) / 1000
     print("check run (scheduler step + check), median of %d rounds:" %
