@@ -19,8 +19,10 @@ PACKAGES=(
   haproxy nginx-light prometheus prometheus-alertmanager redis-server
   postgresql wrk curl iproute2 systemd
   openssl procps psmisc util-linux stress-ng
-  # Python binding.
-  python3 python3-dev python3-pytest
+  # Python binding (pip installs it offline: tests/consumers).
+  python3 python3-dev python3-pytest python3-pip
+  # SDK consumers (tests/consumers): CMake and Makefile projects, ABI checks.
+  cmake make pkg-config binutils
 )
 
 missing=()

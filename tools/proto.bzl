@@ -5,6 +5,10 @@ repository, which cannot be downloaded here; a genrule running `protoc` from
 PATH feeding a cc_library does the same job offline.
 """
 
+def _repo_root():
+    repo = native.repository_name()
+    return "." if repo == "@" else "external/" + repo[1:]
+
 def cc_proto(name, src, deps = [], visibility = None):
     """Generates <src>.pb.{h,cc} and wraps them in cc_library `name`.
 
@@ -19,7 +23,13 @@ def cc_proto(name, src, deps = [], visibility = None):
         name = name + "_gen",
         srcs = [src] + [d + "_srcs" for d in deps],
         outs = [base + ".pb.h", base + ".pb.cc"],
-        cmd = "protoc --proto_path=. --cpp_out=$(GENDIR) $(location %s)" % src,
+        # The proto path is the repository's root: "." here, external/vigil
+        # when another workspace builds vigil as an external repository
+        # (imports and generated #includes stay "health/proto/...").
+        cmd = "root=%s; protoc --proto_path=$$root --cpp_out=$(GENDIR)/$$root $(location %s)" % (
+            _repo_root(),
+            src,
+        ),
     )
     native.filegroup(
         name = name + "_srcs",

@@ -64,6 +64,7 @@
 #include "health/pressure/defaults.h"
 #include "health/registry.h"
 #include "health/report.h"
+#include "health/version.h"
 #include "monitoring/collectors/supervisor_metrics.h"
 #include "watchdog/liveness.h"
 #include "watchdog/supervisor.h"
@@ -153,7 +154,7 @@ void Die(const std::string& what, const absl::Status& status) {
 vigil::RegistryOptions RegistryConfig() {
   vigil::RegistryOptions options;
   options.service.name = "vigil-example";
-  options.service.version = "0.1.0";
+  options.service.version = vigil::kVersion;
   return options;
 }
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "health/pressure/defaults.h"
+#include "health/version.h"
 
 namespace vigil_sidecar {
 namespace {
@@ -10,7 +11,7 @@ namespace {
 vigil::RegistryOptions Options() {
   vigil::RegistryOptions o;
   o.service.name = "vigil-sidecar";
-  o.service.version = "0.1.0";
+  o.service.version = vigil::kVersion;
   return o;
 }
 

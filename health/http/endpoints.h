@@ -65,6 +65,7 @@
 #include "health/http/prometheus.h"
 #include "health/registry.h"
 #include "health/sync.h"
+#include "health/version.h"
 
 namespace vigil {
 namespace http {
@@ -148,7 +149,7 @@ struct EndpointsOptions {
   // client over loopback.
   std::function<bool(absl::string_view remote_address)> is_local_address;
   // Reported as vigil_build_info's vigil_version label.
-  std::string vigil_version = "0.1.0";
+  std::string vigil_version = kVersion;
 };
 
 // True for 127.0.0.0/8, ::1 and IPv4-mapped 127.x addresses.

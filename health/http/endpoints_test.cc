@@ -11,6 +11,7 @@
 #include "health/http/internal/http1.h"
 #include "health/report.h"
 #include "health/testing/fake_clock.h"
+#include "health/version.h"
 
 namespace vigil {
 namespace http {
@@ -588,8 +589,10 @@ TEST_F(EndpointsTest, MetricsReportStatusTimingAndIdentity) {
   EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_THAT(r.headers, Contains(Pair("Cache-Control", "no-store")));
   const std::string& m = r.body;
-  EXPECT_THAT(m, HasSubstr("vigil_build_info{service=\"svc\",version=\"1.2.3\","
-                           "instance=\"pod-7\",vigil_version=\"0.1.0\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr(absl::StrCat(
+                     "vigil_build_info{service=\"svc\",version=\"1.2.3\","
+                     "instance=\"pod-7\",vigil_version=\"",
+                     kVersion, "\"} 1\n")));
   EXPECT_THAT(m, HasSubstr("vigil_process_start_time_seconds 1767225600\n"));
   EXPECT_THAT(m, HasSubstr("vigil_startup_complete 1\n"));
   EXPECT_THAT(m, HasSubstr("vigil_shutting_down 0\n"));

@@ -42,6 +42,7 @@
 #include "health/http/prometheus.h"
 #include "health/registry.h"
 #include "health/snapshot.h"
+#include "health/version.h"
 
 namespace vigil {
 namespace http {
@@ -51,7 +52,7 @@ struct HealthMetricsOptions {
   // exhaustion).
   bool details = false;
   // The vigil_version label of vigil_build_info.
-  absl::string_view vigil_version = "0.1.0";
+  absl::string_view vigil_version = kVersion;
 };
 
 // Writes the families above for `snapshot`. `now` (on the registry's clock)
