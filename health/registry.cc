@@ -360,6 +360,9 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
   const absl::Time end = clock_->Now();
   {
     MutexLock lock(&mu_);
+    // A run declared timed out already counted one failure at its deadline;
+    // its late failure is that same failure, not a second one.
+    const bool failure_counted = state->timed_out;
     if (!state->timed_out) --in_flight_untimed_;
     if (state->registered) {
       stuck_.erase(state.get());
@@ -372,7 +375,7 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
     p.last_duration = NonNegative(end - ctx.start);
     p.last_run_time = end;
     ++p.run_count;
-    ApplyResult(*state, std::move(result), end);
+    ApplyResult(*state, std::move(result), end, failure_counted);
     state->view_dirty = true;
     if (state->next_run <= end) wake_ = true;
     // A removed check's late result changes nothing visible.
@@ -385,12 +388,12 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
 }
 
 void HealthRegistry::ApplyResult(CheckState& state, CheckResult raw,
-                                 absl::Time now) {
+                                 absl::Time now, bool failure_counted) {
   CheckSnapshot& p = state.published;
   const CheckOptions& o = state.check.options;
   const bool failed = raw.status == Status::kUnhealthy;
   if (failed) {
-    ++p.consecutive_failures;
+    if (!failure_counted) ++p.consecutive_failures;
     p.consecutive_successes = 0;
   } else {
     ++p.consecutive_successes;

@@ -242,8 +242,10 @@ class HealthRegistry {
   void SchedulerLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void RunCheck(std::shared_ptr<CheckState> state, absl::Time queued_at)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Applies a raw result through flap damping.
-  void ApplyResult(CheckState& state, CheckResult raw, absl::Time now)
+  // Applies a raw result through flap damping. `failure_counted`: the run
+  // was declared timed out, which already counted it as one failure.
+  void ApplyResult(CheckState& state, CheckResult raw, absl::Time now,
+                   bool failure_counted = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Builds and installs a new snapshot, queueing transitions.
   void PublishLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

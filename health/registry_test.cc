@@ -7,6 +7,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -187,6 +188,64 @@ TEST_F(RegistryTest, HungCheckTimesOutWithoutPileUpOrBlockingReaders) {
   // And the next tick starts it again.
   Step();
   EXPECT_EQ(runs.load(), 2);
+}
+
+// A run that times out counts one failure at its deadline (and is reported
+// UNHEALTHY at once); when it finally returns a failure, that is the same
+// failure, not a second one.
+TEST_F(RegistryTest, TimedOutRunThatFailsLateCountsOnce) {
+  Notification entered, release;
+  std::atomic<int> runs{0};
+  Check c = Make("slow", [&](const CheckContext&) {
+    const int n = runs.fetch_add(1);
+    if (n == 0) return CheckResult::Healthy("first");
+    if (n == 1) {
+      entered.Notify();
+      release.WaitForNotification();
+    }
+    return CheckResult::Unhealthy("failed");
+  });
+  c.options.failure_threshold = 3;
+  ASSERT_TRUE(registry_.Register(c).ok());
+  Step();
+  ASSERT_EQ(CheckStatus("slow"), Status::kHealthy);
+
+  clock_.Advance(absl::Seconds(10));
+  registry_.RunOnceForTest();
+  entered.WaitForNotification();
+  clock_.Advance(absl::Seconds(2) - absl::Milliseconds(1));
+  registry_.RunOnceForTest();
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 0);
+  clock_.Advance(absl::Milliseconds(1));
+  registry_.RunOnceForTest();  // Declared timed out: failure 1.
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 1);
+  EXPECT_EQ(CheckStatus("slow"), Status::kUnhealthy);
+  release.Notify();
+  // WaitUntilIdleForTest() does not wait for runs already timed out: wait
+  // (bounded, real time) for the late result to be applied.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (registry_.snapshot()->FindCheck("slow")->run_count < 2 &&
+         absl::Now() < give_up) {
+    std::this_thread::yield();
+  }
+  // The late failure is that same run: still 1.
+  std::shared_ptr<const Snapshot> after = registry_.snapshot();
+  const CheckSnapshot* snap = after->FindCheck("slow");
+  EXPECT_EQ(snap->consecutive_failures, 1);
+  EXPECT_EQ(snap->run_count, 2);
+  EXPECT_EQ(snap->result.message, "failed");
+
+  // The next run (due an interval after the late one was queued) is
+  // failure 2, the one after it failure 3.
+  clock_.Advance(absl::Seconds(8) - absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 1);
+  clock_.Advance(absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 2);
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 3);
 }
 
 TEST_F(RegistryTest, ThrowingCheckIsUnhealthyWithMessage) {
