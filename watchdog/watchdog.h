@@ -328,6 +328,9 @@ class Heartbeat {
 // as beats. `label` names the operation in reports; it must outlive the
 // scope (a string literal is typical). `timeout` is rounded up to whole
 // milliseconds and must be > 0 (a non-positive one is treated as 1 ms).
+// The scope shares ownership of the heartbeat's state: destroying, moving or
+// resetting the Heartbeat while a scope on it is open is safe (leaving the
+// scope then touches state nobody watches any more).
 //
 //   vigil::WatchScope scope(heartbeat, absl::Seconds(2), "db-commit");
 class WatchScope {
@@ -339,6 +342,9 @@ class WatchScope {
   WatchScope& operator=(const WatchScope&) = delete;
 
  private:
+  // Keeps `slot_` alive if the Heartbeat goes first (null for an empty one,
+  // whose slot is static).
+  const std::shared_ptr<internal::HeartbeatRecord> record_;
   internal::HeartbeatSlot* const slot_;
   const uint64_t previous_;
   const char* const previous_label_;
@@ -412,6 +418,16 @@ class Watchdog {
   void Bind(internal::HeartbeatRecord* record) ABSL_LOCKS_EXCLUDED(mu_);
   void MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
+  // One monitor step's evaluation: fills `events` and `listeners` (copied
+  // under mu_) for Deliver(). Returns when the next step is due.
+  absl::Time EvaluateLocked(std::vector<WatchdogEvent>* events,
+                            std::vector<WatchdogListener>* listeners)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Logs, counts and hands `events` to `listeners`, then runs the kill
+  // action if one is due. Called with no watchdog lock held.
+  void Deliver(const std::vector<WatchdogEvent>& events,
+               const std::vector<WatchdogListener>& listeners)
+      ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
   void Kill(const WatchdogEvent& event);
   // U * kill_jitter for a new episode.
   absl::Duration DrawJitter() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
