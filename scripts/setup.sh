@@ -18,6 +18,8 @@ PACKAGES=(
   # Real components used by tests, examples and benchmarks.
   haproxy nginx-light prometheus redis-server postgresql wrk curl iproute2
   openssl procps psmisc util-linux stress-ng
+  # Out-of-process stack capture by the supervisor (libdw, as eu-stack uses).
+  libdw-dev elfutils
   # Python binding.
   python3 python3-dev python3-pytest
 )
