@@ -702,13 +702,17 @@ void Watchdog::CaptureStack(HeartbeatRecord& r, pid_t tid) {
       options_.stack_signal == 0 ? SIGRTMIN + 6 : options_.stack_signal;
   absl::StatusOr<internal::StackCapturer*> capturer =
       internal::StackCapturer::Get(signo);
-  absl::StatusOr<std::vector<void*>> pcs =
-      capturer.ok() ? (*capturer)->Capture(tid, options_.stack_timeout)
-                    : absl::StatusOr<std::vector<void*>>(capturer.status());
-  if (pcs.ok()) {
-    r.stack = internal::SymbolizeFrames(*pcs);
+  absl::StatusOr<internal::CapturedStack> captured =
+      capturer.ok()
+          ? (*capturer)->Capture(tid, options_.stack_timeout)
+          : absl::StatusOr<internal::CapturedStack>(capturer.status());
+  if (captured.ok()) {
+    r.stack = internal::SymbolizeFrames(captured->pcs);
+    if (!captured->note.empty()) {
+      r.stack.insert(r.stack.begin(), absl::StrCat("(", captured->note, ")"));
+    }
   } else {
-    r.stack_error = std::string(pcs.status().message());
+    r.stack_error = std::string(captured.status().message());
   }
 }
 
