@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <random>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "health/internal/worker_pool.h"
 #include "health/sync.h"
 #include "health/testing/fake_clock.h"
 
@@ -712,6 +714,71 @@ TEST_F(RegistryTest, PublicationSharesUnchangedChecks) {
       EXPECT_EQ(after->checks.shared(i), before->checks.shared(i)) << i;
     }
   }
+}
+
+// A check that ignores its deadline (here: waits for an event nobody sets
+// until the registry is gone) no longer holds up the registry's
+// destruction: it returns within shutdown_timeout, the stuck run keeps
+// what it references, and its late result touches nothing (ASan).
+TEST(RegistryShutdownTest, DestroyingWithAHungCheckIsBounded) {
+  // Outlive the registry: the late run reads neither.
+  static testing::FakeClock* const clock = new testing::FakeClock();
+  auto entered = std::make_shared<Notification>();
+  auto release = std::make_shared<Notification>();
+  auto returned = std::make_shared<std::atomic<bool>>(false);
+  auto queued_runs = std::make_shared<std::atomic<int>>(0);
+  RegistryOptions o;
+  o.clock = clock;
+  o.worker_threads = 1;
+  o.max_worker_threads = 1;  // The second check queues behind the stuck one.
+  o.shutdown_timeout = absl::Milliseconds(300);
+  auto registry = std::make_unique<HealthRegistry>(o);
+  Check hung;
+  hung.name = "hung";
+  hung.options.timeout = absl::Seconds(1);
+  std::string owned = "kept alive by the run";
+  hung.function = [entered, release, returned, owned](const CheckContext&) {
+    entered->Notify();
+    release->WaitForNotification();
+    returned->store(owned == "kept alive by the run");
+    return CheckResult::Unhealthy("late");
+  };
+  ASSERT_TRUE(registry->Register(hung).ok());
+  Check queued;
+  queued.name = "queued";
+  queued.function = [queued_runs](const CheckContext&) {
+    queued_runs->fetch_add(1);
+    return CheckResult::Healthy();
+  };
+  ASSERT_TRUE(registry->Register(queued).ok());
+  registry->RunOnceForTest();
+  ASSERT_TRUE(entered->WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const int detached_before = internal::WorkerPool::detached_for_test();
+
+  const absl::Time start = absl::Now();
+  registry.reset();
+  const absl::Duration took = absl::Now() - start;
+  std::cerr << "MEASURED registry destruction with a hung check: "
+            << absl::FormatDuration(took) << " (shutdown_timeout 300ms)\n";
+  EXPECT_GE(took, absl::Milliseconds(300));
+  EXPECT_LT(took, absl::Milliseconds(300) + absl::Seconds(1));
+  EXPECT_EQ(internal::WorkerPool::detached_for_test(), detached_before + 1);
+  // The run queued behind the stuck one never starts.
+  EXPECT_EQ(queued_runs->load(), 0);
+
+  // The stuck run returns after the registry is gone, with its captures.
+  release->Notify();
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (!returned->load() && absl::Now() < give_up) {
+    std::this_thread::yield();
+  }
+  EXPECT_TRUE(returned->load());
+  EXPECT_EQ(queued_runs->load(), 0);
+}
+
+// The default bound is 1 s.
+TEST(RegistryShutdownTest, DefaultShutdownTimeoutIsOneSecond) {
+  EXPECT_EQ(RegistryOptions().shutdown_timeout, absl::Seconds(1));
 }
 
 TEST(RegistryStuckTest, StuckCheckReplacedUnderSameNameRunsOnItsOwn) {
