@@ -42,6 +42,29 @@
 //     }
 //   }
 //
+// Stack capture (the long-miss stage, once per episode, for the silent
+// thread only). Cost: the monitor reads /proc/self/task/<tid>/syscall and
+// queues `stack_signal` (default SIGRTMIN + 6, handler installed with
+// SA_RESTART | SA_ONSTACK on first use and kept) to the thread; the handler
+// walks frame pointers (plus a bounded scan for frame-pointer-less libc
+// frames) with no lock, no allocation and only raw syscalls, for tens of
+// microseconds on that thread; symbolizing takes about a millisecond on the
+// monitor. An unanswered capture is abandoned after `stack_timeout` without
+// affecting later ones. What the application may observe: a thread blocked
+// in a call that a signal handler would make fail with EINTR despite
+// SA_RESTART (poll, ppoll, select, pselect6, epoll_wait, epoll_pwait,
+// epoll_pwait2, nanosleep, clock_nanosleep, pause, sigsuspend, sigtimedwait,
+// msgrcv, msgsnd, semop, semtimedop, io_getevents, io_uring_enter, a timed
+// futex wait, socket calls with SO_RCVTIMEO/SO_SNDTIMEO) is not signalled:
+// its stack is scanned from the monitor and the report says so. Other
+// blocking calls are restarted by the kernel. Left: a thread that enters
+// one of those calls at the moment of the signal, or a poll/select whose
+// wait just ended while it waits for a CPU, can fail once with EINTR.
+// `capture_stacks = false` rules that out. Supervised
+// (watchdog/supervisor.h), the supervisor additionally captures every
+// thread from outside with ptrace before a restart: no signal, exact
+// DWARF unwinding, works when the whole process is stuck or stopped.
+//
 // Starvation vs hang: before the kill stage blames a thread, the monitor
 // asks whether the whole process was starved: it woke late itself (its
 // lateness exceeds `starvation.monitor_late_fraction` of the heartbeat's
@@ -167,7 +190,8 @@ struct WatchdogOptions {
   absl::Duration kill_jitter = absl::ZeroDuration();
   // Source of U; values are clamped to [0, 1). nullptr uses absl::BitGen.
   std::function<double()> random;
-  // Capture the stuck thread's stack at the long-miss stage.
+  // Capture the stuck thread's stack at the long-miss stage (see the
+  // overview: cost, signal, and the EINTR a thread may observe).
   bool capture_stacks = true;
   // The signal used to ask a thread for its stack. 0 means SIGRTMIN + 6.
   // One number per process; its handler is installed by the first Watchdog
