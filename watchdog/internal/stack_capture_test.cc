@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -330,6 +331,7 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
   absl::Duration slowest = absl::ZeroDuration();
   absl::Duration total = absl::ZeroDuration();
   absl::Duration most_starved = absl::ZeroDuration();
+  std::vector<absl::Duration> signalled_took, scanned_took;
   std::vector<uint64_t> progress_before(targets.size());
   for (size_t i = 0; i < targets.size(); ++i) {
     progress_before[i] = targets[i]->progress.load();
@@ -344,6 +346,7 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
     most_starved = std::max(most_starved, starved);
     slowest = std::max(slowest, took);
     total += took;
+    (s.ok() && s->note.empty() ? signalled_took : scanned_took).push_back(took);
     if (s.ok()) {
       ++ok;
       if (!s->note.empty()) ++scanned;
@@ -377,6 +380,15 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
             << timed_out << " abandoned at the timeout, " << other
             << " other errors; mean " << absl::FormatDuration(total / kCaptures)
             << ", slowest " << absl::FormatDuration(slowest) << "\n";
+  for (auto* v : {&signalled_took, &scanned_took}) {
+    if (v->empty()) continue;
+    std::sort(v->begin(), v->end());
+    std::cerr << "MEASURED stress "
+              << (v == &signalled_took ? "signalled" : "scanned or abandoned")
+              << " captures: p50 " << absl::FormatDuration((*v)[v->size() / 2])
+              << ", p99 " << absl::FormatDuration((*v)[v->size() * 99 / 100])
+              << "\n";
+  }
   uint64_t eintr_total = 0;
   for (size_t i = 0; i < targets.size(); ++i) {
     const Target& t = *targets[i];
