@@ -376,8 +376,13 @@ Resolver::Resolver(LookupFunction lookup)
 Resolver::~Resolver() {
   bool exited = true;
   {
+    // Unlocking wakes the helper (vigil::Mutex notifies waiters on Unlock,
+    // not when a waiter starts waiting).
     MutexLock lock(&shared_->mu);
     shared_->stop = true;
+  }
+  {
+    MutexLock lock(&shared_->mu);
     if (shared_->started) {
       Shared* s = shared_.get();
       exited = s->mu.AwaitWithTimeout(
