@@ -359,8 +359,7 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
     }
     // Every capture returns or is abandoned within its timeout, plus the
     // time this thread sat runnable without a CPU, plus 100 ms of slack
-    // (bookkeeping, and the kernel's wait in the /proc read for a target
-    // that is runnable but has no CPU).
+    // (bookkeeping, /proc reads).
     ASSERT_LE(took, timeout + starved + absl::Milliseconds(100))
         << t.kind << " (runnable without a CPU for "
         << absl::FormatDuration(starved) << ")";
