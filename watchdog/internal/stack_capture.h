@@ -25,7 +25,7 @@
 // the check and the signal, and a poll/ppoll/select/pselect6 whose wait has
 // just ended (timeout or wake-up) while the thread waits for a CPU (Linux
 // rechecks pending signals before those return; epoll_wait and the sleeps
-// do not), can fail once with EINTR. Measured: 6 of about 1,250 captures of
+// do not), can fail once with EINTR. Measured: 2-10 of about 1,250 captures of
 // a thread looping on poll(2 s) on a machine at load 23 on 2 cores.
 //
 //   StackCapturer* capturer = StackCapturer::Get(SIGRTMIN + 6).value();
