@@ -95,12 +95,39 @@ int NotPassing(const int (&counts)[2][kStatusCount]) {
 
 }  // namespace
 
+// Lets a run on a worker thread that may outlive the registry touch it only
+// while it exists: Enter() fails once Close() began, and Close() waits for
+// every Enter() to be matched by Leave().
+struct HealthRegistry::Life {
+  Mutex mu;
+  bool alive ABSL_GUARDED_BY(mu) = true;
+  int inside ABSL_GUARDED_BY(mu) = 0;
+
+  bool Enter() {
+    MutexLock lock(&mu);
+    if (!alive) return false;
+    ++inside;
+    return true;
+  }
+  void Leave() {
+    MutexLock lock(&mu);
+    --inside;
+  }
+  void Close() {
+    MutexLock lock(&mu);
+    alive = false;
+    mu.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return inside == 0; });
+  }
+};
+
 HealthRegistry::HealthRegistry(RegistryOptions options)
     : clock_(options.clock != nullptr ? options.clock : Clock::Real()),
       service_(std::move(options.service)),
       snapshot_(std::make_shared<Snapshot>()),
+      life_(std::make_shared<Life>()),
       pool_(std::make_unique<internal::WorkerPool>(
-          options.worker_threads, options.max_worker_threads)) {
+          options.worker_threads, options.max_worker_threads,
+          std::max(options.shutdown_timeout, absl::ZeroDuration()))) {
   if (service_.instance.empty()) service_.instance = HostName();
   if (service_.start_time == absl::InfinitePast()) {
     service_.start_time = clock_->Now();
@@ -112,7 +139,11 @@ HealthRegistry::HealthRegistry(RegistryOptions options)
 
 HealthRegistry::~HealthRegistry() {
   Stop();
-  // Joins the workers; runs still queued complete against live members.
+  // From here on no run starts and no late result is applied; waits for
+  // the ones applying a result now.
+  life_->Close();
+  // Joins the workers that finish within shutdown_timeout; queued runs
+  // return at once (Enter() fails), a stuck one is left behind.
   pool_.reset();
 }
 
@@ -319,9 +350,13 @@ absl::Time HealthRegistry::Tick() {
               return a->check.name < b->check.name;
             });
   for (std::shared_ptr<CheckState>& state : to_run) {
-    pool_->Submit([this, state = std::move(state), now]() mutable {
-      RunCheck(std::move(state), now);
-    });
+    pool_->Submit(
+        [this, life = life_, state = std::move(state), now]() mutable {
+          // `state` (the check, its function) lives as long as this closure;
+          // `this` only while `life` says so.
+          if (!life->Enter()) return;
+          RunCheck(std::move(life), std::move(state), now);
+        });
   }
   DeliverTransitions();
   return next;
@@ -368,12 +403,16 @@ void HealthRegistry::SchedulerLoop() {
   }
 }
 
-void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
+void HealthRegistry::RunCheck(std::shared_ptr<Life> life,
+                              std::shared_ptr<CheckState> state,
                               absl::Time queued_at) {
   CheckContext ctx;
   ctx.name = state->check.name;
   ctx.start = clock_->Now();
   ctx.deadline = queued_at + state->check.options.timeout;
+  // The user's function runs outside the registry's lifetime guard: the
+  // destructor does not wait for it (beyond shutdown_timeout).
+  life->Leave();
   CheckResult result;
   try {
     result = state->check.function(ctx);
@@ -382,6 +421,9 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
   } catch (...) {
     result = CheckResult::Unhealthy("check threw a non-standard exception");
   }
+  // If the registry is being destroyed, drop the result and touch nothing
+  // of it (`life` is this call's own reference, so it outlives `this`).
+  if (!life->Enter()) return;
   if (result.status == Status::kUnknown) {
     result.status = Status::kUnhealthy;
     if (result.message.empty()) result.message = "check returned no status";
@@ -389,6 +431,9 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
   const absl::Time end = clock_->Now();
   {
     MutexLock lock(&mu_);
+    // A run declared timed out already counted one failure at its deadline;
+    // its late failure is that same failure, not a second one.
+    const bool failure_counted = state->timed_out;
     if (!state->timed_out) --in_flight_untimed_;
     if (state->rerun_requested) {
       state->rerun_requested = false;
@@ -405,7 +450,7 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
     p.last_duration = NonNegative(end - ctx.start);
     p.last_run_time = end;
     ++p.run_count;
-    ApplyResult(*state, std::move(result), end);
+    ApplyResult(*state, std::move(result), end, failure_counted);
     state->view_dirty = true;
     if (state->next_run <= end) wake_ = true;
     // A removed check's late result changes nothing visible.
@@ -415,15 +460,16 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
     }
   }
   DeliverTransitions();
+  life->Leave();
 }
 
 void HealthRegistry::ApplyResult(CheckState& state, CheckResult raw,
-                                 absl::Time now) {
+                                 absl::Time now, bool failure_counted) {
   CheckSnapshot& p = state.published;
   const CheckOptions& o = state.check.options;
   const bool failed = raw.status == Status::kUnhealthy;
   if (failed) {
-    ++p.consecutive_failures;
+    if (!failure_counted) ++p.consecutive_failures;
     p.consecutive_successes = 0;
   } else {
     ++p.consecutive_successes;

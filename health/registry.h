@@ -86,6 +86,9 @@ struct RegistryOptions {
   // flight, so the pool never exceeds the number of checks.
   int max_worker_threads = 128;
   ServiceIdentity service;
+  // How long the destructor waits (real time) for runs in flight to return
+  // before it leaves them behind (see ~HealthRegistry). Must be >= 0.
+  absl::Duration shutdown_timeout = absl::Seconds(1);
 };
 
 // A change of reported status of a check or a group.
@@ -108,8 +111,14 @@ using Listener = std::function<void(const Transition&)>;
 class HealthRegistry {
  public:
   explicit HealthRegistry(RegistryOptions options = {});
-  // Stops the scheduler and joins the workers. A check that never returns
-  // blocks destruction: checks must honour CheckContext::deadline.
+  // Stops the scheduler, lets runs in flight finish for at most
+  // `shutdown_timeout`, and returns: bounded (default 1 s past stop) even
+  // when a check never returns. A run still stuck then is left on its
+  // worker thread (detached, one line on stderr); what it references -- the
+  // Check and its function, its CheckContext -- stays alive until it
+  // returns, and its result is dropped. No run starts after destruction
+  // began. Listeners in progress on a worker are waited for (without
+  // bound).
   ~HealthRegistry();
 
   HealthRegistry(const HealthRegistry&) = delete;
@@ -255,10 +264,17 @@ class HealthRegistry {
   }
   absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_);
   void SchedulerLoop() ABSL_LOCKS_EXCLUDED(mu_);
-  void RunCheck(std::shared_ptr<CheckState> state, absl::Time queued_at)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  // Applies a raw result through flap damping.
-  void ApplyResult(CheckState& state, CheckResult raw, absl::Time now)
+  // Whether the registry still exists, shared with the closures on the
+  // worker pool (which may outlive it).
+  struct Life;
+  // Runs one check on a worker. Called inside `life` (Enter()ed); leaves it
+  // while the user's function runs, and for good on return.
+  void RunCheck(std::shared_ptr<Life> life, std::shared_ptr<CheckState> state,
+                absl::Time queued_at) ABSL_LOCKS_EXCLUDED(mu_);
+  // Applies a raw result through flap damping. `failure_counted`: the run
+  // was declared timed out, which already counted it as one failure.
+  void ApplyResult(CheckState& state, CheckResult raw, absl::Time now,
+                   bool failure_counted = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Builds and installs a new snapshot, queueing transitions.
   void PublishLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -306,6 +322,7 @@ class HealthRegistry {
   // Statuses of liveness, readiness, startup and all, one byte each.
   std::atomic<uint32_t> fast_status_{0};
 
+  const std::shared_ptr<Life> life_;
   std::unique_ptr<internal::WorkerPool> pool_;
   std::thread scheduler_;
 };

@@ -2,16 +2,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "health/internal/worker_pool.h"
 #include "health/sync.h"
 #include "health/testing/fake_clock.h"
 
@@ -271,6 +274,64 @@ TEST_F(RegistryTest, HungCheckTimesOutWithoutPileUpOrBlockingReaders) {
   // And the next tick starts it again.
   Step();
   EXPECT_EQ(runs.load(), 2);
+}
+
+// A run that times out counts one failure at its deadline (and is reported
+// UNHEALTHY at once); when it finally returns a failure, that is the same
+// failure, not a second one.
+TEST_F(RegistryTest, TimedOutRunThatFailsLateCountsOnce) {
+  Notification entered, release;
+  std::atomic<int> runs{0};
+  Check c = Make("slow", [&](const CheckContext&) {
+    const int n = runs.fetch_add(1);
+    if (n == 0) return CheckResult::Healthy("first");
+    if (n == 1) {
+      entered.Notify();
+      release.WaitForNotification();
+    }
+    return CheckResult::Unhealthy("failed");
+  });
+  c.options.failure_threshold = 3;
+  ASSERT_TRUE(registry_.Register(c).ok());
+  Step();
+  ASSERT_EQ(CheckStatus("slow"), Status::kHealthy);
+
+  clock_.Advance(absl::Seconds(10));
+  registry_.RunOnceForTest();
+  entered.WaitForNotification();
+  clock_.Advance(absl::Seconds(2) - absl::Milliseconds(1));
+  registry_.RunOnceForTest();
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 0);
+  clock_.Advance(absl::Milliseconds(1));
+  registry_.RunOnceForTest();  // Declared timed out: failure 1.
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 1);
+  EXPECT_EQ(CheckStatus("slow"), Status::kUnhealthy);
+  release.Notify();
+  // WaitUntilIdleForTest() does not wait for runs already timed out: wait
+  // (bounded, real time) for the late result to be applied.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (registry_.snapshot()->FindCheck("slow")->run_count < 2 &&
+         absl::Now() < give_up) {
+    std::this_thread::yield();
+  }
+  // The late failure is that same run: still 1.
+  std::shared_ptr<const Snapshot> after = registry_.snapshot();
+  const CheckSnapshot* snap = after->FindCheck("slow");
+  EXPECT_EQ(snap->consecutive_failures, 1);
+  EXPECT_EQ(snap->run_count, 2);
+  EXPECT_EQ(snap->result.message, "failed");
+
+  // The next run (due an interval after the late one was queued) is
+  // failure 2, the one after it failure 3.
+  clock_.Advance(absl::Seconds(8) - absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 1);
+  clock_.Advance(absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 2);
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  EXPECT_EQ(registry_.snapshot()->FindCheck("slow")->consecutive_failures, 3);
 }
 
 TEST_F(RegistryTest, ThrowingCheckIsUnhealthyWithMessage) {
@@ -737,6 +798,71 @@ TEST_F(RegistryTest, PublicationSharesUnchangedChecks) {
       EXPECT_EQ(after->checks.shared(i), before->checks.shared(i)) << i;
     }
   }
+}
+
+// A check that ignores its deadline (here: waits for an event nobody sets
+// until the registry is gone) no longer holds up the registry's
+// destruction: it returns within shutdown_timeout, the stuck run keeps
+// what it references, and its late result touches nothing (ASan).
+TEST(RegistryShutdownTest, DestroyingWithAHungCheckIsBounded) {
+  // Outlive the registry: the late run reads neither.
+  static testing::FakeClock* const clock = new testing::FakeClock();
+  auto entered = std::make_shared<Notification>();
+  auto release = std::make_shared<Notification>();
+  auto returned = std::make_shared<std::atomic<bool>>(false);
+  auto queued_runs = std::make_shared<std::atomic<int>>(0);
+  RegistryOptions o;
+  o.clock = clock;
+  o.worker_threads = 1;
+  o.max_worker_threads = 1;  // The second check queues behind the stuck one.
+  o.shutdown_timeout = absl::Milliseconds(300);
+  auto registry = std::make_unique<HealthRegistry>(o);
+  Check hung;
+  hung.name = "hung";
+  hung.options.timeout = absl::Seconds(1);
+  std::string owned = "kept alive by the run";
+  hung.function = [entered, release, returned, owned](const CheckContext&) {
+    entered->Notify();
+    release->WaitForNotification();
+    returned->store(owned == "kept alive by the run");
+    return CheckResult::Unhealthy("late");
+  };
+  ASSERT_TRUE(registry->Register(hung).ok());
+  Check queued;
+  queued.name = "queued";
+  queued.function = [queued_runs](const CheckContext&) {
+    queued_runs->fetch_add(1);
+    return CheckResult::Healthy();
+  };
+  ASSERT_TRUE(registry->Register(queued).ok());
+  registry->RunOnceForTest();
+  ASSERT_TRUE(entered->WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const int detached_before = internal::WorkerPool::detached_for_test();
+
+  const absl::Time start = absl::Now();
+  registry.reset();
+  const absl::Duration took = absl::Now() - start;
+  std::cerr << "MEASURED registry destruction with a hung check: "
+            << absl::FormatDuration(took) << " (shutdown_timeout 300ms)\n";
+  EXPECT_GE(took, absl::Milliseconds(300));
+  EXPECT_LT(took, absl::Milliseconds(300) + absl::Seconds(1));
+  EXPECT_EQ(internal::WorkerPool::detached_for_test(), detached_before + 1);
+  // The run queued behind the stuck one never starts.
+  EXPECT_EQ(queued_runs->load(), 0);
+
+  // The stuck run returns after the registry is gone, with its captures.
+  release->Notify();
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (!returned->load() && absl::Now() < give_up) {
+    std::this_thread::yield();
+  }
+  EXPECT_TRUE(returned->load());
+  EXPECT_EQ(queued_runs->load(), 0);
+}
+
+// The default bound is 1 s.
+TEST(RegistryShutdownTest, DefaultShutdownTimeoutIsOneSecond) {
+  EXPECT_EQ(RegistryOptions().shutdown_timeout, absl::Seconds(1));
 }
 
 TEST(RegistryStuckTest, StuckCheckReplacedUnderSameNameRunsOnItsOwn) {

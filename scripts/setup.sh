@@ -19,6 +19,8 @@ PACKAGES=(
   haproxy nginx-light prometheus prometheus-alertmanager redis-server
   postgresql wrk curl iproute2 systemd
   openssl procps psmisc util-linux stress-ng
+  # Out-of-process stack capture by the supervisor (libdw, as eu-stack uses).
+  libdw-dev elfutils
   # Python binding (pip installs it offline: tests/consumers).
   python3 python3-dev python3-pytest python3-pip
   # SDK consumers (tests/consumers): CMake and Makefile projects, ABI checks.

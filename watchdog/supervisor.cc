@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "watchdog/internal/external_stacks.h"
 #include "watchdog/internal/lifeline.h"
 #include "watchdog/internal/procfs.h"
 #include "watchdog/internal/restart_policy.h"
@@ -64,6 +65,9 @@ absl::Status Validate(const SupervisorOptions& o) {
   }
   if (o.restart_window <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("restart_window: must be > 0");
+  }
+  if (o.capture_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("capture_timeout: must be > 0");
   }
   if (o.poll_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("poll_interval: must be > 0");
@@ -118,6 +122,9 @@ class Parent {
   // Sleeps until `until` or until a signal arrives.
   void WaitUntil(absl::Time until);
   void BeginStop(pid_t pid, absl::Time now, const std::string& why);
+  // Captures every thread's stack of the (hung) child from outside into
+  // external_stacks_ and the log; bounded by capture_timeout.
+  void CaptureStacks(pid_t pid);
   void Relay(absl::Time now, bool child_ok);
   void Notify(const std::string& message) {
     if (env_.notify_socket.empty()) return;
@@ -145,6 +152,7 @@ class Parent {
   absl::Duration hang_silence_ = absl::ZeroDuration();
   bool stop_requested_ = false;
   int stop_signal_ = 0;
+  std::string external_stacks_;
 
   // systemd relay.
   bool ready_sent_ = false;
@@ -188,11 +196,35 @@ pid_t Parent::StartChild() {
   g_signal_pipe[0] = g_signal_pipe[1] = -1;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != self_) _exit(1);  // The parent died before prctl.
+  // Lets the supervisor's capture helper (its child, our sibling) trace us
+  // under Yama's ptrace_scope = 1; harmless where Yama is absent.
+  prctl(PR_SET_PTRACER, static_cast<unsigned long>(self_), 0, 0, 0);
   internal::AttachLifeline(block_);
   return 0;
 }
 
+void Parent::CaptureStacks(pid_t pid) {
+  if (!o_.capture_stacks) return;
+  absl::StatusOr<internal::ExternalStacks> s =
+      internal::CaptureExternalStacks(pid, o_.capture_timeout);
+  if (!s.ok()) {
+    external_stacks_ = absl::StrCat("stacks of child ", pid,
+                                    " not captured: ", s.status().message());
+    Log(external_stacks_);
+    return;
+  }
+  external_stacks_ = absl::StrCat(
+      "stacks of child ", pid, " (", s->threads, " threads), captured from ",
+      "outside in ", absl::FormatDuration(s->took), ":\n", s->text);
+  Log(absl::StrCat("captured the stacks of child ", pid, " (", s->threads,
+                   " threads) from outside in ", absl::FormatDuration(s->took),
+                   ":\n", s->text));
+}
+
 void Parent::BeginStop(pid_t pid, absl::Time now, const std::string& why) {
+  Log(absl::StrCat("child ", pid, " ", why, "; capturing its stacks"));
+  CaptureStacks(pid);
+  now = std::max(now, clock_->Now());
   Log(absl::StrCat("child ", pid, " ", why, "; sending SIGTERM"));
   kill(pid, SIGTERM);
   kill(pid, SIGCONT);  // A stopped child must run to handle SIGTERM.
@@ -233,6 +265,7 @@ Parent::Outcome Parent::WatchChild(pid_t pid, absl::Time started) {
   hang_cause_ = IncidentCause::kNone;
   hang_heartbeat_.clear();
   hang_silence_ = absl::ZeroDuration();
+  external_stacks_.clear();
   for (;;) {
     const absl::Time now = clock_->Now();
     for (char c : DrainSignals()) {
@@ -357,6 +390,7 @@ void Parent::RecordIncident(pid_t pid, int status, absl::Time started,
   rec.silent_nanos = absl::ToInt64Nanoseconds(silence);
   internal::CopyText(rec.heartbeat, heartbeat);
   internal::CopyText(rec.stack, block_->stack.Read());
+  internal::CopyText(rec.external_stacks, external_stacks_);
 
   std::string how = WIFSIGNALED(status)
                         ? absl::StrCat("killed by ", SignalName(rec.signal))
@@ -537,6 +571,7 @@ std::optional<Incident> LastIncident() {
   i.uptime = absl::Nanoseconds(r.uptime_nanos);
   i.time = absl::FromUnixNanos(r.time_unix_nanos);
   i.stack = r.stack;
+  i.external_stacks = r.external_stacks;
   i.summary = r.detail;
   return i;
 }
@@ -572,6 +607,7 @@ Check SupervisorIncidentCheck(std::string name) {
     r.details["last_uptime"] = absl::FormatDuration(last->uptime);
     r.details["last_time"] = absl::FormatTime(last->time);
     r.details["last_stack"] = last->stack;
+    r.details["last_external_stacks"] = last->external_stacks;
     return r;
   };
   return check;

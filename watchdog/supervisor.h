@@ -25,8 +25,21 @@
 //
 // Each restart leaves an incident record -- why the previous child died:
 // signal, exit code, hang of which heartbeat, the last stack its watchdog
-// captured -- that the new child reads with LastIncident() and exposes in its
-// health report with SupervisorIncidentCheck().
+// captured, and every thread's stack as the supervisor saw it -- that the
+// new child reads with LastIncident() and exposes in its health report with
+// SupervisorIncidentCheck().
+//
+// Supervised capture: before it stops a hung or unresponsive child, the
+// supervisor records the stacks of all the child's threads from outside
+// (ptrace, unwound by elfutils' libdw in a short-lived helper process it
+// forks; the child calls prctl(PR_SET_PTRACER) for it at start). Nothing
+// runs in the child: no signal handler, so no EINTR and no handler-safety
+// question, and it works when the child is deadlocked in malloc, when its
+// watchdog thread is stuck, or when it is stopped. The child is frozen
+// while it is traced (measured: about 50-200 ms for a 10-thread child);
+// the capture is bounded by `capture_timeout`, after which the helper is
+// killed and the stop proceeds. The stacks go to stderr and to the
+// incident (Incident::external_stacks).
 //
 //   int main(int argc, char** argv) {
 //     vigil::SupervisorOptions supervisor;
@@ -82,6 +95,12 @@ struct SupervisorOptions {
   // Between SIGTERM and SIGKILL, when stopping a hung child or forwarding a
   // stop. Must be > 0.
   absl::Duration stop_grace = absl::Seconds(10);
+  // Before stopping a hung or unresponsive child, capture every thread's
+  // stack from outside (ptrace + libdw, in a helper process; see the
+  // overview). The SIGTERM follows the capture, at most
+  // `capture_timeout` later (must be > 0) whether or not it succeeded.
+  bool capture_stacks = true;
+  absl::Duration capture_timeout = absl::Seconds(2);
   // Backoff before restart n (n = 0, 1, ...): initial * multiplier^n, capped
   // at max. Reset to initial after a child ran `stable_uptime`.
   absl::Duration initial_backoff = absl::Milliseconds(100);
@@ -143,6 +162,10 @@ struct Incident {
   absl::Time time = absl::InfinitePast();
   // The last stack its watchdog captured (with a header line), if any.
   std::string stack;
+  // kHung / kUnresponsive: every thread's stack as the supervisor captured
+  // it from outside before stopping the child (a header line, then one
+  // block per thread), or a line saying why it could not.
+  std::string external_stacks;
   // One line: "child 1234 hung: heartbeat \"worker\" silent for 5.1s;
   // stopped with SIGKILL after 12s".
   std::string summary;
@@ -159,8 +182,8 @@ std::optional<Incident> LastIncident();
 // readiness) that is always HEALTHY and reports the supervision state: "not
 // supervised", "supervised, no restarts", or "restarted 3 times; last:
 // <summary>", with details restarts, last_cause, last_pid, last_signal,
-// last_exit_code, last_heartbeat, last_silent_for, last_uptime, last_time and
-// last_stack.
+// last_exit_code, last_heartbeat, last_silent_for, last_uptime, last_time,
+// last_stack and last_external_stacks.
 Check SupervisorIncidentCheck(std::string name = "supervisor");
 
 }  // namespace vigil

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
+// hang_child's default miss_after.
+constexpr absl::Duration kMiss = absl::Milliseconds(300);
 
 std::string HangChild() {
   return absl::StrCat(std::getenv("TEST_SRCDIR"), "/vigil/watchdog/hang_child");
@@ -57,6 +60,52 @@ absl::Duration Between(int64_t from_ns, int64_t to_ns) {
 // A figure for the closing note, greppable in the test log.
 void Report(absl::string_view what, absl::Duration d) {
   std::cerr << "MEASURED " << what << ": " << absl::FormatDuration(d) << "\n";
+}
+
+// The stacks the supervisor captured from outside (its log block), or "".
+std::string ExternalStacks(const std::string& out) {
+  const size_t start = out.find("captured the stacks of child ");
+  if (start == std::string::npos) return "";
+  const size_t end = out.find("[vigil-supervisor", start + 1);
+  return out.substr(start, end == std::string::npos ? end : end - start);
+}
+
+// One thread's block of ExternalStacks(), found by its name, or "".
+std::string ThreadStack(const std::string& stacks, absl::string_view name) {
+  const size_t start = stacks.find(absl::StrCat("\"", name, "\":\n"));
+  if (start == std::string::npos) return "";
+  const size_t end = stacks.find("  thread ", start);
+  return stacks.substr(start, end == std::string::npos ? end : end - start);
+}
+
+// "in 174.2ms" from the capture's log line.
+absl::Duration CaptureTook(const std::string& stacks) {
+  const size_t at = stacks.find(" from outside in ");
+  absl::Duration d = absl::InfiniteDuration();
+  if (at == std::string::npos) return d;
+  const size_t from = at + strlen(" from outside in ");
+  const size_t colon = stacks.find(':', from);
+  if (!absl::ParseDuration(stacks.substr(from, colon - from), &d)) {
+    return absl::InfiniteDuration();
+  }
+  return d;
+}
+
+// The restart of a hung child takes at most: its deadline (the lifeline's
+// hang_timeout), the capture's bound, the SIGTERM grace before SIGKILL, the
+// first backoff, and the new child's start (slack for a loaded machine).
+void ExpectRestartWithin(absl::string_view what, absl::Duration took,
+                         absl::Duration deadline, absl::Duration capture,
+                         absl::Duration grace) {
+  const absl::Duration backoff = absl::Milliseconds(100);
+  const absl::Duration start = absl::Seconds(3);
+  Report(absl::StrCat(what, ": deadline"), deadline);
+  Report(absl::StrCat(what, ": capture (measured)"), capture);
+  Report(absl::StrCat(what, ": hang -> restarted child up"), took);
+  Report(absl::StrCat(what, ": restart time (the rest)"),
+         took - deadline - capture);
+  EXPECT_LE(capture, absl::Seconds(2));  // The default capture_timeout.
+  EXPECT_LE(took, deadline + absl::Seconds(2) + grace + backoff + start);
 }
 
 // S4: the worker thread deadlocks. The watchdog reports the miss within the
@@ -139,13 +188,54 @@ TEST(SupervisorTest, AStoppedChildIsRestartedThroughItsSilentLifeline) {
   ASSERT_EQ(kill(static_cast<pid_t>(first), SIGSTOP), 0);
   ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait, 2))
       << child->Output();
-  Report("SIGSTOP restart (stop -> restarted child healthy)",
-         absl::Now() - stopped);
+  const absl::Duration took = absl::Now() - stopped;
+  Report("SIGSTOP restart (stop -> restarted child healthy)", took);
   const std::string out = child->Output();
   EXPECT_THAT(out, HasSubstr(absl::StrCat(
                        "child ", first,
                        " unresponsive: its lifeline has been silent for ")));
   EXPECT_THAT(Line(*child, "INCIDENT "), HasSubstr("cause=unresponsive"));
+  // Its stacks were taken from outside while it was stopped: every thread
+  // sits in a sleep or a wait (the worker and main loops sleep 5-10 ms).
+  const std::string stacks = ExternalStacks(out);
+  ASSERT_THAT(stacks, HasSubstr(absl::StrCat("stacks of child ", first)))
+      << out;
+  const std::string worker = ThreadStack(stacks, "hang-worker");
+  EXPECT_THAT(worker, AnyOf(HasSubstr("nanosleep"), HasSubstr("SleepFor"),
+                            HasSubstr("Beat")))
+      << stacks;
+  EXPECT_THAT(stacks, HasSubstr("main+")) << stacks;
+  EXPECT_GT(Field(Line(*child, "INCIDENT "), "external_stack_lines"), 10);
+  ExpectRestartWithin("SIGSTOP", took, absl::Seconds(1), CaptureTook(stacks),
+                      absl::Seconds(1));
+}
+
+// The watchdog's own monitor thread is stuck (in a listener): nothing in
+// the child reports any more, its lifeline goes silent, and the
+// supervisor's capture from outside shows where the monitor hangs.
+TEST(SupervisorTest, AChildWithItsWatchdogStuckIsCapturedFromOutside) {
+  auto child = Start({"--supervise", "--mode=monitor", "--hang_after=300ms",
+                      "--hang_timeout=1s", "--stop_grace=1s"});
+  ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait, 2))
+      << child->Output();
+  const std::string out = child->Output();
+  const std::string hang = Line(*child, "HANG mode=monitor");
+  ASSERT_FALSE(hang.empty()) << out;
+  EXPECT_THAT(out, HasSubstr("MONITOR blocked"));
+  EXPECT_THAT(out, HasSubstr(" unresponsive: its lifeline has been silent"));
+  const std::string stacks = ExternalStacks(out);
+  ASSERT_FALSE(stacks.empty()) << out;
+  // Some thread (the monitor) is stuck in the listener, the worker in its
+  // read of a pipe nobody writes to.
+  EXPECT_THAT(stacks, HasSubstr("BlockInWatchdogListener")) << stacks;
+  EXPECT_THAT(ThreadStack(stacks, "hang-worker"), HasSubstr("BlockForever"))
+      << stacks;
+  const std::vector<std::string> children = child->Lines("CHILD pid=");
+  ASSERT_THAT(children, SizeIs(2));
+  ExpectRestartWithin("stuck watchdog",
+                      Between(Field(hang, "at"), Field(children[1], "at")),
+                      absl::Seconds(1) + absl::Milliseconds(300) + kMiss,
+                      CaptureTook(stacks), absl::Seconds(1));
 }
 
 // Every thread that allocates ends up stuck inside malloc, the watchdog's
@@ -157,10 +247,36 @@ TEST(SupervisorTest, AChildDeadlockedInMallocIsRestarted) {
   ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait, 2))
       << child->Output();
   const std::string out = child->Output();
-  EXPECT_THAT(out, HasSubstr("HANG mode=malloc"));
+  const std::string hang = Line(*child, "HANG mode=malloc");
+  ASSERT_FALSE(hang.empty()) << out;
   EXPECT_THAT(out, HasSubstr("sending SIGKILL"));
   EXPECT_THAT(Line(*child, "INCIDENT "),
               AnyOf(HasSubstr("cause=hung"), HasSubstr("cause=unresponsive")));
+  // Captured from outside: the worker holds the allocator's lock (inside
+  // malloc_stats, or the sanitizer's malloc hook), the allocator thread
+  // waits for it inside malloc.
+  const std::string stacks = ExternalStacks(out);
+  ASSERT_FALSE(stacks.empty()) << out;
+  const std::string worker = ThreadStack(stacks, "hang-worker");
+  const std::string allocator = ThreadStack(stacks, "hang-allocator");
+  EXPECT_THAT(worker, HasSubstr("DeadlockInMalloc")) << stacks;
+  EXPECT_THAT(allocator, HasSubstr("AllocateForever")) << stacks;
+#if defined(ABSL_HAVE_ADDRESS_SANITIZER) || defined(ABSL_HAVE_THREAD_SANITIZER)
+  EXPECT_THAT(worker, HasSubstr("FreezingMallocHook")) << stacks;
+  EXPECT_THAT(allocator, HasSubstr("FreezingMallocHook")) << stacks;
+#else
+  EXPECT_THAT(worker, HasSubstr("malloc_stats")) << stacks;
+  // Waiting for the arena's lock in malloc() or free().
+  EXPECT_THAT(allocator, AnyOf(HasSubstr("malloc+"), HasSubstr("free+")))
+      << stacks;
+  EXPECT_THAT(allocator, HasSubstr("__lll_lock_wait")) << stacks;
+#endif
+  EXPECT_GT(Field(Line(*child, "INCIDENT "), "external_stack_lines"), 10);
+  const std::vector<std::string> children = child->Lines("CHILD pid=");
+  ASSERT_THAT(children, SizeIs(2));
+  ExpectRestartWithin("malloc deadlock",
+                      Between(Field(hang, "at"), Field(children[1], "at")),
+                      absl::Seconds(2), CaptureTook(stacks), absl::Seconds(1));
 }
 
 // A child that crashes on every start: restarts wait 100, 200, 400 ms, then

@@ -7,21 +7,70 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "watchdog/internal/lifeline.h"
+#include "watchdog/internal/procfs.h"
 
 namespace vigil {
 namespace {
 
-std::string TakeVariable(const char* name) {
+// getenv() is safe against concurrent getenv(); unsetenv() is not (glibc
+// may free or move the environment under a reader in another thread). So
+// the variables are removed only while this process has a single thread.
+std::string TakeVariable(const char* name, bool remove) {
   const char* v = std::getenv(name);
   std::string value = v != nullptr ? v : "";
-  unsetenv(name);
+  if (remove && v != nullptr) unsetenv(name);
   return value;
+}
+
+bool SingleThreaded() {
+  absl::StatusOr<int> threads = internal::ThreadCount("");
+  return threads.ok() && *threads == 1;
+}
+
+Mutex g_env_mu;
+std::optional<SystemdEnvironment>* TakenLocked()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_env_mu) {
+  static std::optional<SystemdEnvironment>* const taken =
+      new std::optional<SystemdEnvironment>();
+  return taken;
+}
+
+SystemdEnvironment ReadLocked(bool remove)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_env_mu) {
+  SystemdEnvironment env;
+  env.notify_socket = TakeVariable("NOTIFY_SOCKET", remove);
+  uint64_t usec = 0;
+  if (absl::SimpleAtoi(TakeVariable("WATCHDOG_USEC", remove), &usec) &&
+      usec > 0) {
+    env.watchdog_timeout = absl::Microseconds(usec);
+  }
+  int64_t pid = 0;
+  if (absl::SimpleAtoi(TakeVariable("WATCHDOG_PID", remove), &pid) && pid > 0) {
+    env.watchdog_pid = static_cast<pid_t>(pid);
+  }
+  return env;
+}
+
+// Runs when the program (or the library) is loaded, before main() and
+// normally before any thread exists: takes the variables then, so that no
+// later call has to touch the environment while threads run. When none is
+// set there is nothing to take, and a later first call reads afresh.
+__attribute__((constructor)) void TakeAtLoad() {
+  if (std::getenv("NOTIFY_SOCKET") == nullptr &&
+      std::getenv("WATCHDOG_USEC") == nullptr &&
+      std::getenv("WATCHDOG_PID") == nullptr) {
+    return;
+  }
+  MutexLock lock(&g_env_mu);
+  if (!TakenLocked()->has_value())
+    *TakenLocked() = ReadLocked(SingleThreaded());
 }
 
 }  // namespace
@@ -32,23 +81,10 @@ bool SystemdEnvironment::WatchdogEnabledFor(pid_t pid) const {
 }
 
 SystemdEnvironment TakeSystemdEnvironment() {
-  static Mutex mu;
-  static std::optional<SystemdEnvironment>* const taken =
-      new std::optional<SystemdEnvironment>();
-  MutexLock lock(&mu);
-  if (taken->has_value()) return **taken;
-  SystemdEnvironment env;
-  env.notify_socket = TakeVariable("NOTIFY_SOCKET");
-  uint64_t usec = 0;
-  if (absl::SimpleAtoi(TakeVariable("WATCHDOG_USEC"), &usec) && usec > 0) {
-    env.watchdog_timeout = absl::Microseconds(usec);
-  }
-  int64_t pid = 0;
-  if (absl::SimpleAtoi(TakeVariable("WATCHDOG_PID"), &pid) && pid > 0) {
-    env.watchdog_pid = static_cast<pid_t>(pid);
-  }
-  *taken = env;
-  return env;
+  MutexLock lock(&g_env_mu);
+  std::optional<SystemdEnvironment>* taken = TakenLocked();
+  if (!taken->has_value()) *taken = ReadLocked(SingleThreaded());
+  return **taken;
 }
 
 absl::Status SdNotify(absl::string_view socket, absl::string_view message) {

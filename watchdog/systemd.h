@@ -8,8 +8,9 @@
 //
 // vigil sends WATCHDOG=1 at half of WATCHDOG_USEC and only while liveness
 // passes, so a process whose heartbeats are hung (watchdog/liveness.h)
-// stops pinging and systemd restarts it. The variables are removed from the
-// environment when first read, so no child process inherits them.
+// stops pinging and systemd restarts it. The variables are taken from the
+// environment at load time, before any thread exists, so no child process
+// inherits them (see TakeSystemdEnvironment()).
 //
 // Under the supervisor (watchdog/supervisor.h) the same calls work: the
 // child publishes readiness, status, stopping and liveness through the
@@ -59,11 +60,15 @@ struct SystemdEnvironment {
   bool WatchdogEnabledFor(pid_t pid) const;
 };
 
-// Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID, then removes them from
-// the environment so that no child inherits them. The first call's result is
-// remembered and returned by every later call. Malformed numbers read as
-// unset. Not safe against concurrent getenv/setenv in other threads: call it
-// early in main (Supervise() and SystemdNotifier do).
+// Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID and, if the process
+// has a single thread at that moment, removes them from the environment so
+// that no child inherits them. With more threads running they are left in
+// place (unsetenv() racing another thread's getenv() is undefined
+// behaviour in glibc): vigil never modifies the environment while threads
+// run. The variables are taken when the program is loaded (before main,
+// before any thread) if any is set; otherwise the first call reads them.
+// The first result is remembered and returned by every later call.
+// Malformed numbers read as unset. Thread-safe.
 SystemdEnvironment TakeSystemdEnvironment();
 
 // Sends `message` as one datagram to the AF_UNIX datagram socket `socket`

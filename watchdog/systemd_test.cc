@@ -2,10 +2,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -55,6 +57,39 @@ TEST(SystemdEnvironmentTest, WatchdogPidIsHonoured) {
   EXPECT_TRUE(env.WatchdogEnabledFor(getpid()));
   env.watchdog_pid = getpid() + 1;
   EXPECT_FALSE(env.WatchdogEnabledFor(getpid()));
+}
+
+// With another thread running, the variables are read but not removed:
+// unsetenv() would race that thread's getenv(). Runs in a forked child (the
+// first result is remembered per process), before any test here takes the
+// environment.
+TEST(SystemdEnvironmentTest, WithThreadsRunningTheEnvironmentIsNotModified) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("NOTIFY_SOCKET", "@vigil-threaded", 1);
+    int never[2];
+    if (pipe(never) != 0) _exit(10);
+    std::thread reader([&] {
+      char c;
+      while (read(never[0], &c, 1) < 0) {
+      }
+      for (int i = 0; i < 100000; ++i) {
+        if (getenv("NOTIFY_SOCKET") == nullptr) _exit(11);
+      }
+    });
+    const SystemdEnvironment env = TakeSystemdEnvironment();
+    const char* left = getenv("NOTIFY_SOCKET");
+    const bool ok = env.notify_socket == "@vigil-threaded" && left != nullptr &&
+                    std::string(left) == "@vigil-threaded";
+    close(never[1]);  // Lets the reader run its getenv() loop.
+    reader.join();
+    _exit(ok ? 0 : 12);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 // The only test in this binary that touches the real environment.

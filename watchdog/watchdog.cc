@@ -293,7 +293,8 @@ const std::string& Heartbeat::name() const {
 
 WatchScope::WatchScope(Heartbeat& heartbeat, absl::Duration timeout,
                        const char* label)
-    : slot_(heartbeat.slot_),
+    : record_(heartbeat.record_),
+      slot_(heartbeat.slot_),
       previous_(slot_->scope.load(std::memory_order_relaxed)),
       previous_label_(slot_->scope_label.load(std::memory_order_relaxed)) {
   // Whole milliseconds, rounded up (integer arithmetic: this runs per
@@ -443,7 +444,21 @@ void Watchdog::MonitorLoop() {
 }
 
 absl::Time Watchdog::Tick() {
-  MutexLock tick_lock(&tick_mu_);
+  std::vector<WatchdogEvent> events;
+  std::vector<WatchdogListener> listeners;
+  absl::Time next;
+  {
+    MutexLock tick_lock(&tick_mu_);
+    next = EvaluateLocked(&events, &listeners);
+  }
+  // Listeners and the kill action run with no watchdog lock held, as the
+  // header promises: a listener may call Statuses(), Hung() or Register().
+  Deliver(events, listeners);
+  return next;
+}
+
+absl::Time Watchdog::EvaluateLocked(std::vector<WatchdogEvent>* out,
+                                    std::vector<WatchdogListener>* listeners) {
   const absl::Time now = clock_->Now();
   if (!status_.ok()) {
     next_due_ = now + options_.tick;
@@ -453,15 +468,14 @@ absl::Time Watchdog::Tick() {
 
   std::vector<std::shared_ptr<HeartbeatRecord>> records;
   std::vector<pid_t> tids;
-  std::vector<WatchdogListener> listeners;
   {
     MutexLock lock(&mu_);
     records = records_;
-    listeners = listeners_;
+    *listeners = listeners_;
     for (const auto& r : records) tids.push_back(r->tid);
   }
 
-  std::vector<WatchdogEvent> events;
+  std::vector<WatchdogEvent>& events = *out;
   std::string lifeline_stack;  // A stack to hand to the supervisor.
   absl::Time next = now + options_.tick;
 
@@ -640,6 +654,11 @@ absl::Time Watchdog::Tick() {
   }
 
   next_due_ = next;
+  return next;
+}
+
+void Watchdog::Deliver(const std::vector<WatchdogEvent>& events,
+                       const std::vector<WatchdogListener>& listeners) {
   const WatchdogEvent* kill = nullptr;
   for (const WatchdogEvent& e : events) {
     counters_[static_cast<int>(e.kind)].fetch_add(1, std::memory_order_relaxed);
@@ -652,7 +671,6 @@ absl::Time Watchdog::Tick() {
     if (e.kind == WatchdogEvent::Kind::kKill && kill == nullptr) kill = &e;
   }
   if (kill != nullptr && kill->action != KillAction::kNone) Kill(*kill);
-  return next;
 }
 
 absl::Duration Watchdog::DrawJitter() {
@@ -684,13 +702,17 @@ void Watchdog::CaptureStack(HeartbeatRecord& r, pid_t tid) {
       options_.stack_signal == 0 ? SIGRTMIN + 6 : options_.stack_signal;
   absl::StatusOr<internal::StackCapturer*> capturer =
       internal::StackCapturer::Get(signo);
-  absl::StatusOr<std::vector<void*>> pcs =
-      capturer.ok() ? (*capturer)->Capture(tid, options_.stack_timeout)
-                    : absl::StatusOr<std::vector<void*>>(capturer.status());
-  if (pcs.ok()) {
-    r.stack = internal::SymbolizeFrames(*pcs);
+  absl::StatusOr<internal::CapturedStack> captured =
+      capturer.ok()
+          ? (*capturer)->Capture(tid, options_.stack_timeout)
+          : absl::StatusOr<internal::CapturedStack>(capturer.status());
+  if (captured.ok()) {
+    r.stack = internal::SymbolizeFrames(captured->pcs);
+    if (!captured->note.empty()) {
+      r.stack.insert(r.stack.begin(), absl::StrCat("(", captured->note, ")"));
+    }
   } else {
-    r.stack_error = std::string(pcs.status().message());
+    r.stack_error = std::string(captured.status().message());
   }
 }
 

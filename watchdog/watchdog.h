@@ -42,6 +42,29 @@
 //     }
 //   }
 //
+// Stack capture (the long-miss stage, once per episode, for the silent
+// thread only). Cost: the monitor reads /proc/self/task/<tid>/syscall and
+// queues `stack_signal` (default SIGRTMIN + 6, handler installed with
+// SA_RESTART | SA_ONSTACK on first use and kept) to the thread; the handler
+// walks frame pointers (plus a bounded scan for frame-pointer-less libc
+// frames) with no lock, no allocation and only raw syscalls, for tens of
+// microseconds on that thread; symbolizing takes about a millisecond on the
+// monitor. An unanswered capture is abandoned after `stack_timeout` without
+// affecting later ones. What the application may observe: a thread blocked
+// in a call that a signal handler would make fail with EINTR despite
+// SA_RESTART (poll, ppoll, select, pselect6, epoll_wait, epoll_pwait,
+// epoll_pwait2, nanosleep, clock_nanosleep, pause, sigsuspend, sigtimedwait,
+// msgrcv, msgsnd, semop, semtimedop, io_getevents, io_uring_enter, a timed
+// futex wait, socket calls with SO_RCVTIMEO/SO_SNDTIMEO) is not signalled:
+// its stack is scanned from the monitor and the report says so. Other
+// blocking calls are restarted by the kernel. Left: a thread that enters
+// one of those calls at the moment of the signal, or a poll/select whose
+// wait just ended while it waits for a CPU, can fail once with EINTR.
+// `capture_stacks = false` rules that out. Supervised
+// (watchdog/supervisor.h), the supervisor additionally captures every
+// thread from outside with ptrace before a restart: no signal, exact
+// DWARF unwinding, works when the whole process is stuck or stopped.
+//
 // Starvation vs hang: before the kill stage blames a thread, the monitor
 // asks whether the whole process was starved: it woke late itself (its
 // lateness exceeds `starvation.monitor_late_fraction` of the heartbeat's
@@ -167,7 +190,8 @@ struct WatchdogOptions {
   absl::Duration kill_jitter = absl::ZeroDuration();
   // Source of U; values are clamped to [0, 1). nullptr uses absl::BitGen.
   std::function<double()> random;
-  // Capture the stuck thread's stack at the long-miss stage.
+  // Capture the stuck thread's stack at the long-miss stage (see the
+  // overview: cost, signal, and the EINTR a thread may observe).
   bool capture_stacks = true;
   // The signal used to ask a thread for its stack. 0 means SIGRTMIN + 6.
   // One number per process; its handler is installed by the first Watchdog
@@ -328,6 +352,9 @@ class Heartbeat {
 // as beats. `label` names the operation in reports; it must outlive the
 // scope (a string literal is typical). `timeout` is rounded up to whole
 // milliseconds and must be > 0 (a non-positive one is treated as 1 ms).
+// The scope shares ownership of the heartbeat's state: destroying, moving or
+// resetting the Heartbeat while a scope on it is open is safe (leaving the
+// scope then touches state nobody watches any more).
 //
 //   vigil::WatchScope scope(heartbeat, absl::Seconds(2), "db-commit");
 class WatchScope {
@@ -339,6 +366,9 @@ class WatchScope {
   WatchScope& operator=(const WatchScope&) = delete;
 
  private:
+  // Keeps `slot_` alive if the Heartbeat goes first (null for an empty one,
+  // whose slot is static).
+  const std::shared_ptr<internal::HeartbeatRecord> record_;
   internal::HeartbeatSlot* const slot_;
   const uint64_t previous_;
   const char* const previous_label_;
@@ -412,6 +442,16 @@ class Watchdog {
   void Bind(internal::HeartbeatRecord* record) ABSL_LOCKS_EXCLUDED(mu_);
   void MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
+  // One monitor step's evaluation: fills `events` and `listeners` (copied
+  // under mu_) for Deliver(). Returns when the next step is due.
+  absl::Time EvaluateLocked(std::vector<WatchdogEvent>* events,
+                            std::vector<WatchdogListener>* listeners)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Logs, counts and hands `events` to `listeners`, then runs the kill
+  // action if one is due. Called with no watchdog lock held.
+  void Deliver(const std::vector<WatchdogEvent>& events,
+               const std::vector<WatchdogListener>& listeners)
+      ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
   void Kill(const WatchdogEvent& event);
   // U * kill_jitter for a new episode.
   absl::Duration DrawJitter() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);

@@ -290,6 +290,48 @@ TEST_F(WatchdogTest, DestroyingAHeartbeatUnregistersIt) {
   WatchScope scope(empty, absl::Seconds(1));
 }
 
+// A scope left after its heartbeat was destroyed writes to state the scope
+// itself keeps alive (ASan reports a use-after-free without that).
+TEST_F(WatchdogTest, AWatchScopeMayOutliveItsHeartbeat) {
+  Start(Options());
+  auto hb = std::make_unique<Heartbeat>(Worker());
+  {
+    WatchScope scope(*hb, absl::Seconds(5), "op");
+    StepBy(kMs);
+    ASSERT_EQ(watchdog_->Statuses().size(), 1u);
+    EXPECT_EQ(watchdog_->Statuses()[0].scope, "op");
+    hb.reset();  // Unregisters while the scope is open.
+    EXPECT_THAT(watchdog_->Statuses(), IsEmpty());
+  }
+  StepBy(absl::Minutes(1));
+  EXPECT_THAT(watchdog_->Statuses(), IsEmpty());
+  EXPECT_THAT(Kinds(), IsEmpty());
+}
+
+// Listeners run with no watchdog lock held: a listener can wait for another
+// thread that runs a monitor step of its own (with tick_mu_ held during
+// delivery, that step would block until the listener gave up).
+TEST_F(WatchdogTest, ListenersRunWithNoWatchdogLockHeld) {
+  Start(Options());
+  Heartbeat hb = Worker();
+  std::atomic<int> answered{-1};
+  watchdog_->AddListener([&](const WatchdogEvent& e) {
+    if (e.kind != Kind::kMiss || answered.load() != -1) return;
+    Notification stepped;
+    std::thread other([&] {
+      watchdog_->RunOnceForTest();
+      watchdog_->Statuses();
+      watchdog_->Hung();
+      stepped.Notify();
+    });
+    answered = stepped.WaitForNotificationWithTimeout(absl::Seconds(20));
+    other.join();
+  });
+  StepTo(t0_ + absl::Seconds(1));
+  EXPECT_EQ(answered.load(), 1);
+  EXPECT_THAT(Kinds(), ElementsAre(Kind::kMiss));
+}
+
 TEST_F(WatchdogTest, PausedHeartbeatsAreNotJudged) {
   Start(Options());
   Heartbeat hb = Worker();

@@ -5,10 +5,12 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
 #include "health/sync.h"
 
 namespace vigil {
@@ -17,33 +19,36 @@ namespace internal {
 // Starts with `min_threads` workers and adds one whenever a closure is
 // submitted while no worker is idle, up to `max_threads`; workers then stay
 // (a health library runs few, mostly blocking, closures: one per check in
-// flight at most). Thread-safe. The destructor runs every queued closure,
-// then joins every worker.
+// flight at most). Thread-safe. The destructor lets the workers run every
+// queued closure, then joins every worker that finishes within
+// `join_timeout` (real time); a worker still inside a closure then (a check
+// that never returns) is detached, with one line on stderr, and exits
+// whenever its closure returns: the pool's queue and lock are shared with
+// it and outlive the pool. Closures must not rely on the pool's owner
+// still existing after that (see HealthRegistry's lifetime guard).
 class WorkerPool {
  public:
-  WorkerPool(int min_threads, int max_threads);
+  WorkerPool(int min_threads, int max_threads,
+             absl::Duration join_timeout = absl::InfiniteDuration());
   ~WorkerPool();
 
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  void Submit(std::function<void()> work) ABSL_LOCKS_EXCLUDED(mu_);
+  void Submit(std::function<void()> work);
 
-  int thread_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  int thread_count() const;
+
+  // Workers detached by destructors so far, process-wide.
+  static int detached_for_test();
 
  private:
-  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+  struct Shared;
+  static void Loop(std::shared_ptr<Shared> shared);
 
-  mutable Mutex mu_;
-  // Signalled once per queued run: wakes one idle worker, not all of them
-  // (with a grown pool of 128 idle workers, waking all per run cost about
-  // 100 µs of context switches per check completion).
-  CondVar work_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  int idle_ ABSL_GUARDED_BY(mu_) = 0;
   const int max_threads_;
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  const absl::Duration join_timeout_;
+  const std::shared_ptr<Shared> shared_;
 };
 
 }  // namespace internal

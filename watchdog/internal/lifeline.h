@@ -53,6 +53,8 @@ enum class IncidentCause : int32_t {
 };
 
 inline constexpr size_t kLifelineStackBytes = 16384;
+// Every thread's stack, captured by the supervisor from outside.
+inline constexpr size_t kLifelineExternalStackBytes = 32768;
 inline constexpr size_t kLifelineNameBytes = 128;
 
 // Written by the parent between a child's death and the next fork; read by
@@ -68,6 +70,8 @@ struct IncidentRecord {
   char heartbeat[kLifelineNameBytes] = {};
   char detail[512] = {};
   char stack[kLifelineStackBytes] = {};
+  // The supervisor's own capture of every thread (hangs), or why it failed.
+  char external_stacks[kLifelineExternalStackBytes] = {};
 };
 
 enum class LifelineLiveness : uint32_t {

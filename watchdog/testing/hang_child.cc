@@ -56,7 +56,7 @@ extern "C" int __sanitizer_install_malloc_and_free_hooks(
 
 ABSL_FLAG(bool, supervise, false, "Call vigil::Supervise() first.");
 ABSL_FLAG(std::string, mode, "healthy",
-          "healthy | deadlock | malloc | crash | exit | wait");
+          "healthy | deadlock | malloc | crash | exit | wait | monitor");
 ABSL_FLAG(absl::Duration, hang_after, absl::Milliseconds(300),
           "When the worker gets stuck (or the process crashes/exits).");
 ABSL_FLAG(bool, hang_on_restart, false,
@@ -71,6 +71,8 @@ ABSL_FLAG(absl::Duration, hang_timeout, absl::Seconds(2),
           "Supervisor: lifeline silence that counts as a hang.");
 ABSL_FLAG(absl::Duration, stop_grace, absl::Seconds(1),
           "Supervisor: SIGTERM to SIGKILL.");
+ABSL_FLAG(absl::Duration, capture_timeout, absl::Seconds(2),
+          "Supervisor: bound of the out-of-process stack capture.");
 ABSL_FLAG(absl::Duration, initial_backoff, absl::Milliseconds(100), "");
 ABSL_FLAG(absl::Duration, max_backoff, absl::Seconds(5), "");
 ABSL_FLAG(int, max_restarts, 5, "");
@@ -148,6 +150,24 @@ ABSL_ATTRIBUTE_NOINLINE void DeadlockInMalloc() {
 #endif
 }
 
+// --mode=malloc: a second thread that allocates in a loop, so that two
+// threads are inside the allocator when it deadlocks.
+ABSL_ATTRIBUTE_NOINLINE void AllocateForever() {
+  // Larger than glibc's per-thread cache (1032 bytes), so every call takes
+  // the arena's lock.
+  for (size_t i = 0;; ++i) {
+    void* volatile p = std::malloc(2048 + i % 1024);
+    std::free(p);
+  }
+}
+
+// --mode=monitor: the watchdog's own monitor thread gets stuck here, in a
+// listener, on the first miss: nothing in the process reports any more.
+ABSL_ATTRIBUTE_NOINLINE void BlockInWatchdogListener() {
+  BlockForever();
+  asm volatile("");
+}
+
 vigil::KillAction ParseKillAction(const std::string& s) {
   if (s == "abort") return vigil::KillAction::kAbort;
   if (s == "reexec") return vigil::KillAction::kReExec;
@@ -176,6 +196,7 @@ int main(int argc, char** argv) {
     s.name = "hang-child";
     s.hang_timeout = absl::GetFlag(FLAGS_hang_timeout);
     s.stop_grace = absl::GetFlag(FLAGS_stop_grace);
+    s.capture_timeout = absl::GetFlag(FLAGS_capture_timeout);
     s.initial_backoff = absl::GetFlag(FLAGS_initial_backoff);
     s.max_backoff = absl::GetFlag(FLAGS_max_backoff);
     s.max_restarts = absl::GetFlag(FLAGS_max_restarts);
@@ -199,6 +220,8 @@ int main(int argc, char** argv) {
         "INCIDENT cause=", vigil::IncidentCauseName(i->cause),
         " heartbeat=", i->heartbeat, " signal=", i->signal,
         " stack_lines=", std::count(i->stack.begin(), i->stack.end(), '\n'),
+        " external_stack_lines=",
+        std::count(i->external_stacks.begin(), i->external_stacks.end(), '\n'),
         " summary=", i->summary));
   }
   const bool first = restart == 0 && generation == 0;
@@ -221,7 +244,12 @@ int main(int argc, char** argv) {
   wo.kill_action = ParseKillAction(absl::GetFlag(FLAGS_kill_action));
   vigil::Watchdog watchdog(wo);
   if (!watchdog.status().ok()) return 5;
-  watchdog.AddListener([](const vigil::WatchdogEvent& e) {
+  watchdog.AddListener([&](const vigil::WatchdogEvent& e) {
+    if (mode == "monitor" && misbehave &&
+        e.kind == vigil::WatchdogEvent::Kind::kMiss) {
+      Say(absl::StrCat("MONITOR blocked at=", NowNanos()));
+      BlockInWatchdogListener();
+    }
     Say(absl::StrCat(
         "EVENT ", vigil::EventKindName(e.kind), " heartbeat=", e.heartbeat,
         " silent_ms=", absl::ToInt64Milliseconds(e.silent_for),
@@ -275,6 +303,13 @@ int main(int argc, char** argv) {
     holder.detach();  // Never returns; the process exits around it.
   }
 
+  if (mode == "malloc" && misbehave) {
+    std::thread([] {
+      pthread_setname_np(pthread_self(), "hang-allocator");
+      AllocateForever();
+    }).detach();
+  }
+
   std::thread worker([&] {
     pthread_setname_np(pthread_self(), "hang-worker");
     vigil::HeartbeatOptions ho;
@@ -291,7 +326,7 @@ int main(int argc, char** argv) {
         if (mode == "malloc") DeadlockInMalloc();
         if (mode == "crash") std::abort();
         if (mode == "exit") _exit(0);
-        if (mode == "wait") BlockForever();
+        if (mode == "wait" || mode == "monitor") BlockForever();
       }
       absl::SleepFor(absl::Milliseconds(5));
     }

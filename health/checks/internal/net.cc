@@ -358,40 +358,73 @@ struct Resolver::Request {
   std::vector<Address> addresses;
 };
 
+struct Resolver::Shared {
+  explicit Shared(LookupFunction f) : lookup(std::move(f)) {}
+  const LookupFunction lookup;
+  Mutex mu;
+  std::deque<std::shared_ptr<Request>> queue ABSL_GUARDED_BY(mu);
+  std::shared_ptr<Request> current ABSL_GUARDED_BY(mu);
+  bool stop ABSL_GUARDED_BY(mu) = false;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool exited ABSL_GUARDED_BY(mu) = false;
+};
+
 Resolver::Resolver(LookupFunction lookup)
-    : lookup_(lookup ? std::move(lookup) : LookupFunction(DefaultLookup)) {}
+    : shared_(std::make_shared<Shared>(
+          lookup ? std::move(lookup) : LookupFunction(DefaultLookup))) {}
 
 Resolver::~Resolver() {
+  bool exited = true;
   {
-    MutexLock lock(&mu_);
-    stop_ = true;
+    // Unlocking wakes the helper (vigil::Mutex notifies waiters on Unlock,
+    // not when a waiter starts waiting).
+    MutexLock lock(&shared_->mu);
+    shared_->stop = true;
   }
-  if (thread_.joinable()) thread_.join();
+  {
+    MutexLock lock(&shared_->mu);
+    if (shared_->started) {
+      Shared* s = shared_.get();
+      exited = s->mu.AwaitWithTimeout(
+          [s]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->exited; },
+          kShutdownTimeout);
+    }
+  }
+  if (!thread_.joinable()) return;
+  if (exited) {
+    thread_.join();
+  } else {
+    thread_.detach();  // In getaddrinfo; exits when it returns.
+  }
 }
 
-void Resolver::Loop() {
+void Resolver::Loop(std::shared_ptr<Shared> shared) {
+  Shared& s = *shared;
   while (true) {
     std::shared_ptr<Request> req;
     {
-      MutexLock lock(&mu_);
-      mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stop_ || !queue_.empty();
+      MutexLock lock(&s.mu);
+      s.mu.Await([&s]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return s.stop || !s.queue.empty();
       });
-      if (stop_) return;
-      req = queue_.front();
-      queue_.pop_front();
-      current_ = req;
+      if (s.stop) {
+        s.exited = true;  // The unlock wakes the destructor.
+        return;
+      }
+      req = s.queue.front();
+      s.queue.pop_front();
+      s.current = req;
     }
     std::vector<Address> addresses;
     errno = 0;
-    const int rc = lookup_(req->host, req->family, &addresses);
+    const int rc = s.lookup(req->host, req->family, &addresses);
     const int err = errno;
-    MutexLock lock(&mu_);
+    MutexLock lock(&s.mu);
     req->rc = rc;
     req->err = err;
     req->addresses = std::move(addresses);
     req->done = true;
-    current_ = nullptr;
+    s.current = nullptr;
   }
 }
 
@@ -425,25 +458,26 @@ absl::StatusOr<std::vector<Address>> Resolver::Resolve(
     }
   }
 
+  Shared& s = *shared_;
   std::shared_ptr<Request> req;
   {
-    MutexLock lock(&mu_);
-    if (!started_) {
-      started_ = true;
-      thread_ = std::thread([this] { Loop(); });
+    MutexLock lock(&s.mu);
+    if (!s.started) {
+      s.started = true;
+      thread_ = std::thread(&Resolver::Loop, shared_);
     }
     auto same = [&](const std::shared_ptr<Request>& r) {
       return r != nullptr && !r->done && r->host == host && r->family == family;
     };
-    if (same(current_)) {
-      req = current_;
+    if (same(s.current)) {
+      req = s.current;
     } else {
-      for (const auto& r : queue_) {
+      for (const auto& r : s.queue) {
         if (same(r)) req = r;
       }
     }
     if (req == nullptr) {
-      const size_t busy = queue_.size() + (current_ != nullptr ? 1 : 0);
+      const size_t busy = s.queue.size() + (s.current != nullptr ? 1 : 0);
       if (busy >= static_cast<size_t>(kMaxQueued)) {
         return WithKind(
             absl::UnavailableError(absl::StrCat(
@@ -454,15 +488,15 @@ absl::StatusOr<std::vector<Address>> Resolver::Resolve(
       req = std::make_shared<Request>();
       req->host = host;
       req->family = family;
-      queue_.push_back(req);
+      s.queue.push_back(req);
     }
   }
   // The lock was released in between: vigil::Mutex wakes waiters (the
   // helper thread) on Unlock, not when a waiter starts waiting.
   {
-    MutexLock lock(&mu_);
+    MutexLock lock(&s.mu);
     const bool done = deadline.clock()->AwaitWithDeadline(
-        &mu_, [&req]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return req->done; },
+        &s.mu, [&req]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return req->done; },
         deadline.deadline());
     if (!done) {
       return TimedOut(deadline, absl::StrCat("resolving ", host));

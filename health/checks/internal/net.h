@@ -145,9 +145,11 @@ using LookupFunction = std::function<int(const std::string& host, int family,
 // its caller finishes on the helper thread and its result is dropped.
 // IP literals are converted inline, without the thread.
 //
-// The helper thread starts on the first name lookup and is joined by the
-// destructor, which therefore waits for a lookup in progress (bounded by
-// the system resolver's own timeouts, resolv.conf `timeout`/`attempts`).
+// The helper thread starts on the first name lookup. The destructor waits
+// at most kShutdownTimeout (1 s) for a lookup in progress; a helper still
+// inside getaddrinfo then is detached and exits when the lookup returns
+// (the queue, lock and lookup function it uses are shared with it and
+// outlive the Resolver).
 // At most kMaxQueued lookups wait at once; more fail at once with
 // "resolver busy", so a hung DNS server cannot pile up work.
 //
@@ -155,6 +157,7 @@ using LookupFunction = std::function<int(const std::string& host, int family,
 class Resolver {
  public:
   static constexpr int kMaxQueued = 4;
+  static constexpr absl::Duration kShutdownTimeout = absl::Seconds(1);
 
   // `lookup` nullptr = getaddrinfo.
   explicit Resolver(LookupFunction lookup = nullptr);
@@ -171,15 +174,12 @@ class Resolver {
 
  private:
   struct Request;
-  void Loop();
+  // Everything the helper thread touches, owned jointly with it.
+  struct Shared;
+  static void Loop(std::shared_ptr<Shared> shared);
 
-  LookupFunction lookup_;
-  Mutex mu_;
-  std::deque<std::shared_ptr<Request>> queue_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<Request> current_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  const std::shared_ptr<Shared> shared_;
+  std::thread thread_;  // Started under shared_->mu.
 };
 
 // ---------------------------------------------------------------------------

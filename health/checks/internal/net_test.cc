@@ -271,6 +271,36 @@ TEST(ResolverTest, GivesUpAtTheDeadlineWhileTheLookupHangs) {
   EXPECT_EQ((*a)[0].ToString(), "127.0.0.1:7");
 }
 
+// getaddrinfo cannot be cancelled: destroying the resolver while a lookup
+// hangs returns within kShutdownTimeout, and the lookup, released later,
+// finishes on the detached helper without touching the destroyed resolver.
+TEST(ResolverTest, DestructionWhileALookupHangsIsBounded) {
+  static BlockingLookup* const lookup = new BlockingLookup();  // Outlives r.
+  auto r = std::make_unique<Resolver>(lookup->Function());
+  IoDeadline d(Clock::Real(), absl::Now() + absl::Milliseconds(50));
+  EXPECT_FALSE(r->Resolve("slow.example", 1, AF_UNSPEC, d).ok());
+  ASSERT_EQ(lookup->started(), 1);
+  const absl::Time start = absl::Now();
+  r.reset();
+  const absl::Duration took = absl::Now() - start;
+  std::cerr << "MEASURED resolver destruction with a hung lookup: "
+            << absl::FormatDuration(took) << "\n";
+  EXPECT_GE(took, Resolver::kShutdownTimeout);
+  EXPECT_LT(took, Resolver::kShutdownTimeout + absl::Seconds(1));
+  lookup->Release();  // Finishes on the detached helper (ASan: no UAF).
+}
+
+// An idle resolver is destroyed at once.
+TEST(ResolverTest, DestructionOfAnIdleResolverIsImmediate) {
+  auto r = std::make_unique<Resolver>(
+      [](const std::string&, int, std::vector<Address>*) { return 0; });
+  IoDeadline d(Clock::Real(), absl::Now() + absl::Seconds(10));
+  EXPECT_FALSE(r->Resolve("empty.example", 1, AF_UNSPEC, d).ok());
+  const absl::Time start = absl::Now();
+  r.reset();  // Joins the idle helper.
+  EXPECT_LT(absl::Now() - start, Resolver::kShutdownTimeout / 2);
+}
+
 TEST(ResolverTest, DeadlineFollowsTheInjectedClock) {
   vigil::testing::FakeClock clock;
   BlockingLookup lookup;
