@@ -221,6 +221,16 @@ void HealthRegistry::AddListener(Listener listener) {
   listeners_.push_back(std::move(listener));
 }
 
+void HealthRegistry::AddResultListener(ResultListener listener) {
+  MutexLock lock(&mu_);
+  auto next =
+      result_listeners_ == nullptr
+          ? std::make_shared<std::vector<ResultListener>>()
+          : std::make_shared<std::vector<ResultListener>>(*result_listeners_);
+  next->push_back(std::move(listener));
+  result_listeners_ = std::move(next);
+}
+
 absl::Time HealthRegistry::RunOnceForTest() { return Tick(); }
 
 int HealthRegistry::worker_threads_for_test() const {
@@ -231,7 +241,8 @@ bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
   MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(
       [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return in_flight_untimed_ == 0 && !delivering_ && pending_.empty();
+        return in_flight_untimed_ == 0 && results_delivering_ == 0 &&
+               !delivering_ && pending_.empty();
       },
       timeout);
 }
@@ -358,6 +369,8 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
     if (result.message.empty()) result.message = "check returned no status";
   }
   const absl::Time end = clock_->Now();
+  std::shared_ptr<const std::vector<ResultListener>> result_listeners;
+  std::shared_ptr<const CheckSnapshot> view;
   {
     MutexLock lock(&mu_);
     if (!state->timed_out) --in_flight_untimed_;
@@ -379,7 +392,17 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
     if (state->registered) {
       MarkDirtyLocked(*state);
       PublishLocked(end);
+      if (result_listeners_ != nullptr) {
+        result_listeners = result_listeners_;
+        view = state->view;
+        ++results_delivering_;
+      }
     }
+  }
+  if (result_listeners != nullptr) {
+    for (const ResultListener& l : *result_listeners) l(*view);
+    MutexLock lock(&mu_);
+    --results_delivering_;
   }
   DeliverTransitions();
 }
@@ -427,6 +450,8 @@ void HealthRegistry::RefreshViewLocked(CheckState& state, uint64_t generation,
     t.message = p.result.message;
     t.time = now;
     t.generation = generation;
+    t.consecutive_failures = p.consecutive_failures;
+    t.consecutive_successes = p.consecutive_successes;
     pending_.push_back(std::move(t));
     state.last_notified = p.result.status;
   }
