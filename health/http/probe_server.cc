@@ -600,9 +600,10 @@ class ProbeServer::Loop {
     return true;
   }
 
-  // Answers a parsed request: probes at once, /metrics on a worker.
+  // Answers a parsed request: probes at once, /metrics and the status page
+  // and history (rendered per request, never cached) on a worker.
   bool Dispatch(Connection& c, HttpRequest request, bool keep_alive) {
-    if (IsMetrics(request.path)) {
+    if (IsWorkerPath(request.path)) {
       c.processing = true;
       c.deadline = absl::InfiniteFuture();
       {
@@ -658,12 +659,15 @@ class ProbeServer::Loop {
     return Respond(c, std::move(bytes), keep_alive);
   }
 
-  bool IsMetrics(const std::string& path) const {
-    const std::string& metrics = endpoints_->options().paths.metrics;
-    if (metrics.empty()) return false;
+  bool IsWorkerPath(const std::string& path) const {
+    const EndpointPaths& paths = endpoints_->options().paths;
     std::optional<std::string> rel =
         StripPathPrefix(path, options_.path_prefix);
-    return rel && *rel == metrics;
+    if (!rel) return false;
+    if (!paths.metrics.empty() && *rel == paths.metrics) return true;
+    return !paths.statusz.empty() && absl::StartsWith(*rel, paths.statusz) &&
+           (rel->size() == paths.statusz.size() ||
+            (*rel)[paths.statusz.size()] == '/');
   }
 
   // Queues `bytes` and writes what the socket takes. False if closed.
