@@ -154,17 +154,7 @@ v1::HistoryEvent::Kind ToProto(HistoryEvent::Kind kind) {
 }
 
 void AddEvent(const HistoryEvent& e, bool details, v1::HealthHistory& out) {
-  v1::HistoryEvent* p = out.add_events();
-  p->set_sequence(e.sequence);
-  p->set_kind(ToProto(e.kind));
-  p->set_subject(e.subject);
-  p->set_from(ToProto(e.from));
-  p->set_to(ToProto(e.to));
-  if (details) p->set_message(e.message);
-  p->set_consecutive_failures(e.consecutive_failures);
-  p->set_consecutive_successes(e.consecutive_successes);
-  p->set_watchdog_event(e.watchdog_event);
-  *p->mutable_time() = ToTimestamp(e.time);
+  *out.add_events() = ToProto(e, details);
 }
 
 void AddSeries(const SampleSeries& s, bool details, v1::HealthHistory& out) {
@@ -198,6 +188,25 @@ absl::StatusOr<std::string> ToJson(const v1::HealthReport& report,
 absl::StatusOr<std::string> ToJson(const v1::HealthHistory& history,
                                    bool pretty) {
   return MessageToJson(history, pretty);
+}
+
+absl::StatusOr<std::string> ToJson(const v1::HistoryEvent& event) {
+  return MessageToJson(event, false);
+}
+
+v1::HistoryEvent ToProto(const HistoryEvent& e, bool include_details) {
+  v1::HistoryEvent p;
+  p.set_sequence(e.sequence);
+  p.set_kind(ToProto(e.kind));
+  p.set_subject(e.subject);
+  p.set_from(ToProto(e.from));
+  p.set_to(ToProto(e.to));
+  if (include_details) p.set_message(e.message);
+  p.set_consecutive_failures(e.consecutive_failures);
+  p.set_consecutive_successes(e.consecutive_successes);
+  p.set_watchdog_event(e.watchdog_event);
+  *p.mutable_time() = ToTimestamp(e.time);
+  return p;
 }
 
 v1::HealthHistory ToHealthHistory(const HealthHistory& history,

@@ -60,6 +60,10 @@ v1::HealthHistory ToHealthHistory(const HealthHistory& history,
                                   const HistoryQuery& query = {});
 absl::StatusOr<std::string> ToJson(const v1::HealthHistory& history,
                                    bool pretty = false);
+// One journal entry (the message only with `include_details`), and its
+// JSON: what each Server-Sent Event of <statusz>/events carries.
+v1::HistoryEvent ToProto(const HistoryEvent& event, bool include_details);
+absl::StatusOr<std::string> ToJson(const v1::HistoryEvent& event);
 
 // Enum conversions between the C++ and protobuf types.
 v1::Status ToProto(Status status);
