@@ -140,6 +140,7 @@ std::string FormatValue(double v, absl::string_view unit) {
     return absl::StrFormat("%.1f MiB", v / (1024.0 * 1024.0));
   }
   if (unit == "ratio") return absl::StrFormat("%.1f%%", v * 100);
+  if (unit == "percent") return absl::StrFormat("%.1f%%", v);
   return absl::StrFormat("%g %s", v, unit);
 }
 
