@@ -277,8 +277,8 @@ class PageWriter {
                     Name(overall), "</h1><span class=\"id\">",
                     Escape(service_.version.empty() ? "" : service_.version),
                     " on ", Escape(service_.instance), " &middot; since ",
-                    UtcTime(since), " (", Short(now_ - since),
-                    ") &middot; up ", Short(now_ - service_.start_time),
+                    UtcTime(since), " (", Short(now_ - since), ") &middot; up ",
+                    Short(now_ - service_.start_time),
                     snap_.shutting_down ? " &middot; draining" : "",
                     "</span></header><div class=\"groups\">");
     for (const GroupSnapshot& g : snap_.groups) {
