@@ -241,7 +241,8 @@ bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
   MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(
       [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return in_flight_untimed_ == 0 && results_delivering_ == 0 &&
+        return in_flight_untimed_ == 0 &&
+               results_delivering_.load(std::memory_order_acquire) == 0 &&
                !delivering_ && pending_.empty();
       },
       timeout);
@@ -395,14 +396,15 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
       if (result_listeners_ != nullptr) {
         result_listeners = result_listeners_;
         view = state->view;
-        ++results_delivering_;
+        results_delivering_.fetch_add(1, std::memory_order_relaxed);
       }
     }
   }
   if (result_listeners != nullptr) {
     for (const ResultListener& l : *result_listeners) l(*view);
-    MutexLock lock(&mu_);
-    --results_delivering_;
+    // No lock round trip of its own (each would wake the scheduler):
+    // DeliverTransitions() below takes mu_, which wakes WaitUntilIdle.
+    results_delivering_.fetch_sub(1, std::memory_order_release);
   }
   DeliverTransitions();
 }

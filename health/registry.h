@@ -298,8 +298,9 @@ class HealthRegistry {
   // Copy-on-write, so a worker takes it with one pointer copy.
   std::shared_ptr<const std::vector<ResultListener>> result_listeners_
       ABSL_GUARDED_BY(mu_);
-  // Runs whose result listeners are being called.
-  int results_delivering_ ABSL_GUARDED_BY(mu_) = 0;
+  // Runs whose result listeners are being called. Incremented under mu_,
+  // decremented without it just before DeliverTransitions() takes mu_.
+  std::atomic<int> results_delivering_{0};
   std::deque<Transition> pending_ ABSL_GUARDED_BY(mu_);
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> shutting_down_fast_{false};
