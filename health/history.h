@@ -50,8 +50,8 @@ struct HistoryOptions {
   size_t max_events = 1000;
   // Samples kept per check with an observed value. Must be >= 2.
   size_t samples_per_check = 120;
-  // Checks with samples kept; values of further checks are not kept. Must
-  // be >= 1.
+  // Checks with samples kept: the first this many to report a value; the
+  // values of further checks are not kept. Must be >= 1.
   size_t max_series = 1000;
 };
 
