@@ -253,10 +253,7 @@ class EndpointsImpl {
       return r;
     }
     if (route.kind == Route::Kind::kStatusPage) return StatusPage(details);
-    if (route.kind == Route::Kind::kEvents) {
-      return HttpResponse::Text(
-          501, "event streams are served by the probe server only\n");
-    }
+    if (route.kind == Route::Kind::kEvents) return EventsAnswer();
     absl::StatusOr<Format> format = ChooseFormat();
     if (!format.ok()) {
       return HttpResponse::Text(
@@ -286,6 +283,19 @@ class EndpointsImpl {
         200, RenderStatusPage(snap_, e_.registry()->service(), options_.history,
                               e_.registry()->clock()->Now(), po));
     r.content_type = "text/html; charset=utf-8";
+    return r;
+  }
+
+  // Streams are written by the probe server itself; a transport that hands
+  // the request here cannot stream. It gets a valid, empty event stream, so
+  // a page's EventSource ends without a console error and polls instead.
+  HttpResponse EventsAnswer() const {
+    if (options_.history == nullptr) {
+      return HttpResponse::Text(404, "no history is kept\n");
+    }
+    HttpResponse r = HttpResponse::Text(
+        200, ": this transport does not stream; poll <statusz>/history\n\n");
+    r.content_type = "text/event-stream";
     return r;
   }
 

@@ -26,7 +26,8 @@
 //   /metrics                   Prometheus text format 0.0.4
 //   /statusz                   the status page (HTML, see statusz.h)
 //   /statusz/history           the HealthHistory (vigil.v1) as JSON/protobuf
-//   /statusz/events            Server-Sent Events (probe server only)
+//   /statusz/events            Server-Sent Events (streamed by the probe
+//                              server; other transports get an empty stream)
 //
 // Status codes: 200 when the group or check passes (HEALTHY or DEGRADED),
 // 503 when it does not (UNHEALTHY, or UNKNOWN: never evaluated), 404 for an

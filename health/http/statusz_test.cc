@@ -243,7 +243,14 @@ TEST_F(StatuszTest, WithoutHistoryThePageShowsTheSnapshotOnly) {
   r.path = "/statusz/history";
   EXPECT_EQ(bare->Handle(r).status, 404);
   r.path = "/statusz/events";
-  EXPECT_EQ(bare->Handle(r).status, 501);
+  EXPECT_EQ(bare->Handle(r).status, 404);
+}
+
+TEST_F(StatuszTest, EventsWithoutAStreamingTransportAreAnEmptyStream) {
+  HttpResponse r = Get("/statusz/events", "127.0.0.1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/event-stream");
+  EXPECT_THAT(r.body, HasSubstr(": this transport does not stream"));
 }
 
 }  // namespace
