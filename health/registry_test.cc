@@ -33,13 +33,6 @@ class Scripted {
   }
   int runs() const { return runs_.load(); }
 
-  // Waits (bounded, real time) until at least `n` runs have started.
-  bool WaitForRuns(int n) {
-    MutexLock lock(&mu_);
-    auto enough = [this, n] { return runs_.load() >= n; };
-    return mu_.AwaitWithTimeout(enough, absl::Seconds(10));
-  }
-
   CheckFunction Function() {
     return [this](const CheckContext&) {
       MutexLock lock(&mu_);
@@ -57,6 +50,23 @@ class Scripted {
   std::string message_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> runs_{0};
 };
+
+// Returns a notification that `registry` notifies once it has applied the
+// first result of check `name` (its transition out of UNKNOWN). A check's
+// function having returned does not mean that: the worker has yet to record
+// the result, and a run still unrecorded when the fake clock passes its
+// deadline is declared timed out. Wait on this before advancing the clock.
+std::shared_ptr<Notification> NotifyOnFirstResult(HealthRegistry& registry,
+                                                  std::string name) {
+  auto applied = std::make_shared<Notification>();
+  registry.AddListener([applied, name = std::move(name)](const Transition& t) {
+    if (t.subject == Transition::Subject::kCheck && t.name == name &&
+        t.from == Status::kUnknown) {
+      applied->Notify();
+    }
+  });
+  return applied;
+}
 
 class RegistryTest : public ::testing::Test {
  protected:
@@ -145,11 +155,16 @@ TEST_F(RegistryTest, HungCheckTimesOutWithoutPileUpOrBlockingReaders) {
   });
   ASSERT_TRUE(registry_.Register(c).ok());
   Scripted other;
+  std::shared_ptr<Notification> other_applied =
+      NotifyOnFirstResult(registry_, "other");
   ASSERT_TRUE(registry_.Register(Make("other", other.Function())).ok());
 
   registry_.RunOnceForTest();
   entered.WaitForNotification();
-  ASSERT_TRUE(other.WaitForRuns(1));
+  // Before time moves, the registry has recorded other's run (not only
+  // started it): otherwise the 2 s step below would rightly time it out.
+  ASSERT_TRUE(other_applied->WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(CheckStatus("other"), Status::kHealthy);
 
   // Readers are never blocked by the hung run.
   EXPECT_EQ(CheckStatus("hung"), Status::kUnknown);
@@ -174,9 +189,15 @@ TEST_F(RegistryTest, HungCheckTimesOutWithoutPileUpOrBlockingReaders) {
   EXPECT_THAT(registry_.snapshot()->FindCheck("hung")->result.message,
               HasSubstr("running for 32s"));
   EXPECT_EQ(registry_.GroupStatus(kReadiness), Status::kUnhealthy);
-  // The other check kept running on the remaining worker.
+  // The other check kept running on the remaining worker: its run due at
+  // 10 s was queued in this step and completed.
   ASSERT_TRUE(registry_.WaitUntilIdleForTest());
   EXPECT_EQ(other.runs(), 2);
+  const CheckSnapshot* other_snap = registry_.snapshot()->FindCheck("other");
+  ASSERT_NE(other_snap, nullptr);
+  EXPECT_EQ(other_snap->run_count, 2u);
+  EXPECT_EQ(other_snap->result.status, Status::kHealthy);
+  EXPECT_FALSE(other_snap->timed_out);
 
   release.Notify();
   // The late result is applied once it arrives.
@@ -777,9 +798,12 @@ TEST(RegistryPoolTest, HungCheckDoesNotDelayOthersAndPoolIsBounded) {
   Check other;
   other.name = "other";
   other.function = s.Function();
+  std::shared_ptr<Notification> other_applied =
+      NotifyOnFirstResult(registry, "other");
   ASSERT_TRUE(registry.Register(other).ok());
   registry.RunOnceForTest();  // Runs at once, not behind the hung run.
-  ASSERT_TRUE(s.WaitForRuns(1));
+  ASSERT_TRUE(other_applied->WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(s.runs(), 1);
   EXPECT_EQ(registry.worker_threads_for_test(), 2);
 
   // A second hung check takes the worker "other" left idle. Both workers
@@ -800,8 +824,11 @@ TEST(RegistryPoolTest, HungCheckDoesNotDelayOthersAndPoolIsBounded) {
   EXPECT_EQ(snap->FindCheck("hung")->result.status, Status::kUnhealthy);
   EXPECT_EQ(snap->FindCheck("hung2")->result.status, Status::kUnhealthy);
   EXPECT_EQ(snap->FindCheck("other")->result.status, Status::kUnhealthy);
+  // Its second run, queued at 10 s, timed out in the queue (its first run
+  // was recorded before time moved).
   EXPECT_THAT(snap->FindCheck("other")->result.message,
-              HasSubstr("timed out after 5s"));
+              HasSubstr("timed out after 5s (running for 5s)"));
+  EXPECT_EQ(snap->FindCheck("other")->run_count, 1u);
   EXPECT_EQ(s.runs(), 1);
   EXPECT_EQ(registry.worker_threads_for_test(), 2);
   release.Notify();

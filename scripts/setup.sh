@@ -16,8 +16,8 @@ PACKAGES=(
   # Sanitizer runtimes and formatting.
   clang-14 libclang-rt-14-dev clang-format
   # Real components used by tests, examples and benchmarks.
-  haproxy nginx-light prometheus redis-server postgresql wrk curl iproute2
-  systemd chromium
+  haproxy nginx-light prometheus prometheus-alertmanager redis-server
+  postgresql wrk curl iproute2 systemd chromium
   openssl procps psmisc util-linux stress-ng
   # Python binding.
   python3 python3-dev python3-pytest

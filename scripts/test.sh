@@ -4,6 +4,13 @@
 # UndefinedBehaviorSanitizer, and the threaded parts under ThreadSanitizer.
 # Safe to run twice. Exit status is non-zero on any failure.
 #
+# Each run ends with "=== tests (RUN): N passed, N failed, N skipped" and the
+# names of the first skipped test cases; the last line totals them:
+# "tests: N passed, N failed, N skipped". Passed and failed count test
+# targets (and the format check); skipped counts test cases, which Bazel
+# reports as PASSED. Under CI (CI set) a missing prerequisite fails instead
+# of skipping (VIGIL_REQUIRE_OR_SKIP, health/testing/require.h).
+#
 #   scripts/test.sh                 # everything (what CI runs)
 #   scripts/test.sh --quick         # plain run only
 #   scripts/test.sh -- //health/... # plain run of some targets
@@ -25,28 +32,55 @@ bash scripts/setup.sh || exit 1
 
 passed=0
 failed=0
+skipped=0
 status=0
+# Skipped test cases named per run; the rest are counted.
+show_skipped=5
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 
-# run NAME BAZEL_ARGS...: one bazel test run, counting its results.
+# run NAME BAZEL_ARGS...: one bazel test run, counting its results. Bazel
+# reports a target whose test cases skipped as PASSED: the skipped cases are
+# counted from the JUnit XML of the targets this run reported
+# (scripts/skipped_tests.py), and the first few are named.
 run() {
   local name=$1
   shift
   echo "=== tests ($name): bazel test $*"
+  local since
+  since=$(date +%s)
   bazel test --keep_going "$@" 2>&1 | tee "$logdir/$name.log" |
-    grep -vE 'linux-sandbox|^INFO: From ' || true
+    grep -vE 'linux-sandbox|^INFO: From '
+  # Bazel's status (no `|| true` here: with pipefail it would run whenever
+  # bazel failed and reset PIPESTATUS to 0).
   local rc=${PIPESTATUS[0]}
-  local p f
+  local p f s
   p=$(grep -cE '^//.* PASSED in' "$logdir/$name.log")
   f=$(grep -cE '^//.* (FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD|INCOMPLETE)' \
     "$logdir/$name.log")
-  passed=$((passed + p))
-  failed=$((failed + f))
   if ((rc != 0)); then
     echo "=== tests ($name): bazel exited $rc"
     status=1
-    ((f == 0)) && failed=$((failed + 1))
+    ((f == 0)) && f=1
+  fi
+  # An uncounted run must not read as "0 skipped".
+  if ! python3 scripts/skipped_tests.py "$logdir/$name.log" bazel-testlogs \
+    "$since" >"$logdir/$name.skipped"; then
+    echo "=== tests ($name): could not count skipped tests"
+    status=1
+    f=$((f + 1))
+  fi
+  s=$(wc -l <"$logdir/$name.skipped")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  skipped=$((skipped + s))
+  echo "=== tests ($name): $p passed, $f failed, $s skipped"
+  head -n "$show_skipped" "$logdir/$name.skipped" |
+    while IFS=$'\t' read -r label case why; do
+      echo "  skipped: $label $case ($why)"
+    done
+  if ((s > show_skipped)); then
+    echo "  ... and $((s - show_skipped)) more skipped (bazel-testlogs/**/test.xml)"
   fi
 }
 
@@ -67,5 +101,5 @@ if ((quick == 0)); then
     --test_tag_filters=tsan //...
 fi
 
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $status

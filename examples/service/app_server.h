@@ -1,16 +1,17 @@
 // The example's "application": an httplib::Server with its own worker
 // threads, serving the service's real traffic.
 //
-//   GET /                    a greeting
-//   GET /work?ms=N           burns N ms of CPU on one worker thread (N <=
-//   10000) GET /demo/hang?s=N       (demo_endpoints) blocks its worker thread
-//   for N s
-//                            (default 3600): the watchdog reports the stuck
-//                            handler with its stack and fails liveness; under
-//                            the supervisor the process is restarted
-//   GET /demo/close-listener (demo_endpoints) closes the listening socket:
-//                            the process lives on, its port refuses
-//                            connections, and the self-probe fails liveness
+//   GET /                     a greeting
+//   GET /work?ms=N            burns N ms of CPU on one worker thread
+//                             (N <= 10000)
+//   GET /demo/hang?s=N        (demo_endpoints) blocks its worker thread for
+//                             N s (default 3600): the watchdog reports the
+//                             stuck handler with its stack and fails
+//                             liveness; under the supervisor the process is
+//                             restarted
+//   GET /demo/close-listener  (demo_endpoints) closes the listening socket:
+//                             the process lives on, its port refuses
+//                             connections, and the self-probe fails liveness
 //
 // With a Watchdog, every request handler runs under a WatchScope of
 // `handler_deadline` on a heartbeat of its worker thread ("app-worker-N",
@@ -19,12 +20,41 @@
 // busy-thread count is exported through vigil's /metrics, so a test can
 // watch every application thread become busy and check that the dedicated
 // probe server still answers.
+//
+// Behind a load balancer it accepts bursts and drains without closing races:
+//
+//   - The listen backlog is `listen_backlog` (default 1024; the kernel caps
+//     it at net.core.somaxconn). cpp-httplib listens with 5, compiled into
+//     Debian's shared library; Start() raises it on the bound socket.
+//   - BeginDrain() (on SIGTERM, while /readyz answers 503): every response
+//     from then on carries `Connection: close` and the connection is closed
+//     after it is written, so a keep-alive peer never sends its next request
+//     into a connection that is about to close. Idle keep-alive connections
+//     stay open (a peer may still use one, and gets `Connection: close`).
+//   - Stop() (at the end of the drain delay): stops accepting, closes idle
+//     keep-alive connections, lets requests in flight finish (their responses
+//     carry `Connection: close`), and returns once every connection is closed.
+//
+//   AppServer app(AppServerOptions{});
+//   app.Start("127.0.0.1", 8081);
+//   ...                  // SIGTERM
+//   app.BeginDrain();    // readiness fails at the same moment
+//   ...                  // the drain delay: the load balancer takes it out
+//   app.Stop();
+//
+// Connections are closed gracefully: FIN after the last response, then the
+// peer's remaining bytes are read (up to 500 ms) before the socket closes, so
+// the response is never cut by a reset.
+//
+// Thread-safe: BeginDrain(), Stop() and the accessors may be called from any
+// thread; mount routes on server() before Start().
 
 #ifndef VIGIL_EXAMPLES_SERVICE_APP_SERVER_H_
 #define VIGIL_EXAMPLES_SERVICE_APP_SERVER_H_
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -35,10 +65,17 @@
 #include "watchdog/watchdog.h"
 
 namespace vigil_example {
+namespace internal {
+class DrainingServer;
+}  // namespace internal
 
 struct AppServerOptions {
+  static constexpr int kDefaultListenBacklog = 1024;
+
   // Worker threads (at least 1).
   int threads = 4;
+  // The listen backlog (at least 1; the kernel caps it at somaxconn).
+  int listen_backlog = kDefaultListenBacklog;
   // Watches every request handler; nullptr: unwatched. Not owned; must
   // outlive the server.
   vigil::Watchdog* watchdog = nullptr;
@@ -56,16 +93,23 @@ class AppServer {
   ~AppServer();  // Stop()
 
   // The underlying server, to mount more routes before Start().
-  httplib::Server& server() { return server_; }
+  httplib::Server& server();
 
-  // Binds (port 0 picks one) and serves on a background thread.
+  // Binds (port 0 picks one), raises the listen backlog and serves on a
+  // background thread.
   absl::Status Start(const std::string& address, int port);
-  // Stops accepting and joins. Idempotent.
+  // From now on every response carries `Connection: close` and ends its
+  // connection. Idempotent.
+  void BeginDrain();
+  // Stops accepting, closes idle connections, finishes requests in flight
+  // (a /demo/hang ends) and joins. Idempotent.
   void Stop();
 
   int port() const { return port_; }
   int threads() const { return options_.threads; }
+  int listen_backlog() const { return options_.listen_backlog; }
   int busy() const { return busy_.load(); }
+  bool draining() const;
 
   // Writes example_app_* families (a vigil MetricsCollector body).
   void WriteMetrics(vigil::http::PrometheusWriter& w) const;
@@ -81,7 +125,7 @@ class AppServer {
   void HandleHang(const httplib::Request& req, httplib::Response& res);
 
   const AppServerOptions options_;
-  httplib::Server server_;
+  std::unique_ptr<internal::DrainingServer> server_;
   std::thread thread_;
   int port_ = 0;
   std::atomic<int> busy_{0};

@@ -65,6 +65,7 @@
 #include "health/pressure/defaults.h"
 #include "health/registry.h"
 #include "health/report.h"
+#include "monitoring/collectors/supervisor_metrics.h"
 #include "watchdog/history.h"
 #include "watchdog/liveness.h"
 #include "watchdog/supervisor.h"
@@ -485,7 +486,8 @@ class SystemdReporter {
 // told, until a signal arrives and the drain delay has passed, or a second
 // signal arrives.
 void RunUntilDrained(vigil::HealthRegistry& registry,
-                     vigil::Heartbeat& heartbeat, SystemdReporter& systemd) {
+                     vigil::Heartbeat& heartbeat, AppServer& app,
+                     SystemdReporter& systemd) {
   const absl::Duration report_every = absl::GetFlag(FLAGS_report_interval);
   absl::Time next_report = absl::Now();
   absl::Time stop_at = absl::InfiniteFuture();
@@ -512,6 +514,7 @@ void RunUntilDrained(vigil::HealthRegistry& registry,
     const int signals = g_signals.load();
     if (signals >= 1 && !registry.shutting_down()) {
       registry.BeginShutdown();
+      app.BeginDrain();
       stop_at = now + absl::GetFlag(FLAGS_drain_delay);
       std::printf(
           "draining: /readyz answers 503, still serving for %s\n",
@@ -584,6 +587,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<vigil::http::HealthEndpoints> endpoints =
       MakeEndpoints(registry, history.get());
   ExportWatchdogMetrics(watchdog, endpoints.get());
+  endpoints->AddMetricsCollector([](vigil::http::PrometheusWriter& w, bool) {
+    vigil::WriteSupervisorMetrics(w);
+  });
   AppServerOptions app_options;
   app_options.threads = absl::GetFlag(FLAGS_app_threads);
   app_options.watchdog = &watchdog;
@@ -600,7 +606,7 @@ int main(int argc, char** argv) {
   sd.liveness = vigil::LivenessOf(registry);  // WATCHDOG=1 only while alive
   vigil::SystemdNotifier systemd(sd);
   SystemdReporter reporter(systemd, registry);
-  RunUntilDrained(registry, heartbeat, reporter);
+  RunUntilDrained(registry, heartbeat, app, reporter);
   std::printf("stopping\n");
   std::fflush(stdout);
   app.Stop();

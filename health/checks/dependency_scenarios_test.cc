@@ -20,6 +20,7 @@
 #include "health/checks/testing/redis_server.h"
 #include "health/registry.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace checks {
@@ -37,12 +38,10 @@ constexpr absl::Duration kInterval = absl::Seconds(5);
 class DependencyScenarioTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RedisServer::BinaryPath().empty()) {
-      GTEST_SKIP() << "redis-server is not installed";
-    }
-    if (PostgresServer::BinDir().empty()) {
-      GTEST_SKIP() << "PostgreSQL is not installed";
-    }
+    VIGIL_REQUIRE_OR_SKIP(!RedisServer::BinaryPath().empty(),
+                          "redis-server is not installed");
+    VIGIL_REQUIRE_OR_SKIP(!PostgresServer::BinDir().empty(),
+                          "PostgreSQL is not installed");
   }
 
   // One scheduler step, then wait for the runs it started.

@@ -12,6 +12,7 @@
 #include "health/checks/testing/run_check.h"
 #include "health/checks/testing/temp_dir.h"
 #include "health/sync.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace checks {
@@ -265,7 +266,7 @@ TEST(HttpCheckNetTest, WorksOverIpv6) {
         });
       },
       so);
-  if (!server.ok()) GTEST_SKIP() << "no IPv6 loopback: " << server.status();
+  VIGIL_REQUIRE_OR_SKIP(server.ok(), "no IPv6 loopback: " << server.status());
   HttpCheckOptions o;
   o.url = (*server)->Url("/");
   o.expected_body = "v6";

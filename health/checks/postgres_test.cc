@@ -17,6 +17,7 @@
 #include "health/checks/testing/postgres_server.h"
 #include "health/checks/testing/run_check.h"
 #include "health/checks/testing/wait.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace checks {
@@ -110,10 +111,9 @@ class PostgresCheckTest : public ::testing::Test {
     start_error_ = nullptr;
   }
   void SetUp() override {
-    if (PostgresServer::BinDir().empty()) {
-      GTEST_SKIP() << "PostgreSQL is not installed (scripts/setup.sh "
-                      "installs it)";
-    }
+    VIGIL_REQUIRE_OR_SKIP(
+        !PostgresServer::BinDir().empty(),
+        "PostgreSQL is not installed (scripts/setup.sh installs it)");
     ASSERT_EQ(start_error_, nullptr) << *start_error_;
     ASSERT_NE(server_, nullptr);
   }

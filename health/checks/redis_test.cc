@@ -12,6 +12,7 @@
 #include "health/checks/testing/ports.h"
 #include "health/checks/testing/redis_server.h"
 #include "health/checks/testing/run_check.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace checks {
@@ -29,10 +30,9 @@ constexpr char kPassword[] = "redis-test-secret-pw";
 class RedisCheckTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RedisServer::BinaryPath().empty()) {
-      GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh "
-                      "installs it)";
-    }
+    VIGIL_REQUIRE_OR_SKIP(
+        !RedisServer::BinaryPath().empty(),
+        "redis-server is not installed (scripts/setup.sh installs it)");
   }
 
   std::unique_ptr<RedisServer> Start(RedisServerOptions o = {}) {

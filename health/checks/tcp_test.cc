@@ -4,6 +4,7 @@
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
 #include "health/checks/testing/run_check.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace checks {
@@ -62,7 +63,8 @@ TEST(TcpCheckTest, HealthyWhenSomethingListens) {
 
 TEST(TcpCheckTest, HealthyOverIpv6) {
   auto listener = testing::SilentListener::Start("::1");
-  if (!listener.ok()) GTEST_SKIP() << "no IPv6 loopback: " << listener.status();
+  VIGIL_REQUIRE_OR_SKIP(listener.ok(),
+                        "no IPv6 loopback: " << listener.status());
   absl::StatusOr<Check> c = Tcp(absl::StrCat("[::1]:", (*listener)->port()));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->name, absl::StrCat("tcp:::1:", (*listener)->port()));

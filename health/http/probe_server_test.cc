@@ -20,6 +20,7 @@
 #include "health/http/endpoints.h"
 #include "health/http/testing/http_test_util.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/require.h"
 #include "httplib.h"
 
 namespace vigil {
@@ -142,7 +143,7 @@ TEST_F(ProbeServerTest, IPv6Loopback) {
   ProbeServerOptions o;
   o.address = "::1";
   auto s = ProbeServer::Start(endpoints_.get(), o);
-  if (!s.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << s.status();
+  VIGIL_REQUIRE_OR_SKIP(s.ok(), "no IPv6 loopback here: " << s.status());
   httplib::Client c("::1", (*s)->port());
   c.set_read_timeout(1, 0);
   httplib::Result r = c.Get("/readyz?verbose");

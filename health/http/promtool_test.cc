@@ -14,6 +14,7 @@
 #include "health/http/endpoints.h"
 #include "health/http/probe_server.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/require.h"
 #include "httplib.h"
 
 namespace vigil {
@@ -52,14 +53,9 @@ bool HavePromtool() {
 class PromtoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!HavePromtool()) {
-      if (std::getenv("CI") != nullptr) {
-        FAIL() << "promtool is missing under CI (Debian package prometheus; "
-                  "scripts/setup.sh installs it)";
-      }
-      GTEST_SKIP() << "promtool not installed (apt-get install prometheus, "
-                      "or run scripts/setup.sh)";
-    }
+    VIGIL_REQUIRE_OR_SKIP(HavePromtool(),
+                          "promtool not installed (Debian package "
+                          "prometheus; scripts/setup.sh installs it)");
   }
 };
 

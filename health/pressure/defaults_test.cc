@@ -109,6 +109,41 @@ TEST(RegisterDefaultDetectors, EnableFlagsAndGroups) {
   EXPECT_EQ(fds->groups, (std::vector<std::string>{"pressure", "readiness"}));
 }
 
+// Fed at its check's own interval, each detector's default trend speaks
+// once its samples span min_span (as the README promises), not later: kept
+// samples are thinned to window / (capacity - 1) apart, and too few slots
+// for the window delay min_samples (the disk's 30-minute window over 32
+// slots once took 5 minutes instead of 2).
+TEST(DefaultTrends, SpeakAfterTheirMinimumSpanAtTheCheckInterval) {
+  struct Case {
+    const char* name;
+    TrendOptions trend;
+    absl::Duration interval;
+  };
+  const Case cases[] = {
+      {"memory", MemoryOptions().trend, MemoryOptions().check.interval},
+      {"disk", DiskOptions().trend, DiskOptions().check.interval},
+      {"fds", FdOptions().trend, FdOptions().check.interval},
+      {"tasks", TasksOptions().trend, TasksOptions().check.interval},
+  };
+  const absl::Time t0 = absl::FromUnixSeconds(1767225600);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TrendEstimator t(c.trend);
+    int i = 0;
+    for (; i * c.interval < c.trend.min_span; ++i) {
+      t.Add(t0 + i * c.interval, 1e3 * i);
+      EXPECT_FALSE(t.Estimate(1e3 * i, 1e9).ready) << "at " << i * c.interval;
+    }
+    t.Add(t0 + i * c.interval, 1e3 * i);
+    const TrendEstimate e = t.Estimate(1e3 * i, 1e9);
+    EXPECT_TRUE(e.ready) << "at " << i * c.interval << ": " << e.samples
+                         << " samples over " << e.span;
+    EXPECT_NEAR(e.rate_per_second, 1e3 / absl::ToDoubleSeconds(c.interval),
+                1e-6);
+  }
+}
+
 }  // namespace
 }  // namespace pressure
 }  // namespace vigil

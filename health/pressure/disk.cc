@@ -38,6 +38,10 @@ TrendOptions DiskOptions::DefaultTrend() {
   t.window = absl::Minutes(30);
   t.min_span = absl::Minutes(2);
   t.min_samples = 6;
+  // Kept samples are thinned to window / (capacity - 1) apart: 96 slots put
+  // them about 19 s apart, so the 10 s samples reach 6 within the 2-minute
+  // span (with 32, 58 s apart, the trend stayed silent for 5 minutes).
+  t.capacity = 96;
   t.horizon = absl::Hours(1);
   return t;
 }

@@ -27,6 +27,7 @@
 #include "health/pressure/disk.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace pressure {
@@ -71,10 +72,10 @@ double RelativeError(const Prediction& p, absl::Time full) {
 }
 
 TEST(DiskFullScenario, WarnCriticalAndTimeToFullOnAFillingTmpfs) {
-  if (geteuid() != 0) VIGIL_SKIP_OR_FAIL_IN_CI("needs root to mount a tmpfs");
+  VIGIL_REQUIRE_OR_SKIP(geteuid() == 0, "needs root to mount a tmpfs");
   std::string error;
   const std::string dir = MountTmpfs("s2-bytes", "size=16m", &error);
-  if (dir.empty()) VIGIL_SKIP_OR_FAIL_IN_CI(error);
+  VIGIL_REQUIRE_OR_SKIP(!dir.empty(), error);
   std::optional<Child> child;
   Cleanup cleanup([&] {
     if (child) child->Kill();
@@ -178,11 +179,11 @@ TEST(DiskFullScenario, WarnCriticalAndTimeToFullOnAFillingTmpfs) {
 }
 
 TEST(DiskFullScenario, InodeExhaustionWithEmptyFiles) {
-  if (geteuid() != 0) VIGIL_SKIP_OR_FAIL_IN_CI("needs root to mount a tmpfs");
+  VIGIL_REQUIRE_OR_SKIP(geteuid() == 0, "needs root to mount a tmpfs");
   std::string error;
   const std::string dir =
       MountTmpfs("s2-inodes", "size=4m,nr_inodes=200", &error);
-  if (dir.empty()) VIGIL_SKIP_OR_FAIL_IN_CI(error);
+  VIGIL_REQUIRE_OR_SKIP(!dir.empty(), error);
   Cleanup cleanup([&] { Unmount(dir); });
 
   // One empty file per (fake) second: the prediction is exact, so this

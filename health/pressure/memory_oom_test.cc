@@ -31,6 +31,7 @@
 #include "health/pressure/memory.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/registry.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace pressure {
@@ -83,11 +84,9 @@ std::optional<uint64_t> OomKills(const std::string& dir, bool v2) {
 }
 
 TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
-  if (geteuid() != 0) {
-    VIGIL_SKIP_OR_FAIL_IN_CI("needs root to create a memory cgroup");
-  }
+  VIGIL_REQUIRE_OR_SKIP(geteuid() == 0, "needs root to create a memory cgroup");
   std::optional<MemoryHierarchy> h = FindMemoryHierarchy();
-  if (!h) VIGIL_SKIP_OR_FAIL_IN_CI("no memory cgroup hierarchy mounted");
+  VIGIL_REQUIRE_OR_SKIP(h.has_value(), "no memory cgroup hierarchy mounted");
   const std::string dir =
       absl::StrCat(h->mount_point, "/vigil-s1-", getpid(), "-",
                    absl::ToUnixNanos(absl::Now()) % 1000000);
@@ -95,12 +94,12 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
     // Children of the v2 root get the controller only when it is enabled.
     WriteFile(h->mount_point + "/cgroup.subtree_control", "+memory");
   }
-  if (mkdir(dir.c_str(), 0755) != 0) {
-    VIGIL_SKIP_OR_FAIL_IN_CI(
-        absl::StrCat("cannot create ", dir, ": ", std::strerror(errno),
-                     " (a sandbox mounts /sys/fs/cgroup read-only: tags = "
-                     "[\"no-sandbox\"])"));
-  }
+  const bool made = mkdir(dir.c_str(), 0755) == 0;
+  const int mkdir_errno = errno;
+  VIGIL_REQUIRE_OR_SKIP(
+      made, "cannot create " << dir << ": " << std::strerror(mkdir_errno)
+                             << " (a sandbox mounts /sys/fs/cgroup read-only: "
+                                "tags = [\"no-sandbox\"])");
   std::optional<Child> child;
   Cleanup cleanup([&] {
     if (child) child->Kill();

@@ -8,6 +8,7 @@
 #include "health/pressure/testing/test_util.h"
 #include "health/sync.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace pressure {
@@ -112,9 +113,8 @@ TEST(PressureMonitor, PollingThreadWithFakeClock) {
 }
 
 TEST(PressureMonitor, ArmsAPsiTriggerWhereTheKernelAllows) {
-  if (access("/proc/pressure/memory", R_OK) != 0) {
-    VIGIL_SKIP_OR_FAIL_IN_CI("no PSI on this kernel");
-  }
+  VIGIL_REQUIRE_OR_SKIP(access("/proc/pressure/memory", R_OK) == 0,
+                        "no PSI on this kernel");
   Mutex mu;
   int calls = 0;
   PressureMonitorOptions o;

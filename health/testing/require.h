@@ -10,8 +10,10 @@
 //     ...
 //   }
 //
-// Use it in the test body or SetUp(); like GTEST_SKIP and FAIL it returns
-// from the current function. Test-only.
+// `reason` is streamed like a FAIL() message, so it may be a chain such as
+// `"no IPv6 loopback: " << status`; it is evaluated only when `condition`
+// is false. Use it in the test body or SetUp(); like GTEST_SKIP and FAIL it
+// returns from the current function. Test-only.
 
 #ifndef VIGIL_HEALTH_TESTING_REQUIRE_H_
 #define VIGIL_HEALTH_TESTING_REQUIRE_H_

@@ -15,6 +15,7 @@
 #include "health/checks/testing/subprocess.h"
 #include "health/checks/testing/temp_dir.h"
 #include "health/checks/testing/wait.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace checks {
@@ -96,9 +97,8 @@ TEST(PortsTest, FullBacklogListenerMakesConnectsTimeOut) {
 }
 
 TEST(RedisServerTest, ListensUntilStopped) {
-  if (RedisServer::BinaryPath().empty()) {
-    GTEST_SKIP() << "redis-server is not installed";
-  }
+  VIGIL_REQUIRE_OR_SKIP(!RedisServer::BinaryPath().empty(),
+                        "redis-server is not installed");
   int port = 0;
   {
     auto redis = RedisServer::Start();

@@ -11,7 +11,7 @@
 // The server is stopped (fast shutdown, then SIGKILL of its process group)
 // and the directory removed when the object is destroyed, pass or fail.
 //
-//   if (PostgresServer::BinDir().empty()) GTEST_SKIP() << "no PostgreSQL";
+//   VIGIL_REQUIRE_OR_SKIP(!PostgresServer::BinDir().empty(), "no PostgreSQL");
 //   auto pg = PostgresServer::Start({.max_connections = 5});
 //   ASSERT_TRUE(pg.ok()) << pg.status();
 //   ASSERT_TRUE((*pg)->Execute("CREATE ROLE app LOGIN PASSWORD 'pw'").ok());

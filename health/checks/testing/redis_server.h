@@ -4,7 +4,8 @@
 // log in a temporary directory; stopped (SIGTERM, then SIGKILL) when the
 // object is destroyed, pass or fail.
 //
-//   if (RedisServer::BinaryPath().empty()) GTEST_SKIP() << "no redis-server";
+//   VIGIL_REQUIRE_OR_SKIP(!RedisServer::BinaryPath().empty(),
+//                         "no redis-server");  // health/testing/require.h
 //   auto redis = RedisServer::Start({.maxclients = 4, .password = "pw"});
 //   ASSERT_TRUE(redis.ok()) << redis.status();
 //   std::string address = (*redis)->address();  // "127.0.0.1:43127"

@@ -7,20 +7,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 
 namespace vigil {
 namespace pressure {
 namespace testing {
-
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && ci[0] != '\0';
-}
 
 std::string RunfilePath(absl::string_view relative) {
   const char* srcdir = std::getenv("TEST_SRCDIR");

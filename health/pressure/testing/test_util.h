@@ -1,12 +1,12 @@
-// Test helpers for the pressure detectors: fixture trees, bounded waits,
-// child processes, and "skip unless CI" for privileged tests.
+// Test helpers for the pressure detectors: fixture trees, bounded waits and
+// child processes. (Privileged tests use VIGIL_REQUIRE_OR_SKIP from
+// health/testing/require.h.)
 
 #ifndef VIGIL_HEALTH_PRESSURE_TESTING_TEST_UTIL_H_
 #define VIGIL_HEALTH_PRESSURE_TESTING_TEST_UTIL_H_
 
 #include <sys/types.h>
 
-#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
@@ -14,25 +14,10 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "gtest/gtest.h"
-
-// Skips the test with `reason`, except under CI (the CI environment
-// variable is set), where a missing privilege or kernel feature is a
-// failure: CI runs as root with everything installed and must not skip.
-#define VIGIL_SKIP_OR_FAIL_IN_CI(reason)                \
-  do {                                                  \
-    if (::vigil::pressure::testing::InCi()) {           \
-      GTEST_FAIL() << "CI must not skip: " << (reason); \
-    } else {                                            \
-      GTEST_SKIP() << (reason);                         \
-    }                                                   \
-  } while (0)
 
 namespace vigil {
 namespace pressure {
 namespace testing {
-
-bool InCi();
 
 // The path of a runfile given relative to the workspace root
 // ("health/pressure/testdata/v2").
