@@ -23,6 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
+#include "health/history.h"
+#include "health/http/endpoints.h"
 #include "health/registry.h"
 #include "health/report.h"
 #include "health/sync.h"
@@ -88,6 +90,9 @@ struct Population {
     RegistryOptions o;
     o.clock = &clock;
     registry = std::make_unique<HealthRegistry>(o);
+    if (n > 0) Populate(n);
+  }
+  void Populate(int n) {
     for (int i = 0; i < n; ++i) {
       Check c;
       c.name = i == 0 ? "hot" : absl::StrCat("check-", i);
@@ -121,6 +126,74 @@ void BM_CheckCompletionWithNChecks(benchmark::State& state) {
 BENCHMARK(BM_CheckCompletionWithNChecks)
     ->RangeMultiplier(10)
     ->Range(10, 10000)
+    ->Unit(benchmark::kMicrosecond);
+
+// The same with a HealthHistory attached: every run of "hot" (which has an
+// observed value) appends a sample, and its first transition a journal
+// entry. Baseline: BM_CheckCompletionWithNChecks at the same n.
+void BM_CheckCompletionWithHistory(benchmark::State& state) {
+  Population p(0);
+  auto history = HealthHistory::Create(p.registry.get()).value();
+  p.Populate(state.range(0));
+  for (auto _ : state) {
+    p.clock.Advance(absl::Seconds(1));
+    p.registry->RunOnceForTest();
+    p.registry->WaitUntilIdleForTest();
+  }
+  state.counters["checks"] = state.range(0);
+  state.counters["samples"] =
+      static_cast<double>(history->Samples("hot").at(0).samples.size());
+}
+// The same with a result listener that does nothing: separates the cost of
+// the hook (the worker calls listeners after publishing, and
+// WaitUntilIdleForTest waits for them) from the journal's own work.
+void BM_CheckCompletionWithNoopResultListener(benchmark::State& state) {
+  Population p(0);
+  p.registry->AddResultListener([](const CheckSnapshot&) {});
+  p.Populate(state.range(0));
+  for (auto _ : state) {
+    p.clock.Advance(absl::Seconds(1));
+    p.registry->RunOnceForTest();
+    p.registry->WaitUntilIdleForTest();
+  }
+  state.counters["checks"] = state.range(0);
+}
+BENCHMARK(BM_CheckCompletionWithNoopResultListener)
+    ->Arg(10)
+    ->Unit(benchmark::kMicrosecond);
+
+// Serving /statusz (what a probe server worker does per request): the page
+// for n checks with history, from the snapshot. Reports the page's bytes.
+void BM_StatusPage(benchmark::State& state) {
+  Population p(0);
+  auto history = HealthHistory::Create(p.registry.get()).value();
+  p.Populate(state.range(0));
+  for (int i = 0; i < 60; ++i) {  // A minute of samples for "hot".
+    p.clock.Advance(absl::Seconds(1));
+    p.registry->RunOnceForTest();
+    p.registry->WaitUntilIdleForTest();
+  }
+  http::EndpointsOptions o;
+  o.history = history.get();
+  auto endpoints = http::HealthEndpoints::Create(p.registry.get(), o).value();
+  http::HttpRequest request;
+  request.method = "GET";
+  request.path = "/statusz";
+  request.remote_address = "127.0.0.1";
+  size_t bytes = 0;
+  for (auto _ : state) {
+    http::HttpResponse r = endpoints->Handle(request);
+    bytes = r.body.size();
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["checks"] = state.range(0);
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_StatusPage)->Arg(10)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
+BENCHMARK(BM_CheckCompletionWithHistory)
+    ->Arg(10)
+    ->Arg(1000)
     ->Unit(benchmark::kMicrosecond);
 
 void BM_BuildHealthReport(benchmark::State& state) {

@@ -274,6 +274,16 @@ void HealthRegistry::AddListener(Listener listener) {
   listeners_.push_back(std::move(listener));
 }
 
+void HealthRegistry::AddResultListener(ResultListener listener) {
+  MutexLock lock(&mu_);
+  auto next =
+      result_listeners_ == nullptr
+          ? std::make_shared<std::vector<ResultListener>>()
+          : std::make_shared<std::vector<ResultListener>>(*result_listeners_);
+  next->push_back(std::move(listener));
+  result_listeners_ = std::move(next);
+}
+
 absl::Time HealthRegistry::RunOnceForTest() { return Tick(); }
 
 int HealthRegistry::worker_threads_for_test() const {
@@ -284,7 +294,9 @@ bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
   MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(
       [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return in_flight_untimed_ == 0 && !delivering_ && pending_.empty();
+        return in_flight_untimed_ == 0 &&
+               results_delivering_.load(std::memory_order_acquire) == 0 &&
+               !delivering_ && pending_.empty();
       },
       timeout);
 }
@@ -429,6 +441,8 @@ void HealthRegistry::RunCheck(std::shared_ptr<Life> life,
     if (result.message.empty()) result.message = "check returned no status";
   }
   const absl::Time end = clock_->Now();
+  std::shared_ptr<const std::vector<ResultListener>> result_listeners;
+  std::shared_ptr<const CheckSnapshot> view;
   {
     MutexLock lock(&mu_);
     // A run declared timed out already counted one failure at its deadline;
@@ -457,7 +471,18 @@ void HealthRegistry::RunCheck(std::shared_ptr<Life> life,
     if (state->registered) {
       MarkDirtyLocked(*state);
       PublishLocked(end);
+      if (result_listeners_ != nullptr) {
+        result_listeners = result_listeners_;
+        view = state->view;
+        results_delivering_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
+  }
+  if (result_listeners != nullptr) {
+    for (const ResultListener& l : *result_listeners) l(*view);
+    // No lock round trip of its own (each would wake the scheduler):
+    // DeliverTransitions() below takes mu_, which wakes WaitUntilIdle.
+    results_delivering_.fetch_sub(1, std::memory_order_release);
   }
   DeliverTransitions();
   life->Leave();
@@ -506,6 +531,8 @@ void HealthRegistry::RefreshViewLocked(CheckState& state, uint64_t generation,
     t.message = p.result.message;
     t.time = now;
     t.generation = generation;
+    t.consecutive_failures = p.consecutive_failures;
+    t.consecutive_successes = p.consecutive_successes;
     pending_.push_back(std::move(t));
     state.last_notified = p.result.status;
   }

@@ -103,10 +103,21 @@ struct Transition {
   std::string message;
   absl::Time time;
   uint64_t generation = 0;
+  // For a check: its raw runs in a row that failed / passed when the
+  // transition was published (CheckSnapshot's counts). 0 for a group.
+  int consecutive_failures = 0;
+  int consecutive_successes = 0;
 };
 
 // Called on every transition. See the class comment for threading.
 using Listener = std::function<void(const Transition&)>;
+
+// Called after every completed run of a registered check with the check's
+// published view (after flap damping), on the worker that ran it, with no
+// registry lock held. Runs of different checks may be reported concurrently
+// and, rarely, a check's run may be reported before its previous one: order
+// by `last_run_time` if it matters. Must be quick (it delays the worker).
+using ResultListener = std::function<void(const CheckSnapshot&)>;
 
 class HealthRegistry {
  public:
@@ -186,6 +197,10 @@ class HealthRegistry {
   // Registers a listener for every later transition. Listeners live as long
   // as the registry.
   void AddListener(Listener listener) ABSL_LOCKS_EXCLUDED(mu_);
+  // Registers a listener for every later completed run (see
+  // ResultListener). Lives as long as the registry. With none registered a
+  // run costs nothing extra.
+  void AddResultListener(ResultListener listener) ABSL_LOCKS_EXCLUDED(mu_);
 
   Clock* clock() const { return clock_; }
   const ServiceIdentity& service() const { return service_; }
@@ -195,7 +210,8 @@ class HealthRegistry {
   // is due.
   absl::Time RunOnceForTest() ABSL_LOCKS_EXCLUDED(mu_);
   // Waits (bounded by `timeout` of real time) until no run is in flight
-  // except runs already declared timed out. Returns false on timeout.
+  // except runs already declared timed out, and every listener of the
+  // completed runs has returned. Returns false on timeout.
   bool WaitUntilIdleForTest(absl::Duration timeout = absl::Seconds(10))
       ABSL_LOCKS_EXCLUDED(mu_);
   // Current number of worker threads.
@@ -313,6 +329,12 @@ class HealthRegistry {
   // the published snapshots.
   SharedList<CheckSnapshot> list_ ABSL_GUARDED_BY(mu_);
   std::vector<Listener> listeners_ ABSL_GUARDED_BY(mu_);
+  // Copy-on-write, so a worker takes it with one pointer copy.
+  std::shared_ptr<const std::vector<ResultListener>> result_listeners_
+      ABSL_GUARDED_BY(mu_);
+  // Runs whose result listeners are being called. Incremented under mu_,
+  // decremented without it just before DeliverTransitions() takes mu_.
+  std::atomic<int> results_delivering_{0};
   std::deque<Transition> pending_ ABSL_GUARDED_BY(mu_);
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> shutting_down_fast_{false};

@@ -571,6 +571,51 @@ TEST_F(RegistryTest, ListenersSeeCheckAndGroupTransitionsInOrder) {
             pos("check db healthy->unhealthy refused"));
 }
 
+TEST_F(RegistryTest, TransitionsCarryTheCheckConsecutiveCounts) {
+  std::vector<Transition> seen;
+  Mutex mu;
+  registry_.AddListener([&](const Transition& t) {
+    MutexLock lock(&mu);
+    if (t.subject == Transition::Subject::kCheck) seen.push_back(t);
+  });
+  Scripted s;
+  Check c = Make("db", s.Function());
+  c.options.failure_threshold = 2;
+  ASSERT_TRUE(registry_.Register(c).ok());
+  Step();
+  s.Set(Status::kUnhealthy, "refused");
+  for (int i = 0; i < 2; ++i) {
+    clock_.Advance(absl::Seconds(10));
+    Step();
+  }
+  MutexLock lock(&mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].consecutive_successes, 1);
+  EXPECT_EQ(seen[1].to, Status::kUnhealthy);
+  EXPECT_EQ(seen[1].consecutive_failures, 2);
+  EXPECT_EQ(seen[1].consecutive_successes, 0);
+}
+
+TEST_F(RegistryTest, ResultListenersSeeEveryCompletedRunBeforeIdle) {
+  std::vector<std::string> seen;
+  Mutex mu;
+  registry_.AddResultListener([&](const CheckSnapshot& c) {
+    MutexLock lock(&mu);
+    seen.push_back(absl::StrCat(c.name, " ", c.run_count, " ",
+                                StatusName(c.result.status), " ",
+                                c.result.message));
+  });
+  Scripted s;
+  ASSERT_TRUE(registry_.Register(Make("db", s.Function())).ok());
+  Step();
+  s.Set(Status::kUnhealthy, "refused");
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  // Step() waits until idle, which includes the result listeners.
+  MutexLock lock(&mu);
+  EXPECT_THAT(seen, ElementsAre("db 1 healthy ", "db 2 unhealthy refused"));
+}
+
 TEST_F(RegistryTest, ListenerMayCallBackIntoRegistry) {
   registry_.AddListener([&](const Transition& t) {
     if (t.name == "db" && t.to == Status::kUnhealthy) {

@@ -122,17 +122,127 @@ v1::HealthReport ToHealthReport(const Snapshot& snapshot,
   return report;
 }
 
-absl::StatusOr<std::string> ToJson(const v1::HealthReport& report,
-                                   bool pretty) {
+namespace {
+
+absl::StatusOr<std::string> MessageToJson(
+    const google::protobuf::Message& message, bool pretty) {
   google::protobuf::util::JsonPrintOptions opts;
   opts.add_whitespace = pretty;
   opts.preserve_proto_field_names = false;
   std::string out;
-  auto status = google::protobuf::util::MessageToJsonString(report, &out, opts);
+  auto status =
+      google::protobuf::util::MessageToJsonString(message, &out, opts);
   if (!status.ok()) {
-    return absl::InternalError(std::string("HealthReport to JSON: ") +
-                               status.ToString());
+    return absl::InternalError(message.GetTypeName() +
+                               " to JSON: " + status.ToString());
   }
+  return out;
+}
+
+v1::HistoryEvent::Kind ToProto(HistoryEvent::Kind kind) {
+  switch (kind) {
+    case HistoryEvent::Kind::kCheck:
+      return v1::HistoryEvent::KIND_CHECK;
+    case HistoryEvent::Kind::kGroup:
+      return v1::HistoryEvent::KIND_GROUP;
+    case HistoryEvent::Kind::kWatchdog:
+      return v1::HistoryEvent::KIND_WATCHDOG;
+    case HistoryEvent::Kind::kDrain:
+      return v1::HistoryEvent::KIND_DRAIN;
+  }
+  return v1::HistoryEvent::KIND_UNSPECIFIED;
+}
+
+void AddEvent(const HistoryEvent& e, bool details, v1::HealthHistory& out) {
+  *out.add_events() = ToProto(e, details);
+}
+
+void AddSeries(const SampleSeries& s, bool details, v1::HealthHistory& out) {
+  v1::SampleSeries* p = out.add_series();
+  p->set_check(s.check);
+  if (details) p->set_unit(s.unit);
+  for (const Sample& sample : s.samples) {
+    v1::Sample* q = p->add_samples();
+    *q->mutable_time() = ToTimestamp(sample.time);
+    q->set_status(ToProto(sample.status));
+    if (!details) continue;
+    q->set_value(sample.value);
+    if (sample.warn_threshold) q->set_warn_threshold(*sample.warn_threshold);
+    if (sample.critical_threshold) {
+      q->set_critical_threshold(*sample.critical_threshold);
+    }
+    if (sample.time_to_exhaustion) {
+      *q->mutable_time_to_exhaustion() =
+          ToDurationProto(*sample.time_to_exhaustion);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ToJson(const v1::HealthReport& report,
+                                   bool pretty) {
+  return MessageToJson(report, pretty);
+}
+
+absl::StatusOr<std::string> ToJson(const v1::HealthHistory& history,
+                                   bool pretty) {
+  return MessageToJson(history, pretty);
+}
+
+absl::StatusOr<std::string> ToJson(const v1::HistoryEvent& event) {
+  return MessageToJson(event, false);
+}
+
+v1::HistoryEvent ToProto(const HistoryEvent& e, bool include_details) {
+  v1::HistoryEvent p;
+  p.set_sequence(e.sequence);
+  p.set_kind(ToProto(e.kind));
+  p.set_subject(e.subject);
+  p.set_from(ToProto(e.from));
+  p.set_to(ToProto(e.to));
+  if (include_details) p.set_message(e.message);
+  p.set_consecutive_failures(e.consecutive_failures);
+  p.set_consecutive_successes(e.consecutive_successes);
+  p.set_watchdog_event(e.watchdog_event);
+  *p.mutable_time() = ToTimestamp(e.time);
+  return p;
+}
+
+v1::HealthHistory ToHealthHistory(const HealthHistory& history,
+                                  const HistoryQuery& query) {
+  v1::HealthHistory out;
+  const HealthRegistry& registry = *history.registry();
+  const ServiceIdentity& service = registry.service();
+  v1::ServiceInfo* info = out.mutable_service();
+  info->set_name(service.name);
+  info->set_version(service.version);
+  info->set_instance(service.instance);
+  if (service.start_time != absl::InfinitePast()) {
+    *info->mutable_start_time() = ToTimestamp(service.start_time);
+  }
+  *out.mutable_time() = ToTimestamp(registry.clock()->Now());
+  const bool details = query.include_details;
+  for (const HistoryEvent& e :
+       history.Events(query.after, query.since, query.subject)) {
+    AddEvent(e, details, out);
+  }
+  for (const SampleSeries& s : history.Samples(query.subject, query.since)) {
+    AddSeries(s, details, out);
+  }
+  for (const HeartbeatView& h : history.Heartbeats()) {
+    v1::HeartbeatState* p = out.add_heartbeats();
+    p->set_name(h.name);
+    p->set_stage(h.stage);
+    *p->mutable_silent_for() = ToDurationProto(h.silent_for);
+    *p->mutable_miss_after() = ToDurationProto(h.miss_after);
+    *p->mutable_kill_after() = ToDurationProto(h.kill_after);
+    p->set_paused(h.paused);
+  }
+  out.set_dropped_events(history.dropped_events());
+  out.set_capacity(static_cast<uint32_t>(history.options().max_events));
+  out.set_details_withheld(!details);
+  out.set_last_sequence(history.last_sequence());
   return out;
 }
 

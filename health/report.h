@@ -1,4 +1,5 @@
-// Report: a Snapshot as a vigil.v1.HealthReport, and its JSON form.
+// Report: a Snapshot as a vigil.v1.HealthReport, a HealthHistory as a
+// vigil.v1.HealthHistory, and their JSON forms.
 //
 // Every output format (protobuf, JSON, text, metrics) is derived from the same
 // snapshot, so they always agree.
@@ -14,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "health/history.h"
 #include "health/proto/health.pb.h"
 #include "health/registry.h"
 #include "health/snapshot.h"
@@ -38,6 +40,30 @@ absl::StatusOr<std::string> ToJson(const v1::HealthReport& report,
 
 // Parses JSON produced by ToJson (unknown fields rejected).
 absl::StatusOr<v1::HealthReport> HealthReportFromJson(absl::string_view json);
+
+// Which part of a history to convert.
+struct HistoryQuery {
+  // Only events about, and samples of, this check (or group) if not empty.
+  std::string subject;
+  // Only events with a larger sequence.
+  uint64_t after = 0;
+  // Only events and samples at or after this time.
+  absl::Time since = absl::InfinitePast();
+  // When false, event messages and sample values are left out (times,
+  // subjects and statuses stay), and details_withheld is set.
+  bool include_details = true;
+};
+
+// Converts the part of `history` that `query` selects, with the heartbeat
+// states (not filtered). Thread-safe (HealthHistory is).
+v1::HealthHistory ToHealthHistory(const HealthHistory& history,
+                                  const HistoryQuery& query = {});
+absl::StatusOr<std::string> ToJson(const v1::HealthHistory& history,
+                                   bool pretty = false);
+// One journal entry (the message only with `include_details`), and its
+// JSON: what each Server-Sent Event of <statusz>/events carries.
+v1::HistoryEvent ToProto(const HistoryEvent& event, bool include_details);
+absl::StatusOr<std::string> ToJson(const v1::HistoryEvent& event);
 
 // Enum conversions between the C++ and protobuf types.
 v1::Status ToProto(Status status);

@@ -128,6 +128,63 @@ TEST_F(ReportTest, WithoutDetailsKeepsNamesAndStatusesOnly) {
   EXPECT_THAT(ToJson(r).value(), ::testing::Not(HasSubstr("password")));
 }
 
+TEST_F(ReportTest, HistoryCarriesEventsSamplesAndHeartbeats) {
+  auto history = HealthHistory::Create(&registry_).value();
+  history->SetHeartbeatSource([] {
+    HeartbeatView v;
+    v.name = "io-loop";
+    v.stage = "miss";
+    v.silent_for = absl::Seconds(2);
+    v.miss_after = absl::Seconds(1);
+    return std::vector<HeartbeatView>{v};
+  });
+  Check mem;
+  mem.name = "memory";
+  mem.options.failure_threshold = 1;
+  mem.function = [](const CheckContext&) {
+    CheckResult r = CheckResult::Degraded("85% of limit");
+    r.observed_value = 0.85;
+    r.observed_unit = "ratio";
+    r.critical_threshold = 0.95;
+    r.time_to_exhaustion = absl::Minutes(7);
+    return r;
+  };
+  ASSERT_TRUE(registry_.Register(mem).ok());
+  registry_.RunOnceForTest();
+  ASSERT_TRUE(registry_.WaitUntilIdleForTest());
+
+  HistoryQuery q;
+  q.subject = "memory";
+  v1::HealthHistory h = ToHealthHistory(*history, q);
+  EXPECT_EQ(h.service().name(), "orders");
+  ASSERT_EQ(h.events_size(), 1);
+  EXPECT_EQ(h.events(0).kind(), v1::HistoryEvent::KIND_CHECK);
+  EXPECT_EQ(h.events(0).to(), v1::STATUS_DEGRADED);
+  EXPECT_EQ(h.events(0).message(), "85% of limit");
+  ASSERT_EQ(h.series_size(), 1);
+  EXPECT_EQ(h.series(0).unit(), "ratio");
+  ASSERT_EQ(h.series(0).samples_size(), 1);
+  EXPECT_DOUBLE_EQ(h.series(0).samples(0).value(), 0.85);
+  EXPECT_EQ(h.series(0).samples(0).time_to_exhaustion().seconds(), 420);
+  ASSERT_EQ(h.heartbeats_size(), 1);
+  EXPECT_EQ(h.heartbeats(0).silent_for().seconds(), 2);
+  EXPECT_FALSE(h.details_withheld());
+  EXPECT_EQ(h.last_sequence(), history->last_sequence());
+  EXPECT_THAT(ToJson(h).value(), HasSubstr("\"timeToExhaustion\":\"420s\""));
+
+  q.include_details = false;
+  h = ToHealthHistory(*history, q);
+  EXPECT_TRUE(h.details_withheld());
+  EXPECT_EQ(h.events(0).message(), "");
+  EXPECT_FALSE(h.series(0).samples(0).has_value());
+  EXPECT_FALSE(h.series(0).samples(0).has_critical_threshold());
+  EXPECT_EQ(h.series(0).samples(0).status(), v1::STATUS_DEGRADED);
+
+  q = {};
+  q.after = history->last_sequence();
+  EXPECT_EQ(ToHealthHistory(*history, q).events_size(), 0);
+}
+
 TEST(ReportParseTest, MalformedJsonIsAnError) {
   EXPECT_EQ(HealthReportFromJson("{not json").status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -17,7 +17,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev clang-format
   # Real components used by tests, examples and benchmarks.
   haproxy nginx-light prometheus prometheus-alertmanager redis-server
-  postgresql wrk curl iproute2 systemd
+  postgresql wrk curl iproute2 systemd chromium
   openssl procps psmisc util-linux stress-ng
   # Out-of-process stack capture by the supervisor (libdw, as eu-stack uses).
   libdw-dev elfutils

@@ -3,7 +3,8 @@
 // over HTTP the two ways vigil offers:
 //
 //   - a dedicated probe server (--port, default 8080) with its own event
-//     loop: /livez /readyz /startupz /healthz /<group>z/<check> /metrics;
+//     loop: /livez /readyz /startupz /healthz /<group>z/<check> /metrics,
+//     and /statusz, a status page for people (with /statusz/history);
 //   - the same endpoints mounted under /health on the application's own
 //     server (--app_port, default 8081), next to the application's traffic
 //     (app_server.h: / and /work?ms=N, which burns CPU on --app_threads
@@ -58,6 +59,7 @@
 #include "examples/service/app_server.h"
 #include "examples/service/checks.h"
 #include "examples/service/overload.h"
+#include "health/history.h"
 #include "health/http/endpoints.h"
 #include "health/http/mount.h"
 #include "health/http/probe_server.h"
@@ -66,6 +68,7 @@
 #include "health/report.h"
 #include "health/version.h"
 #include "monitoring/collectors/supervisor_metrics.h"
+#include "watchdog/history.h"
 #include "watchdog/liveness.h"
 #include "watchdog/supervisor.h"
 #include "watchdog/systemd.h"
@@ -170,13 +173,14 @@ void LogTransitions(vigil::HealthRegistry& registry) {
 }
 
 std::unique_ptr<vigil::http::HealthEndpoints> MakeEndpoints(
-    vigil::HealthRegistry& registry) {
+    vigil::HealthRegistry& registry, const vigil::HealthHistory* history) {
   absl::StatusOr<vigil::http::DetailsPolicy> policy =
       vigil::http::ParseDetailsPolicy(absl::GetFlag(FLAGS_details));
   if (!policy.ok()) Die("--details", policy.status());
   vigil::http::EndpointsOptions options;
   options.details = *policy;
   options.bearer_token = absl::GetFlag(FLAGS_token);
+  options.history = history;  // /statusz and /statusz/history
   auto endpoints = vigil::http::HealthEndpoints::Create(&registry, options);
   if (!endpoints.ok()) Die("endpoints", endpoints.status());
   return *std::move(endpoints);
@@ -390,6 +394,8 @@ void PrintUrls(const std::string& host, int probe_port, const AppServer& app) {
   const std::string web = absl::StrCat("http://", host, ":", app.port());
   std::printf("vigil-example: probe=%s:%d app=%s:%d pid=%d\n\n", host.c_str(),
               probe_port, host.c_str(), app.port(), getpid());
+  std::printf("Status page: %s/statusz  (open in a browser)\n\n",
+              probe.c_str());
   std::printf("Probe server (dedicated) on %s -- try:\n", probe.c_str());
   PrintCommands({
       {absl::StrCat("curl -i ", probe, "/livez"), "liveness (text)"},
@@ -401,6 +407,8 @@ void PrintUrls(const std::string& host, int probe_port, const AppServer& app) {
       {absl::StrCat("curl -H 'Accept: application/json' ", probe, "/healthz"),
        "JSON (or ?format=json)"},
       {absl::StrCat("curl ", probe, "/metrics"), "Prometheus"},
+      {absl::StrCat("curl ", probe, "/statusz/history"),
+       "transitions and samples (JSON)"},
   });
   std::printf(
       "  # binary protobuf, decoded (from the repository root):\n"
@@ -561,6 +569,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<vigil::pressure::OverloadManager> overload;
   vigil::HealthRegistry registry(RegistryConfig());
   vigil::pressure::DefaultDetectors detectors;  // Memory events: RunNow.
+  // Before any check: the journal starts with their first results.
+  std::unique_ptr<vigil::HealthHistory> history =
+      vigil::HealthHistory::Create(&registry).value();
+  vigil::WatchdogHistory watchdog_history(&watchdog, history.get());
   vigil::Heartbeat heartbeat = WatchMainLoop(watchdog, registry);
   if (absl::Status s = registry.Register(vigil::SupervisorIncidentCheck());
       !s.ok()) {
@@ -578,7 +590,7 @@ int main(int argc, char** argv) {
   LogTransitions(registry);
 
   std::unique_ptr<vigil::http::HealthEndpoints> endpoints =
-      MakeEndpoints(registry);
+      MakeEndpoints(registry, history.get());
   ExportWatchdogMetrics(watchdog, endpoints.get());
   endpoints->AddMetricsCollector([](vigil::http::PrometheusWriter& w, bool) {
     vigil::WriteSupervisorMetrics(w);

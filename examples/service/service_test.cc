@@ -120,6 +120,7 @@ TEST_F(ServiceTest, PrintsTheUrlsAndACurlLinePerFormat) {
   EXPECT_THAT(out, HasSubstr("-H 'Accept: application/json' " + probe));
   EXPECT_THAT(out, HasSubstr("-H 'Accept: application/x-protobuf' " + probe));
   EXPECT_THAT(out, HasSubstr("curl " + probe + "/metrics"));
+  EXPECT_THAT(out, HasSubstr("Status page: " + probe + "/statusz"));
   EXPECT_THAT(out, HasSubstr(absl::StrCat(
                        "http://127.0.0.1:", service_->app_port(), "/work")));
   // And they answer. /healthz covers liveness's checks too, whose first

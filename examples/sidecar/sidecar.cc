@@ -48,12 +48,14 @@ absl::StatusOr<std::vector<std::string>> Sidecar::RegisterAll(
 
 absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(SidecarPlan plan) {
   std::unique_ptr<Sidecar> s(new Sidecar(std::move(plan)));
+  s->history_ = vigil::HealthHistory::Create(&s->registry_).value();
   auto names = RegisterAll(s->plan_, s->registry_);
   if (!names.ok()) return names.status();
   s->names_ = *std::move(names);
   vigil::http::EndpointsOptions eo;
   eo.details = s->plan_.details;
   eo.bearer_token = s->plan_.token;
+  eo.history = s->history_.get();
   auto endpoints = vigil::http::HealthEndpoints::Create(&s->registry_, eo);
   if (!endpoints.ok()) return endpoints.status();
   s->endpoints_ = *std::move(endpoints);

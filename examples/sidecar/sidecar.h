@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "examples/sidecar/config.h"
+#include "health/history.h"
 #include "health/http/endpoints.h"
 #include "health/http/probe_server.h"
 #include "health/registry.h"
@@ -58,6 +59,8 @@ class Sidecar {
 
   SidecarPlan plan_;
   vigil::HealthRegistry registry_;
+  // Journal and samples for /statusz and /statusz/history.
+  std::unique_ptr<vigil::HealthHistory> history_;
   std::vector<std::string> names_;
   std::unique_ptr<vigil::http::HealthEndpoints> endpoints_;
   std::unique_ptr<vigil::http::ProbeServer> server_;

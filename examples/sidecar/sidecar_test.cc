@@ -323,6 +323,14 @@ TEST_F(BinaryTest, ReloadKeepsOldConfigOnErrorAndDrainOnSigterm) {
   ASSERT_TRUE(WaitFor([&] { return Readyz(*port) == 200; }, absl::Seconds(30)))
       << LogTail(log_);
   EXPECT_TRUE(absl::StrContains(LogTail(log_), "checks=one"));
+  {
+    // The sidecar serves the status page too.
+    httplib::Client c("127.0.0.1", *port);
+    auto page = c.Get("/statusz");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_TRUE(absl::StrContains(page->body, "data-check=\"one\""));
+  }
 
   ASSERT_TRUE(WriteFile(config_, "tcp { name: \"two\" address: 5 }\n").ok());
   p->Signal(SIGHUP);

@@ -9,11 +9,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "health/http/internal/negotiation.h"
 #include "health/http/metrics.h"
+#include "health/http/statusz.h"
 #include "health/report.h"
 
 namespace vigil {
@@ -26,7 +28,16 @@ constexpr absl::string_view kAllow = "GET, HEAD, OPTIONS";
 
 // What a path names.
 struct Route {
-  enum class Kind { kNotFound, kMetrics, kGroup, kCheck, kUnknownCheck };
+  enum class Kind {
+    kNotFound,
+    kMetrics,
+    kGroup,
+    kCheck,
+    kUnknownCheck,
+    kStatusPage,
+    kHistory,
+    kEvents,
+  };
   Kind kind = Kind::kNotFound;
   // The registry group ("readiness", "all", "db").
   std::string group;
@@ -241,6 +252,8 @@ class EndpointsImpl {
       r.content_type = std::string(kPrometheusContentType);
       return r;
     }
+    if (route.kind == Route::Kind::kStatusPage) return StatusPage(details);
+    if (route.kind == Route::Kind::kEvents) return EventsAnswer();
     absl::StatusOr<Format> format = ChooseFormat();
     if (!format.ok()) {
       return HttpResponse::Text(
@@ -249,12 +262,90 @@ class EndpointsImpl {
                             "\"; supported formats: ",
                             internal::kSupportedFormats, "\n"));
     }
+    if (route.kind == Route::Kind::kHistory) {
+      return HistoryAnswer(*format, details);
+    }
     return route.kind == Route::Kind::kGroup
                ? GroupAnswer(route, *format, details)
                : CheckAnswer(route, *format, details);
   }
 
  private:
+  HttpResponse StatusPage(bool details) const {
+    StatusPageOptions po;
+    po.details = details;
+    po.refresh_seconds = options_.statusz_refresh_seconds;
+    po.self_url = options_.paths.statusz.substr(1);
+    if (options_.history != nullptr) {
+      po.events_url = absl::StrCat(po.self_url, "/events");
+    }
+    HttpResponse r = HttpResponse::Text(
+        200, RenderStatusPage(snap_, e_.registry()->service(), options_.history,
+                              e_.registry()->clock()->Now(), po));
+    r.content_type = "text/html; charset=utf-8";
+    return r;
+  }
+
+  // Streams are written by the probe server itself; a transport that hands
+  // the request here cannot stream. It gets a valid, empty event stream, so
+  // a page's EventSource ends without a console error and polls instead.
+  HttpResponse EventsAnswer() const {
+    if (options_.history == nullptr) {
+      return HttpResponse::Text(404, "no history is kept\n");
+    }
+    HttpResponse r = HttpResponse::Text(
+        200, ": this transport does not stream; poll <statusz>/history\n\n");
+    r.content_type = "text/event-stream";
+    return r;
+  }
+
+  // Parses ?since= (RFC 3339, or a duration back from now) and ?after=.
+  bool ParseHistoryQuery(HistoryQuery& q, std::string& error) const {
+    if (req_.HasQuery("check")) q.subject = req_.QueryValues("check").front();
+    if (req_.HasQuery("after") &&
+        !absl::SimpleAtoi(req_.QueryValues("after").front(), &q.after)) {
+      error = "after: must be a sequence number";
+      return false;
+    }
+    if (req_.HasQuery("since")) {
+      const std::string since = req_.QueryValues("since").front();
+      absl::Duration back;
+      std::string parse_error;
+      if (absl::ParseDuration(since, &back)) {
+        q.since = e_.registry()->clock()->Now() - back;
+      } else if (!absl::ParseTime(absl::RFC3339_full, since, &q.since,
+                                  &parse_error)) {
+        error = "since: must be an RFC 3339 time or a duration like 10m";
+        return false;
+      }
+    }
+    return true;
+  }
+
+  HttpResponse HistoryAnswer(Format format, bool details) const {
+    if (options_.history == nullptr) {
+      return HttpResponse::Text(404, "no history is kept\n");
+    }
+    HistoryQuery q;
+    q.include_details = details;
+    std::string error;
+    if (!ParseHistoryQuery(q, error)) {
+      return HttpResponse::Text(400, Sanitize(error) + "\n");
+    }
+    v1::HealthHistory h = ToHealthHistory(*options_.history, q);
+    HttpResponse r;
+    if (format == Format::kProtobuf) {
+      r = HttpResponse::Text(200, h.SerializeAsString());
+    } else {
+      format = Format::kJson;
+      absl::StatusOr<std::string> json = ToJson(h);
+      if (!json.ok()) return HttpResponse::Text(500, "internal error\n");
+      r = HttpResponse::Text(200, *std::move(json));
+    }
+    r.content_type = std::string(internal::ContentType(format));
+    return r;
+  }
+
   // Maps the path's first segment to a group, or "" if none.
   std::string GroupOf(absl::string_view segment) const {
     const EndpointPaths& p = options_.paths;
@@ -286,6 +377,20 @@ class EndpointsImpl {
       return r;
     }
     if (path.empty() || path[0] != '/') return r;
+    if (const std::string& z = options_.paths.statusz; !z.empty()) {
+      if (path == z) {
+        r.kind = Route::Kind::kStatusPage;
+        return r;
+      }
+      if (absl::StartsWith(path, z) && path.substr(z.size()) == "/history") {
+        r.kind = Route::Kind::kHistory;
+        return r;
+      }
+      if (absl::StartsWith(path, z) && path.substr(z.size()) == "/events") {
+        r.kind = Route::Kind::kEvents;
+        return r;
+      }
+    }
     const size_t slash = path.find('/', 1);
     const absl::string_view segment = path.substr(0, slash);
     r.group = GroupOf(segment);
@@ -464,7 +569,7 @@ absl::StatusOr<std::unique_ptr<HealthEndpoints>> HealthEndpoints::Create(
   const std::pair<absl::string_view, const std::string*> paths[] = {
       {"paths.livez", &p.livez},       {"paths.readyz", &p.readyz},
       {"paths.startupz", &p.startupz}, {"paths.healthz", &p.healthz},
-      {"paths.metrics", &p.metrics},
+      {"paths.metrics", &p.metrics},   {"paths.statusz", &p.statusz},
   };
   absl::flat_hash_set<std::string> seen;
   for (const auto& [field, value] : paths) {

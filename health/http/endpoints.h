@@ -24,6 +24,10 @@
 //   /<group>z                  any custom group, e.g. /dbz for group "db"
 //   /<path>/<check>            one check of that group, e.g. /readyz/postgres
 //   /metrics                   Prometheus text format 0.0.4
+//   /statusz                   the status page (HTML, see statusz.h)
+//   /statusz/history           the HealthHistory (vigil.v1) as JSON/protobuf
+//   /statusz/events            Server-Sent Events (streamed by the probe
+//                              server; other transports get an empty stream)
 //
 // Status codes: 200 when the group or check passes (HEALTHY or DEGRADED),
 // 503 when it does not (UNHEALTHY, or UNKNOWN: never evaluated), 404 for an
@@ -62,6 +66,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "health/history.h"
 #include "health/http/prometheus.h"
 #include "health/registry.h"
 #include "health/sync.h"
@@ -134,6 +139,13 @@ struct EndpointPaths {
   std::string startupz = "/startupz";
   std::string healthz = "/healthz";
   std::string metrics = "/metrics";
+  // The status page for people (statusz.h), and below it
+  // <statusz>/history, the HealthHistory as JSON (default) or protobuf with
+  // ?check=NAME, ?after=SEQUENCE, ?since=RFC3339-or-duration ("10m" = the
+  // last ten minutes); and <statusz>/events, a Server-Sent Events stream of
+  // new journal entries where the transport supports streaming (the probe
+  // server does). The history parts need EndpointsOptions::history.
+  std::string statusz = "/statusz";
   // Serve /<group>z for every custom group in the snapshot.
   bool custom_groups = true;
 };
@@ -148,6 +160,12 @@ struct EndpointsOptions {
   // nullptr means IsLoopbackAddress. Tests inject one to act as a remote
   // client over loopback.
   std::function<bool(absl::string_view remote_address)> is_local_address;
+  // The journal and samples behind /statusz and <statusz>/history. Not
+  // owned; must outlive the endpoints. nullptr: the page shows the snapshot
+  // only and <statusz>/history answers 404.
+  const HealthHistory* history = nullptr;
+  // Seconds between the status page's in-page refreshes (0: none).
+  int statusz_refresh_seconds = 5;
   // Reported as vigil_build_info's vigil_version label.
   std::string vigil_version = kVersion;
 };

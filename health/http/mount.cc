@@ -68,6 +68,9 @@ absl::Status MountHealthEndpoints(HealthEndpoints* endpoints,
   if (!p.metrics.empty()) {
     patterns.push_back(absl::StrCat(quoted, RegexQuote(p.metrics)));
   }
+  if (!p.statusz.empty()) {
+    patterns.push_back(absl::StrCat(quoted, RegexQuote(p.statusz), "(/.*)?"));
+  }
   if (p.custom_groups) {
     patterns.push_back(absl::StrCat(quoted, "/[A-Za-z0-9_.~-]+z(/.*)?"));
   }

@@ -23,8 +23,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "health/http/internal/http1.h"
+#include "health/report.h"
 #include "health/sync.h"
 
 namespace vigil {
@@ -42,6 +44,14 @@ constexpr absl::Duration kLinger = absl::Seconds(2);
 constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
 // With a clock other than the real one, the loop re-reads it this often.
 constexpr int kOtherClockPollMs = 100;
+// While event streams are open the loop looks for new journal entries at
+// least this often.
+constexpr int kStreamPollMs = 100;
+// A stream with nothing to say sends a comment this often, so proxies and
+// the client see it alive; one whose client has not taken the previous
+// bytes by then (or has more than kMaxStreamBacklog waiting) is dropped.
+constexpr absl::Duration kStreamKeepalive = absl::Seconds(15);
+constexpr size_t kMaxStreamBacklog = 64 << 10;
 // Interest in input. EPOLLRDHUP tells a read that the peer's FIN is already
 // queued, so it reads on to EOF; without it a short read means the socket is
 // drained for now (level-triggered epoll reports anything that arrives
@@ -157,6 +167,9 @@ absl::Status Validate(const ProbeServerOptions& o) {
     return absl::InvalidArgumentError(
         "path_prefix: must be empty or start with '/' and not end with '/'");
   }
+  if (o.max_event_streams < 0) {
+    return absl::InvalidArgumentError("max_event_streams: must be >= 0");
+  }
   if (o.worker_threads < 1) {
     return absl::InvalidArgumentError("worker_threads: must be >= 1");
   }
@@ -185,6 +198,8 @@ struct Counters {
   std::atomic<uint64_t> timed_out{0};
   std::atomic<uint64_t> idle_closed{0};
   std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> streams_refused{0};
+  std::atomic<uint64_t> streams_dropped{0};
   // Responses by status code, lock-free (one per answer on the event loop).
   std::atomic<uint64_t> responses[kMaxCountedStatus - kMinCountedStatus + 2] =
       {};
@@ -310,6 +325,9 @@ class ProbeServer::Loop {
     s.timed_out = counters_->timed_out.load();
     s.idle_closed = counters_->idle_closed.load();
     s.rejected = counters_->rejected.load();
+    s.event_streams = streams_.load();
+    s.event_streams_refused = counters_->streams_refused.load();
+    s.event_streams_dropped = counters_->streams_dropped.load();
     s.responses = counters_->Responses();
     return s;
   }
@@ -330,6 +348,12 @@ class ProbeServer::Loop {
     bool peer_closed = false;
     // Between requests on a keep-alive connection.
     bool idle = false;
+    // A Server-Sent Events stream of the history (<statusz>/events): it
+    // reads no more requests; journal entries after `stream_after` are
+    // written as they come.
+    bool streaming = false;
+    bool stream_details = false;
+    uint64_t stream_after = 0;
     // Our side is shut; draining input until EOF or kLinger.
     bool lingering = false;
     absl::Time deadline = absl::InfiniteFuture();
@@ -390,6 +414,7 @@ class ProbeServer::Loop {
       }
       if (stop) break;
       CheckDeadlines();
+      PumpStreams();
     }
     while (!conns_.empty()) Close(conns_.begin()->first);
   }
@@ -397,6 +422,8 @@ class ProbeServer::Loop {
   int PollTimeoutMs() {
     absl::Time next = accept_paused_ ? accept_resume_ : absl::InfiniteFuture();
     for (const auto& [id, c] : conns_) next = std::min(next, c->deadline);
+    if (streams_ > 0)
+      next = std::min(next, clock_->Now() + absl::Milliseconds(kStreamPollMs));
     if (next == absl::InfiniteFuture()) return -1;
     const int ms = CeilMilliseconds(next - clock_->Now());
     return real_clock_ ? ms : std::min(ms, kOtherClockPollMs);
@@ -492,6 +519,7 @@ class ProbeServer::Loop {
     if (it == conns_.end()) return;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
     close(it->second->fd);
+    if (it->second->streaming) --streams_;
     conns_.erase(it);
     counters_->open.fetch_sub(1);
   }
@@ -508,6 +536,16 @@ class ProbeServer::Loop {
     if ((events & EPOLLOUT) && !WriteSome(c)) return;
     if ((events & (EPOLLIN | EPOLLRDHUP)) &&
         !ReadSome(c, (events & EPOLLRDHUP) != 0)) {
+      return;
+    }
+    if (c.streaming) {
+      // A stream reads nothing more; the client hanging up ends it.
+      c.in.clear();
+      if (c.peer_closed) {
+        Close(c.id);
+        return;
+      }
+      UpdateInterest(c);
       return;
     }
     if (!Pump(c)) return;
@@ -560,7 +598,7 @@ class ProbeServer::Loop {
   // Serves buffered requests one after another (pipelining) until one
   // waits for bytes, a worker or the socket. False if `c` was closed.
   bool Pump(Connection& c) {
-    while (!c.processing && !c.lingering && c.out.empty()) {
+    while (!c.processing && !c.lingering && !c.streaming && c.out.empty()) {
       if (c.in.empty()) {
         if (!c.peer_closed) return true;
         Close(c.id);
@@ -600,9 +638,15 @@ class ProbeServer::Loop {
     return true;
   }
 
-  // Answers a parsed request: probes at once, /metrics on a worker.
+  // Answers a parsed request: probes at once, /metrics and the status page
+  // and history (rendered per request, never cached) on a worker, an event
+  // stream from the loop.
   bool Dispatch(Connection& c, HttpRequest request, bool keep_alive) {
-    if (IsMetrics(request.path)) {
+    if (IsEventsPath(request.path) && request.method == "GET" &&
+        endpoints_->options().history != nullptr) {
+      return StartStream(c, request);
+    }
+    if (IsWorkerPath(request.path)) {
       c.processing = true;
       c.deadline = absl::InfiniteFuture();
       {
@@ -658,12 +702,122 @@ class ProbeServer::Loop {
     return Respond(c, std::move(bytes), keep_alive);
   }
 
-  bool IsMetrics(const std::string& path) const {
-    const std::string& metrics = endpoints_->options().paths.metrics;
-    if (metrics.empty()) return false;
+  bool IsEventsPath(const std::string& path) const {
+    const std::string& z = endpoints_->options().paths.statusz;
     std::optional<std::string> rel =
         StripPathPrefix(path, options_.path_prefix);
-    return rel && *rel == metrics;
+    return !z.empty() && rel && *rel == z + "/events";
+  }
+
+  // Answers the stream's headers and keeps the connection, or 503 when
+  // max_event_streams are open. Resumes after Last-Event-ID if given.
+  bool StartStream(Connection& c, const HttpRequest& request) {
+    if (streams_ >= options_.max_event_streams) {
+      counters_->streams_refused.fetch_add(1);
+      HttpResponse r = HttpResponse::Text(503, "too many event streams\n");
+      r.headers.emplace_back("Retry-After", "5");
+      return Respond(c, Serialize(r, false, false), false);
+    }
+    const HealthHistory& history = *endpoints_->options().history;
+    uint64_t after = 0;
+    if (!absl::SimpleAtoi(request.Header("Last-Event-ID"), &after)) {
+      after = history.last_sequence();
+    }
+    ++streams_;
+    c.streaming = true;
+    c.stream_after = after;
+    c.stream_details =
+        DetailsAllowed(endpoints_->options(), request.remote_address,
+                       request.Header("Authorization"));
+    c.in.clear();
+    counters_->CountResponse(200);
+    c.out +=
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-store\r\nConnection: close\r\n"
+        "X-Accel-Buffering: no\r\n\r\nretry: 2000\n: vigil history\n\n";
+    c.close_after_write = false;
+    return WriteSome(c);
+  }
+
+  // Appends new journal entries to every stream (loop thread). Each entry
+  // is read and encoded once per pass (with and without details), however
+  // many streams take it. A stream whose client lets kMaxStreamBacklog pile
+  // up is dropped: it never holds more memory than that, and the loop never
+  // waits for it.
+  void PumpStreams() {
+    if (streams_.load() == 0) return;
+    const HealthHistory& history = *endpoints_->options().history;
+    const uint64_t last = history.last_sequence();
+    std::vector<uint64_t> ids;
+    uint64_t oldest = last;
+    for (const auto& [id, c] : conns_) {
+      if (c->streaming && c->stream_after < last) {
+        ids.push_back(id);
+        oldest = std::min(oldest, c->stream_after);
+      }
+    }
+    if (ids.empty()) return;
+    const std::vector<HistoryEvent> events = history.Events(oldest);
+    // encoded[d][i]: events[i] as one SSE event, d = with details.
+    std::vector<std::string> encoded[2];
+    auto encode = [&](int d, size_t i) -> const std::string& {
+      std::vector<std::string>& e = encoded[d];
+      if (e.empty()) e.resize(events.size());
+      if (e[i].empty()) {
+        absl::StatusOr<std::string> json = ToJson(ToProto(events[i], d == 1));
+        e[i] = absl::StrCat("id: ", events[i].sequence,
+                            "\ndata: ", json.ok() ? *json : "{}", "\n\n");
+      }
+      return e[i];
+    };
+    for (const uint64_t id : ids) {
+      Connection& c = *Find(id);
+      const int d = c.stream_details ? 1 : 0;
+      size_t backlog = c.out.size() - c.out_pos;
+      const bool was_empty = c.out.empty();
+      bool dropped = false;
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (events[i].sequence <= c.stream_after) continue;
+        const std::string& text = encode(d, i);
+        backlog += text.size();
+        if (backlog > kMaxStreamBacklog) {
+          dropped = true;
+          break;
+        }
+        c.out += text;
+      }
+      if (dropped) {
+        counters_->streams_dropped.fetch_add(1);
+        Close(id);
+        continue;
+      }
+      c.stream_after = last;
+      if (was_empty && !c.out.empty() && !WriteSome(c)) continue;
+      UpdateInterest(c);
+    }
+  }
+
+  // A stream's keepalive deadline: a comment if the client keeps up, else
+  // the client is dropped.
+  void StreamDeadline(Connection& c) {
+    if (!c.out.empty()) {
+      counters_->streams_dropped.fetch_add(1);
+      Close(c.id);
+      return;
+    }
+    c.out = ": keepalive\n\n";
+    if (WriteSome(c)) UpdateInterest(c);
+  }
+
+  bool IsWorkerPath(const std::string& path) const {
+    const EndpointPaths& paths = endpoints_->options().paths;
+    std::optional<std::string> rel =
+        StripPathPrefix(path, options_.path_prefix);
+    if (!rel) return false;
+    if (!paths.metrics.empty() && *rel == paths.metrics) return true;
+    return !paths.statusz.empty() && absl::StartsWith(*rel, paths.statusz) &&
+           (rel->size() == paths.statusz.size() ||
+            (*rel)[paths.statusz.size()] == '/');
   }
 
   // Queues `bytes` and writes what the socket takes. False if closed.
@@ -709,6 +863,10 @@ class ProbeServer::Loop {
     c.out.clear();
     c.out_pos = 0;
     const absl::Time now = now_;
+    if (c.streaming) {
+      c.deadline = now + kStreamKeepalive;
+      return true;
+    }
     if (c.close_after_write) {
       if (c.peer_closed) {
         Close(c.id);
@@ -732,8 +890,9 @@ class ProbeServer::Loop {
       want = EPOLLIN;
     } else {
       if (!c.out.empty()) want |= EPOLLOUT;
-      if (!c.processing && c.out.empty() && !c.peer_closed &&
-          c.in.size() < input_cap_) {
+      if ((!c.processing && c.out.empty() && !c.peer_closed &&
+           c.in.size() < input_cap_) ||
+          (c.streaming && !c.peer_closed)) {
         want |= kReadEvents;
       }
     }
@@ -772,7 +931,9 @@ class ProbeServer::Loop {
     for (const uint64_t id : expired) {
       Connection* c = Find(id);
       if (c == nullptr) continue;
-      if (c->lingering) {
+      if (c->streaming) {
+        StreamDeadline(*c);
+      } else if (c->lingering) {
         Close(id);
       } else if (c->idle) {
         counters_->idle_closed.fetch_add(1);
@@ -865,6 +1026,8 @@ class ProbeServer::Loop {
   size_t cached_bytes_ = 0;
   std::string key_buffer_;
   uint64_t next_id_ = 2;  // 0 and 1 are the listener and wake tags
+  // Open event streams (written by the loop, read by Stats()).
+  std::atomic<int> streams_{0};
   bool accept_paused_ = false;
   absl::Time accept_resume_;
   // The clock read once per loop iteration: every deadline set while

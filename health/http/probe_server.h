@@ -75,6 +75,13 @@ struct ProbeServerOptions {
   absl::Duration idle_timeout = absl::Seconds(30);
   // A response must be accepted by the client within this long.
   absl::Duration write_timeout = absl::Seconds(5);
+  // Server-Sent Events streams of the history (<statusz>/events, when the
+  // endpoints have a history) open at once; more are answered 503. Each
+  // holds one connection and at most 64 KiB of unsent events: a client
+  // that falls further behind, or takes nothing for 15 s, is dropped.
+  // Streams are written by the event loop without ever waiting for a
+  // client, so they cannot delay probes.
+  int max_event_streams = 16;
   // Request size limits: request line (414), all header lines (431), body
   // (413; it is read and ignored).
   size_t max_request_line_bytes = 8192;
@@ -103,6 +110,11 @@ struct ProbeServerStats {
   // Refused at max_connections because no open connection could be closed
   // (all were waiting for a /metrics answer).
   uint64_t rejected = 0;
+  // Event streams open now; refused at max_event_streams; dropped for
+  // falling behind.
+  int64_t event_streams = 0;
+  uint64_t event_streams_refused = 0;
+  uint64_t event_streams_dropped = 0;
   // Answers sent, by status code (including 4xx for bad requests).
   std::map<int, uint64_t> responses;
 };
