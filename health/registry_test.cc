@@ -464,6 +464,32 @@ TEST_F(RegistryTest, InvalidAndDuplicateRegistrationsLeaveNoTrace) {
   EXPECT_EQ(registry_.snapshot()->checks.size(), 1u);
 }
 
+TEST_F(RegistryTest, GroupAndCheckNamesShareOneNameSpace) {
+  Scripted s;
+  // A check may not be named like a well-known group...
+  for (absl::string_view reserved :
+       {kLiveness, kReadiness, kStartup, kAllGroup}) {
+    absl::Status st =
+        registry_.Register(Make(std::string(reserved), s.Function()));
+    EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists) << reserved;
+    EXPECT_THAT(st.message(), HasSubstr("already the name of a group"));
+  }
+  // ...nor like a custom group of a registered check...
+  ASSERT_TRUE(registry_.Register(Make("pg", s.Function(), {"db"})).ok());
+  EXPECT_EQ(registry_.Register(Make("db", s.Function())).code(),
+            absl::StatusCode::kAlreadyExists);
+  // ...nor join a group named like a registered check, or like itself.
+  absl::Status st = registry_.Register(Make("cache", s.Function(), {"pg"}));
+  EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(st.message(), HasSubstr("group \"pg\""));
+  EXPECT_EQ(registry_.Register(Make("self", s.Function(), {"self"})).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(registry_.snapshot()->checks.size(), 1u);
+  // Once the group's last member is gone, its name is free again.
+  ASSERT_TRUE(registry_.Unregister("pg").ok());
+  EXPECT_TRUE(registry_.Register(Make("db", s.Function())).ok());
+}
+
 TEST_F(RegistryTest, UnregisterRemovesCheck) {
   Scripted s(Status::kUnhealthy);
   ASSERT_TRUE(registry_.Register(Make("x", s.Function())).ok());
