@@ -375,7 +375,14 @@ void HealthRegistry::RunCheck(std::shared_ptr<CheckState> state,
     ++p.run_count;
     ApplyResult(*state, std::move(result), end);
     state->view_dirty = true;
-    if (state->next_run <= end) wake_ = true;
+    // Wake the scheduler when this check's next run is due already, or
+    // earlier than the timeout deadline the scheduler may be sleeping
+    // until (interval < timeout: without this, such a check ran once per
+    // timeout instead of once per interval).
+    if (state->next_run <= end ||
+        state->next_run < queued_at + state->check.options.timeout) {
+      wake_ = true;
+    }
     // A removed check's late result changes nothing visible.
     if (state->registered) {
       MarkDirtyLocked(*state);

@@ -806,6 +806,32 @@ TEST(RegistryThreadTest, BackgroundSchedulerRunsChecksOnRealClock) {
   registry.Stop();
 }
 
+// A check whose interval is shorter than its timeout runs on its interval:
+// the background scheduler, asleep until the run's timeout deadline, is
+// woken when the run completes early.
+TEST(RegistryThreadTest, IntervalShorterThanTimeoutRunsOnItsInterval) {
+  testing::FakeClock clock;
+  RegistryOptions o;
+  o.clock = &clock;
+  HealthRegistry registry(o);
+  Scripted s;
+  Check c;
+  c.name = "fast";
+  c.function = s.Function();
+  c.options.interval = absl::Seconds(1);
+  c.options.timeout = absl::Seconds(5);
+  ASSERT_TRUE(registry.Register(c).ok());
+  registry.Start();
+  ASSERT_TRUE(s.WaitForRuns(1));
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  for (int i = 2; i <= 4; ++i) {
+    clock.Advance(absl::Seconds(1));  // Well before the 5 s timeout.
+    ASSERT_TRUE(s.WaitForRuns(i)) << "run " << i << " never started";
+    ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  }
+  registry.Stop();
+}
+
 TEST(RegistryThreadTest, ManyConcurrentReadersDuringPublication) {
   testing::FakeClock clock;
   RegistryOptions o;
