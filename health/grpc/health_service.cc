@@ -2,9 +2,10 @@
 
 #include <atomic>
 #include <map>
-#include <set>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "health/grpc/internal/name_space.h"
@@ -34,17 +35,33 @@ class WatchReactor;
 
 // The open Watch streams by service name, and the counters. Shared by the
 // service and the registry's listener (which lives as long as the registry).
+//
+// No gRPC call (StartWrite, Finish) is ever made with mu_ held: gRPC may run
+// a stream's OnDone(), which takes mu_ to remove the stream, on a thread
+// that holds gRPC's own locks, so calling into gRPC under mu_ could
+// deadlock. The hub owns each stream by shared_ptr; a caller copies the
+// pointers under mu_ and acts after releasing it, and a stream removed in
+// the meantime is only deleted when the last copy is dropped (its finished
+// mailbox ignores further offers).
 class WatchHub {
  public:
   explicit WatchHub(HealthRegistry* registry) : registry_(registry) {}
 
-  // Adds `r` and sends it its first status; false when `max` streams are
-  // open (nothing added).
-  bool Add(WatchReactor* r, int max) ABSL_LOCKS_EXCLUDED(mu_);
-  // Called from the stream's OnDone(), just before it is deleted.
+  // Adds `r` (the hub owns it until Remove()) and sends it its first
+  // status; false when `max` streams are open (nothing added).
+  bool Add(std::shared_ptr<WatchReactor> r, int max) ABSL_LOCKS_EXCLUDED(mu_);
+  // Called from the stream's OnDone(): drops the hub's reference.
   void Remove(WatchReactor* r) ABSL_LOCKS_EXCLUDED(mu_);
   // Offers every stream its status in the latest snapshot.
   void Refresh() ABSL_LOCKS_EXCLUDED(mu_);
+  // Asks the notifier thread to Refresh() soon (O(1): the registry's
+  // listener calls this, so 100 open streams cost the publishing thread
+  // nothing). Requests made while one is pending are merged; the Refresh()
+  // that serves them reads a snapshot at least as new as each of them.
+  void RequestRefresh() ABSL_LOCKS_EXCLUDED(notify_mu_);
+  // Starts / stops and joins the notifier thread (HealthService's RAII).
+  void StartNotifier() ABSL_LOCKS_EXCLUDED(notify_mu_);
+  void StopNotifier() ABSL_LOCKS_EXCLUDED(notify_mu_);
   // Closes every stream (and every later one) and waits for them to finish.
   bool CloseAll(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
   int64_t open() const ABSL_LOCKS_EXCLUDED(mu_) {
@@ -60,22 +77,27 @@ class WatchHub {
   std::atomic<uint64_t> coalesced{0};
 
  private:
-  void OfferLocked(const Snapshot& s, const std::string& name,
-                   const std::set<WatchReactor*>& streams)
+  using Work = std::vector<std::pair<std::shared_ptr<WatchReactor>, Serving>>;
+  // Appends every stream of every name with its status in `s`.
+  void CollectLocked(const Snapshot& s, Work& work)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   HealthRegistry* const registry_;
   mutable Mutex mu_;
-  std::map<std::string, std::set<WatchReactor*>> streams_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<WatchReactor*, std::shared_ptr<WatchReactor>>>
+      streams_ ABSL_GUARDED_BY(mu_);
   int64_t open_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Generation of the snapshot last offered to every stream.
   uint64_t refreshed_ ABSL_GUARDED_BY(mu_) = 0;
+
+  Mutex notify_mu_;
+  bool refresh_requested_ ABSL_GUARDED_BY(notify_mu_) = false;
+  bool stop_notifier_ ABSL_GUARDED_BY(notify_mu_) = false;
+  std::thread notifier_;
 };
 
-// One Watch stream. Deletes itself in OnDone(). Never inlined (grpc++ runs
-// OnDone on its own executor), so OnDone never runs inside a hub call that
-// holds the hub's lock.
+// One Watch stream, owned by the hub (see WatchHub).
 class WatchReactor final
     : public ::grpc::ServerWriteReactor<HealthCheckResponse> {
  public:
@@ -91,11 +113,13 @@ class WatchReactor final
 
   void OnWriteDone(bool ok) override { Perform(mailbox_.OnWriteDone(ok)); }
   void OnCancel() override { Perform(mailbox_.Cancel()); }
+  // The hub holds the last reference (or a caller's copy does, briefly):
+  // this object is deleted when it drops, not here.
   void OnDone() override {
     const WatchMailbox::Stats s = mailbox_.stats();
-    hub_->coalesced.fetch_add(s.coalesced, std::memory_order_relaxed);
-    hub_->Remove(this);
-    delete this;
+    std::shared_ptr<WatchHub> hub = hub_;  // Outlives this object.
+    hub->coalesced.fetch_add(s.coalesced, std::memory_order_relaxed);
+    hub->Remove(this);
   }
 
  private:
@@ -140,52 +164,100 @@ class RefusedWatch final
   void OnDone() override { delete this; }
 };
 
-bool WatchHub::Add(WatchReactor* r, int max) {
+bool WatchHub::Add(std::shared_ptr<WatchReactor> r, int max) {
   std::shared_ptr<const Snapshot> s = registry_->snapshot();
-  MutexLock lock(&mu_);
-  if (open_ >= max) return false;
-  ++open_;
-  auto& streams = streams_[r->service()];
-  streams.insert(r);
-  OfferLocked(*s, r->service(), {r});
-  if (closed_) r->Close();
+  bool closed;
+  {
+    MutexLock lock(&mu_);
+    if (open_ >= max) return false;
+    ++open_;
+    streams_[r->service()][r.get()] = r;
+    closed = closed_;
+  }
+  r->Offer(Resolve(*s, r->service()).value_or(Serving::kServiceUnknown),
+           s->generation);
+  if (closed) r->Close();
   return true;
 }
 
 void WatchHub::Remove(WatchReactor* r) {
+  std::shared_ptr<WatchReactor> last;  // Dropped after the lock.
   MutexLock lock(&mu_);
   auto it = streams_.find(r->service());
-  if (it != streams_.end() && it->second.erase(r) != 0) {
-    --open_;
-    if (it->second.empty()) streams_.erase(it);
-  }
+  if (it == streams_.end()) return;
+  auto entry = it->second.find(r);
+  if (entry == it->second.end()) return;
+  last = std::move(entry->second);
+  it->second.erase(entry);
+  --open_;
+  if (it->second.empty()) streams_.erase(it);
 }
 
-void WatchHub::OfferLocked(const Snapshot& s, const std::string& name,
-                           const std::set<WatchReactor*>& streams) {
-  const Serving status = Resolve(s, name).value_or(Serving::kServiceUnknown);
-  for (WatchReactor* r : streams) r->Offer(status, s.generation);
+void WatchHub::CollectLocked(const Snapshot& s, Work& work) {
+  for (const auto& [name, streams] : streams_) {
+    const Serving status = Resolve(s, name).value_or(Serving::kServiceUnknown);
+    for (const auto& [raw, r] : streams) work.emplace_back(r, status);
+  }
 }
 
 void WatchHub::Refresh() {
   std::shared_ptr<const Snapshot> s = registry_->snapshot();
-  MutexLock lock(&mu_);
-  // A publication yields several transitions (a check and its groups); the
-  // first listener call already offered this snapshot to every stream.
-  // Streams added later got their own first offer in Add().
-  if (s->generation <= refreshed_) return;
-  refreshed_ = s->generation;
-  for (const auto& [name, streams] : streams_) OfferLocked(*s, name, streams);
+  Work work;
+  {
+    MutexLock lock(&mu_);
+    // A publication yields several transitions (a check and its groups);
+    // one Refresh() per snapshot is enough. Streams added later got their
+    // own first offer in Add().
+    if (s->generation <= refreshed_) return;
+    refreshed_ = s->generation;
+    CollectLocked(*s, work);
+  }
+  for (auto& [r, status] : work) r->Offer(status, s->generation);
+}
+
+void WatchHub::RequestRefresh() {
+  MutexLock lock(&notify_mu_);
+  refresh_requested_ = true;
+}
+
+void WatchHub::StartNotifier() {
+  notifier_ = std::thread([this] {
+    while (true) {
+      {
+        MutexLock lock(&notify_mu_);
+        notify_mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(notify_mu_) {
+          return refresh_requested_ || stop_notifier_;
+        });
+        if (stop_notifier_) return;
+        refresh_requested_ = false;
+      }
+      Refresh();
+    }
+  });
+}
+
+void WatchHub::StopNotifier() {
+  {
+    MutexLock lock(&notify_mu_);
+    stop_notifier_ = true;
+  }
+  if (notifier_.joinable()) notifier_.join();
 }
 
 bool WatchHub::CloseAll(absl::Duration timeout) {
   std::shared_ptr<const Snapshot> s = registry_->snapshot();
-  MutexLock lock(&mu_);
-  closed_ = true;
-  for (const auto& [name, streams] : streams_) {
-    OfferLocked(*s, name, streams);
-    for (WatchReactor* r : streams) r->Close();
+  Work work;
+  {
+    MutexLock lock(&mu_);
+    closed_ = true;
+    CollectLocked(*s, work);
   }
+  for (auto& [r, status] : work) {
+    r->Offer(status, s->generation);
+    r->Close();
+  }
+  work.clear();
+  MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(
       [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_ == 0; },
       timeout);
@@ -211,13 +283,19 @@ HealthService::HealthService(HealthRegistry* registry,
     : registry_(registry),
       options_(options),
       hub_(std::make_shared<internal::WatchHub>(registry)) {
+  hub_->StartNotifier();
   std::weak_ptr<internal::WatchHub> weak = hub_;
   registry_->AddListener([weak](const Transition&) {
-    if (std::shared_ptr<internal::WatchHub> hub = weak.lock()) hub->Refresh();
+    if (std::shared_ptr<internal::WatchHub> hub = weak.lock()) {
+      hub->RequestRefresh();
+    }
   });
 }
 
-HealthService::~HealthService() { CompleteWatches(); }
+HealthService::~HealthService() {
+  CompleteWatches();
+  hub_->StopNotifier();
+}
 
 bool HealthService::CompleteWatches(absl::Duration timeout) {
   return hub_->CloseAll(timeout);
@@ -300,14 +378,14 @@ std::optional<Serving> ResolveForCheck(const HealthRegistry& registry,
 
 ::grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
     ::grpc::CallbackServerContext*, const HealthCheckRequest* request) {
-  auto* r = new internal::WatchReactor(hub_, request->service());
-  if (!hub_->Add(r, options_.max_watch_streams)) {
-    delete r;
+  auto r = std::make_shared<internal::WatchReactor>(hub_, request->service());
+  internal::WatchReactor* raw = r.get();
+  if (!hub_->Add(std::move(r), options_.max_watch_streams)) {
     hub_->refused.fetch_add(1, std::memory_order_relaxed);
     return new internal::RefusedWatch(options_.max_watch_streams);
   }
   hub_->watches.fetch_add(1, std::memory_order_relaxed);
-  return r;
+  return raw;
 }
 
 }  // namespace grpc_health

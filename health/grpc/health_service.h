@@ -17,11 +17,15 @@
 // sends SERVICE_UNKNOWN and keeps the stream open.
 //
 // Watch sends the current status at once, then every change, pushed by the
-// registry's listener (no polling). Each stream has at most one write in
-// flight and keeps only the latest unsent status, so a slow watcher holds
-// one status, never blocks the registry, and always ends on the final
-// status. List returns "", every group and every check, at most 100 (the
-// published limit; more fail with RESOURCE_EXHAUSTED).
+// registry's listener (no polling): the listener only wakes the service's
+// notifier thread (owned by the service, joined by its destructor), which
+// reads the latest snapshot and offers it to every stream, so open streams
+// add nothing to the registry's publishing thread. Each stream has at most
+// one write in flight and keeps only the latest unsent status, so a slow
+// watcher holds one status, never blocks the registry, and always ends on
+// the final status (intermediate statuses superseded before they were read
+// or sent are skipped). List returns "", every group and every check, at most
+// 100 (the published limit; more fail with RESOURCE_EXHAUSTED).
 //
 // Mount it on your own server (it uses grpc++'s callback API, so it answers
 // on gRPC's callback threads even while your synchronous or completion-queue
@@ -82,7 +86,8 @@ class HealthService final : public ::grpc::health::v1::Health::CallbackService {
   static absl::StatusOr<std::unique_ptr<HealthService>> Create(
       HealthRegistry* registry, HealthServiceOptions options = {});
 
-  // Completes any Watch stream still open (CompleteWatches()).
+  // Completes any Watch stream still open (CompleteWatches()) and joins the
+  // notifier thread.
   ~HealthService() override;
 
   // Drain's last step: every open Watch stream is sent its latest status and
