@@ -26,7 +26,7 @@ bash scripts/setup.sh
 out=benchmarks/results
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.txt "$out"/*.md
-suites=(core_benchmark pressure_benchmark watchdog_benchmark)
+suites=(core_benchmark pressure_benchmark watchdog_benchmark grpc_benchmark)
 echo "=== build (opt)"
 targets=(//benchmarks/http:probe_target //examples/service)
 for name in "${suites[@]}"; do targets+=("//benchmarks:$name"); done

@@ -11,7 +11,8 @@
                                          step)
 
 RESULTS_DIR holds core_benchmark.json, pressure_benchmark.json,
-watchdog_benchmark.json (Google Benchmark's JSON output) and http.json
+watchdog_benchmark.json, grpc_benchmark.json (Google Benchmark's JSON
+output) and http.json
 (written by benchmarks/http/run.sh). A name the spec expects but a result
 file lacks is reported as MISSING and makes the exit status 1, so a renamed
 benchmark cannot silently drop its row.
@@ -104,6 +105,22 @@ GBENCH_ROWS = [
      "memory: idle CPU of the process, events armed vs polling only",
      "BM_MemoryIdleCost/events:1/iterations:2/process_time/real_time",
      "BM_MemoryIdleCost/events:0/iterations:2/process_time/real_time", "cpu"),
+    ("grpc_benchmark",
+     "gRPC `Check(\"readiness\")` over loopback vs a bare grpc++ unary "
+     "handler",
+     "BM_GrpcCheck/check:0/real_time", "BM_GrpcBareUnary/real_time", "real"),
+    ("grpc_benchmark",
+     "gRPC `Check` of one check (snapshot lookup) vs the same bare handler",
+     "BM_GrpcCheck/check:1/real_time", "BM_GrpcBareUnary/real_time", "real"),
+    ("grpc_benchmark",
+     "check completion (10 checks flipping) with 100 Watch streams open vs "
+     "no gRPC server",
+     "BM_CheckCompletionWithWatchers/watchers:100/real_time",
+     "BM_CheckCompletionWithWatchers/watchers:0/real_time", "real"),
+    ("grpc_benchmark",
+     "100 Watch streams + Check flood while a check flips every 10 ms, 3 s "
+     "(no baseline; lost_final, coalesced, rss_growth_kib in the details)",
+     "BM_WatchLoad/iterations:1/manual_time", None, "real"),
     ("watchdog_benchmark", "a heartbeat beat vs a bare relaxed store",
      "BM_Beat", "BM_BareRelaxedStore", "cpu"),
     ("watchdog_benchmark", "2 threads beating separate heartbeats vs 1 thread",

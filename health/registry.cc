@@ -155,6 +155,7 @@ absl::Status HealthRegistry::Register(Check check) {
       return absl::AlreadyExistsError(
           absl::StrCat("check name \"", check.name, "\": already registered"));
     }
+    if (absl::Status s = CheckNameSpaceLocked(check); !s.ok()) return s;
     const absl::Time now = clock_->Now();
     auto state = std::make_shared<CheckState>();
     CheckSnapshot& p = state->published;
@@ -466,6 +467,8 @@ void HealthRegistry::RunCheck(std::shared_ptr<Life> life,
     ++p.run_count;
     ApplyResult(*state, std::move(result), end, failure_counted);
     state->view_dirty = true;
+    // (An earlier next run than the scheduler waits for wakes it in
+    // ScheduleLocked.)
     if (state->next_run <= end) wake_ = true;
     // A removed check's late result changes nothing visible.
     if (state->registered) {
@@ -544,6 +547,39 @@ void HealthRegistry::CountLocked(const CheckState& state, Status status,
   for (size_t slot : state.group_slots) {
     group_index_[slot].counts[critical][static_cast<int>(status)] += delta;
   }
+}
+
+absl::Status HealthRegistry::CheckNameSpaceLocked(const Check& check) {
+  auto is_group = [&](absl::string_view name) {
+    if (std::find(std::begin(kFastGroups), std::end(kFastGroups), name) !=
+        std::end(kFastGroups)) {
+      return true;
+    }
+    if (membership_dirty_) {  // Before the first publication: no index yet.
+      for (const auto& [n, state] : checks_) {
+        const std::vector<std::string>& g = state->published.groups;
+        if (std::binary_search(g.begin(), g.end(), name)) return true;
+      }
+      return false;
+    }
+    // The index is current (every membership change publishes) and sorted.
+    auto it = std::lower_bound(
+        group_index_.begin(), group_index_.end(), name,
+        [](const GroupIndex& gi, absl::string_view n) { return gi.name < n; });
+    return it != group_index_.end() && it->name == name;
+  };
+  if (is_group(check.name)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "check name \"", check.name, "\": already the name of a group"));
+  }
+  for (const std::string& g : check.options.groups) {
+    if (g == check.name || checks_.count(g) != 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("check \"", check.name, "\": group \"", g,
+                       "\": already the name of a check"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 void HealthRegistry::RebuildGroupIndexLocked() {

@@ -136,8 +136,14 @@ class HealthRegistry {
   HealthRegistry& operator=(const HealthRegistry&) = delete;
 
   // Adds a check; it first runs `initial_delay` after registration. Returns
-  // InvalidArgument (see ValidateCheck) or AlreadyExists for a duplicate
-  // name; on error nothing is registered.
+  // InvalidArgument (see ValidateCheck), or AlreadyExists for a duplicate
+  // name or a name-space collision; on error nothing is registered.
+  //
+  // Check and group names share one name space (gRPC health and the HTTP
+  // `/<group>z/<check>` paths address both by bare name): a check may not be
+  // named like a group (kLiveness, kReadiness, kStartup, kAllGroup, or any
+  // custom group of a registered check), nor belong to a group named like a
+  // registered check or like itself.
   absl::Status Register(Check check) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Removes a check. A run in flight finishes and is discarded. NotFound if
@@ -241,6 +247,10 @@ class HealthRegistry {
     }
   };
   void RebuildGroupIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AlreadyExists when `check`'s name is a group's or one of its groups is
+  // a check's (see Register()).
+  absl::Status CheckNameSpaceLocked(const Check& check)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts `state`'s next event (its next run, or its timeout deadline while
   // in flight) in the scheduler's queue.
   void ScheduleLocked(CheckState& state, absl::Time at)

@@ -654,6 +654,32 @@ TEST_F(RegistryTest, InvalidAndDuplicateRegistrationsLeaveNoTrace) {
   EXPECT_EQ(registry_.snapshot()->checks.size(), 1u);
 }
 
+TEST_F(RegistryTest, GroupAndCheckNamesShareOneNameSpace) {
+  Scripted s;
+  // A check may not be named like a well-known group...
+  for (absl::string_view reserved :
+       {kLiveness, kReadiness, kStartup, kAllGroup}) {
+    absl::Status st =
+        registry_.Register(Make(std::string(reserved), s.Function()));
+    EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists) << reserved;
+    EXPECT_THAT(st.message(), HasSubstr("already the name of a group"));
+  }
+  // ...nor like a custom group of a registered check...
+  ASSERT_TRUE(registry_.Register(Make("pg", s.Function(), {"db"})).ok());
+  EXPECT_EQ(registry_.Register(Make("db", s.Function())).code(),
+            absl::StatusCode::kAlreadyExists);
+  // ...nor join a group named like a registered check, or like itself.
+  absl::Status st = registry_.Register(Make("cache", s.Function(), {"pg"}));
+  EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(st.message(), HasSubstr("group \"pg\""));
+  EXPECT_EQ(registry_.Register(Make("self", s.Function(), {"self"})).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(registry_.snapshot()->checks.size(), 1u);
+  // Once the group's last member is gone, its name is free again.
+  ASSERT_TRUE(registry_.Unregister("pg").ok());
+  EXPECT_TRUE(registry_.Register(Make("db", s.Function())).ok());
+}
+
 TEST_F(RegistryTest, UnregisterRemovesCheck) {
   Scripted s(Status::kUnhealthy);
   ASSERT_TRUE(registry_.Register(Make("x", s.Function())).ok());
@@ -1065,6 +1091,32 @@ TEST(RegistryThreadTest, IntervalShorterThanTimeoutWakesTheScheduler) {
   ASSERT_TRUE(registry.WaitUntilIdleForTest());
   clock.Advance(absl::Seconds(1));
   EXPECT_TRUE(s.WaitForStarts(3));
+  registry.Stop();
+}
+
+// A check whose interval is shorter than its timeout runs on its interval:
+// the background scheduler, asleep until the run's timeout deadline, is
+// woken when the run completes early.
+TEST(RegistryThreadTest, IntervalShorterThanTimeoutRunsOnItsInterval) {
+  testing::FakeClock clock;
+  RegistryOptions o;
+  o.clock = &clock;
+  HealthRegistry registry(o);
+  Scripted s;
+  Check c;
+  c.name = "fast";
+  c.function = s.Function();
+  c.options.interval = absl::Seconds(1);
+  c.options.timeout = absl::Seconds(5);
+  ASSERT_TRUE(registry.Register(c).ok());
+  registry.Start();
+  ASSERT_TRUE(s.WaitForStarts(1));
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  for (int i = 2; i <= 4; ++i) {
+    clock.Advance(absl::Seconds(1));  // Well before the 5 s timeout.
+    ASSERT_TRUE(s.WaitForStarts(i)) << "run " << i << " never started";
+    ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  }
   registry.Stop();
 }
 

@@ -13,6 +13,9 @@ PACKAGES=(
   # C++ libraries (see shared BUILD-NOTES: exact versions are Debian 12's).
   libabsl-dev libcpp-httplib-dev libprotobuf-dev libgtest-dev libgmock-dev
   libbenchmark-dev libssl-dev libpq-dev zlib1g-dev libbrotli-dev
+  # gRPC health (health/grpc/): grpc++ 1.51, its protoc plugin, and a Python
+  # client vigil did not write for the interoperability test.
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio
   # Sanitizer runtimes and formatting.
   clang-14 libclang-rt-14-dev clang-format
   # Real components used by tests, examples and benchmarks.

@@ -47,7 +47,7 @@ int main(void) {
   vigil_check_options o;
   vigil_check_options_init(&o);
   o.kind = VIGIL_KIND_DEPENDENCY;
-  o.groups = "readiness, db";
+  o.groups = "readiness, storage";
   o.failure_threshold = 1;
   EXPECT(vigil_register_check(r, "db", &o, run_scripted, &db, err,
                               sizeof err) == VIGIL_OK);
@@ -57,8 +57,10 @@ int main(void) {
   EXPECT(vigil_register_check(r, "db2", &o, run_scripted, &db, err,
                               sizeof err) == VIGIL_ERR_INVALID_ARGUMENT);
   EXPECT(strstr(err, "liveness") != NULL);
-  /* Duplicates and bad options are refused. */
+  /* Duplicates, a check named like a group and bad options are refused. */
   o.groups = "readiness";
+  EXPECT(vigil_register_check(r, "storage", &o, run_scripted, &db, err,
+                              sizeof err) == VIGIL_ERR_ALREADY_EXISTS);
   EXPECT(vigil_register_check(r, "db", &o, run_scripted, &db, err,
                               sizeof err) == VIGIL_ERR_ALREADY_EXISTS);
   o.interval_seconds = 0;
@@ -81,7 +83,7 @@ int main(void) {
   EXPECT(vigil_run_once_for_test(r, 10) == 1);
   EXPECT(db.runs == 1 && cache.runs == 1);
   EXPECT(vigil_group_status(r, "readiness") == VIGIL_DEGRADED);
-  EXPECT(vigil_group_status(r, "db") == VIGIL_HEALTHY);
+  EXPECT(vigil_group_status(r, "storage") == VIGIL_HEALTHY);
   vigil_status st;
   char msg[64];
   EXPECT(vigil_check_status(r, "cache", &st, msg, sizeof msg) == VIGIL_OK);

@@ -58,6 +58,7 @@
 #include "absl/time/clock.h"
 #include "examples/service/app_server.h"
 #include "examples/service/checks.h"
+#include "examples/service/grpc_health.h"
 #include "examples/service/overload.h"
 #include "health/history.h"
 #include "health/http/endpoints.h"
@@ -78,6 +79,9 @@ ABSL_FLAG(std::string, address, "127.0.0.1",
           "Address both servers listen on (0.0.0.0 for every interface).");
 ABSL_FLAG(int, port, 8080, "Port of the dedicated probe server; 0 picks one.");
 ABSL_FLAG(int, app_port, 8081, "Port of the application server; 0 picks one.");
+ABSL_FLAG(int, grpc_port, -1,
+          "Port of the gRPC health server (grpc.health.v1); 0 picks one, "
+          "-1 (default) serves no gRPC.");
 ABSL_FLAG(int, app_threads, 4, "Worker threads of the application server.");
 ABSL_FLAG(int, probe_threads, 2,
           "Worker threads of the probe server (for /metrics; probes are "
@@ -608,6 +612,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<vigil::http::ProbeServer> probe =
       StartProbeServer(endpoints.get());
   PrintUrls(UrlHost(absl::GetFlag(FLAGS_address)), probe->port(), app);
+  std::unique_ptr<vigil::grpc_health::HealthServer> grpc_health =
+      vigil_example::StartGrpcHealth(registry, absl::GetFlag(FLAGS_address),
+                                     absl::GetFlag(FLAGS_grpc_port));
 
   vigil::SystemdNotifierOptions sd;
   sd.liveness = vigil::LivenessOf(registry);  // WATCHDOG=1 only while alive
@@ -616,6 +623,7 @@ int main(int argc, char** argv) {
   RunUntilDrained(registry, heartbeat, app, reporter);
   std::printf("stopping\n");
   std::fflush(stdout);
+  if (grpc_health) grpc_health->Stop();  // Ends its Watch streams (OK).
   app.Stop();
   probe.reset();
   registry.Stop();

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "health/grpc/proto/health.grpc.pb.h"
 #include "httplib.h"
 
 namespace vigil_sidecar {
@@ -223,6 +225,133 @@ std::string GateResultJson(const GateOptions& options, const GateResult& r) {
                       ",\"last_http_status\":", r.last_http_status,
                       ",\"last_error\":", JsonString(r.last_error),
                       ",\"report\":", report, "}");
+}
+
+const char* GrpcGateExitName(GrpcGateExit exit) {
+  switch (exit) {
+    case GrpcGateExit::kServing:
+      return "serving";
+    case GrpcGateExit::kUsage:
+      return "usage";
+    case GrpcGateExit::kConnectionFailure:
+      return "connection_failure";
+    case GrpcGateExit::kRpcFailure:
+      return "rpc_failure";
+    case GrpcGateExit::kUnhealthy:
+      return "unhealthy";
+  }
+  return "?";
+}
+
+namespace {
+
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+
+// One attempt on `channel`: connect, then Check. Fills r.last_*; returns
+// the attempt's verdict.
+GrpcGateExit GrpcAttempt(grpc::Channel& channel, Health::Stub& stub,
+                         const GrpcGateOptions& options, GrpcGateResult& r) {
+  r.last_status.clear();
+  r.last_error.clear();
+  const absl::Time until = absl::Now() + options.request_timeout;
+  if (!channel.WaitForConnected(absl::ToChronoTime(until))) {
+    r.last_error = "no connection within request_timeout";
+    return GrpcGateExit::kConnectionFailure;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(until));
+  HealthCheckRequest request;
+  request.set_service(options.service);
+  HealthCheckResponse response;
+  const grpc::Status s = stub.Check(&context, request, &response);
+  if (!s.ok()) {
+    r.last_error = absl::StrCat("rpc error: code ", s.error_code(), ": ",
+                                s.error_message());
+    return GrpcGateExit::kRpcFailure;
+  }
+  r.last_status = HealthCheckResponse::ServingStatus_Name(response.status());
+  return response.status() == HealthCheckResponse::SERVING
+             ? GrpcGateExit::kServing
+             : GrpcGateExit::kUnhealthy;
+}
+
+}  // namespace
+
+GrpcGateResult RunGrpcGate(const GrpcGateOptions& options, FILE* progress) {
+  GrpcGateResult r;
+  const size_t colon = options.target.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(options.target.substr(colon + 1), &port) || port < 1 ||
+      port > 65535 || options.timeout <= absl::ZeroDuration() ||
+      options.interval <= absl::ZeroDuration() || options.successes < 1 ||
+      options.request_timeout <= absl::ZeroDuration()) {
+    r.exit = GrpcGateExit::kUsage;
+    r.last_error = absl::StrCat("grpc: want HOST:PORT, got \"", options.target,
+                                "\"; timeout, interval, request_timeout must "
+                                "be > 0 and successes >= 1");
+    if (progress != nullptr) {
+      std::fprintf(progress, "vigil-sidecar wait: %s\n", r.last_error.c_str());
+    }
+    return r;
+  }
+  // One channel for every attempt: it reconnects by itself; a fresh
+  // attempt waits for it up to request_timeout.
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
+  std::unique_ptr<Health::Stub> stub = Health::NewStub(channel);
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + options.timeout;
+  while (true) {
+    ++r.attempts;
+    const GrpcGateExit verdict = GrpcAttempt(*channel, *stub, options, r);
+    if (verdict == GrpcGateExit::kServing) {
+      ++r.consecutive_successes;
+    } else {
+      r.consecutive_successes = 0;
+    }
+    const absl::Time now = absl::Now();
+    r.elapsed = now - start;
+    if (progress != nullptr) {
+      std::fprintf(
+          progress,
+          "vigil-sidecar wait: %s %s attempt %d after %s: %s (%d/%d)\n",
+          options.target.c_str(), options.service.c_str(), r.attempts,
+          absl::FormatDuration(absl::Trunc(r.elapsed, absl::Milliseconds(1)))
+              .c_str(),
+          r.last_error.empty() ? r.last_status.c_str() : r.last_error.c_str(),
+          r.consecutive_successes, options.successes);
+      std::fflush(progress);
+    }
+    if (r.consecutive_successes >= options.successes) {
+      r.exit = GrpcGateExit::kServing;
+      return r;
+    }
+    if (now + options.interval > deadline) {
+      // Passing, but not yet enough in a row: grpc_health_probe has no
+      // "timed out" code; it is an RPC-level failure to become ready.
+      r.exit = verdict == GrpcGateExit::kServing ? GrpcGateExit::kRpcFailure
+                                                 : verdict;
+      return r;
+    }
+    absl::SleepFor(options.interval);
+  }
+}
+
+std::string GrpcGateResultJson(const GrpcGateOptions& options,
+                               const GrpcGateResult& r) {
+  return absl::StrCat("{\"target\":", JsonString(options.target),
+                      ",\"service\":", JsonString(options.service),
+                      ",\"result\":\"", GrpcGateExitName(r.exit),
+                      "\",\"exit_code\":", static_cast<int>(r.exit),
+                      ",\"attempts\":", r.attempts,
+                      ",\"consecutive_successes\":", r.consecutive_successes,
+                      ",\"required_successes\":", options.successes,
+                      ",\"elapsed_ms\":", absl::ToInt64Milliseconds(r.elapsed),
+                      ",\"last_status\":", JsonString(r.last_status),
+                      ",\"last_error\":", JsonString(r.last_error), "}");
 }
 
 }  // namespace vigil_sidecar

@@ -21,6 +21,21 @@
 //   4 unreachable      connection refused / reset, name did not resolve;
 //   5 timed out        the request timed out (a hung or deaf target), or the
 //                      answers were passing but not yet `successes` in a row.
+//
+// gRPC target mode: `vigil-sidecar wait --grpc HOST:PORT [--grpc_service
+// readiness]` calls grpc.health.v1 Check (plaintext) until it answers
+// SERVING `successes` times in a row. Its exit codes (GrpcGateExit) are
+// grpc_health_probe's, so scripts written for that tool keep working:
+//   0 serving          `successes` consecutive SERVING answers;
+//   1 usage            bad flags or target (nothing was tried);
+//   2 connection       no connection within request_timeout (refused,
+//                      unreachable, name did not resolve);
+//   3 rpc failure      Check failed: NOT_FOUND (unknown service),
+//                      UNIMPLEMENTED (no health service), DEADLINE_EXCEEDED
+//                      (a hung server), ...; or SERVING answers not yet
+//                      `successes` in a row when the time ran out;
+//   4 unhealthy        the answer was not SERVING (NOT_SERVING, UNKNOWN).
+// (grpc_health_probe's 20, TLS errors, does not arise: no TLS here.)
 
 #ifndef VIGIL_EXAMPLES_SIDECAR_GATE_H_
 #define VIGIL_EXAMPLES_SIDECAR_GATE_H_
@@ -93,6 +108,51 @@ GateResult RunGate(const GateOptions& options, FILE* progress);
 // last_error, and `report` (the last body: embedded as JSON when it is a
 // JSON object, else as a string).
 std::string GateResultJson(const GateOptions& options, const GateResult& r);
+
+// grpc_health_probe's exit codes.
+enum class GrpcGateExit {
+  kServing = 0,
+  kUsage = 1,
+  kConnectionFailure = 2,
+  kRpcFailure = 3,
+  kUnhealthy = 4,
+};
+
+// "serving", "usage", "connection_failure", "rpc_failure", "unhealthy".
+const char* GrpcGateExitName(GrpcGateExit exit);
+
+struct GrpcGateOptions {
+  // host:port (IPv6 as [::1]:port) of a grpc.health.v1 server.
+  std::string target;
+  // Service name asked for: "" (overall), a group or a check.
+  std::string service;
+  absl::Duration timeout = absl::Seconds(60);
+  absl::Duration interval = absl::Milliseconds(500);
+  int successes = 3;
+  // Per attempt: connecting, and then the Check call.
+  absl::Duration request_timeout = absl::Seconds(2);
+};
+
+struct GrpcGateResult {
+  GrpcGateExit exit = GrpcGateExit::kRpcFailure;
+  int attempts = 0;
+  int consecutive_successes = 0;
+  // ServingStatus name of the last answer ("" if there was none).
+  std::string last_status;
+  // Connection or RPC error of the last attempt ("" if it got an answer).
+  std::string last_error;
+  absl::Duration elapsed;
+};
+
+// Runs the gRPC gate like RunGate(). Blocks at most about timeout +
+// request_timeout. Thread-compatible.
+GrpcGateResult RunGrpcGate(const GrpcGateOptions& options, FILE* progress);
+
+// One JSON object: target, service, result, exit_code, attempts,
+// consecutive_successes, required_successes, elapsed_ms, last_status,
+// last_error.
+std::string GrpcGateResultJson(const GrpcGateOptions& options,
+                               const GrpcGateResult& r);
 
 }  // namespace vigil_sidecar
 

@@ -24,6 +24,9 @@
 // Deploy-gate mode: `vigil-sidecar wait --url URL [--timeout 60s]
 // [--interval 500ms] [--successes 3] [--json]`: see gate.h for the exit
 // codes (0 ready, 3 not ready, 4 unreachable, 5 timed out, 2 usage).
+// With `--grpc HOST:PORT [--grpc_service NAME]` instead of --url it waits
+// for grpc.health.v1 SERVING, with grpc_health_probe's exit codes (0
+// serving, 1 usage, 2 connection failure, 3 RPC failure, 4 unhealthy).
 
 #include <signal.h>
 #include <unistd.h>
@@ -82,6 +85,12 @@ ABSL_FLAG(absl::Duration, request_timeout, absl::Seconds(2),
           "wait: timeout of one request.");
 ABSL_FLAG(bool, insecure, false, "wait: skip TLS certificate verification.");
 ABSL_FLAG(bool, json, false, "wait: print the result and last report as JSON.");
+ABSL_FLAG(std::string, grpc, "",
+          "wait: HOST:PORT of a grpc.health.v1 server to wait for (instead "
+          "of --url).");
+ABSL_FLAG(std::string, grpc_service, "",
+          "wait --grpc: service name to ask for (\"\" is the overall "
+          "status).");
 
 namespace {
 
@@ -151,7 +160,34 @@ absl::StatusOr<vigil_sidecar::SidecarPlan> MakePlan() {
   return plan;
 }
 
+int WaitGrpc() {
+  vigil_sidecar::GrpcGateOptions o;
+  o.target = absl::GetFlag(FLAGS_grpc);
+  o.service = absl::GetFlag(FLAGS_grpc_service);
+  o.timeout = absl::GetFlag(FLAGS_timeout);
+  o.interval = absl::GetFlag(FLAGS_interval);
+  o.successes = absl::GetFlag(FLAGS_successes);
+  o.request_timeout = absl::GetFlag(FLAGS_request_timeout);
+  const vigil_sidecar::GrpcGateResult r = vigil_sidecar::RunGrpcGate(o, stderr);
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s\n", vigil_sidecar::GrpcGateResultJson(o, r).c_str());
+  }
+  std::fprintf(stderr, "vigil-sidecar wait: %s (exit %d)\n",
+               vigil_sidecar::GrpcGateExitName(r.exit),
+               static_cast<int>(r.exit));
+  return static_cast<int>(r.exit);
+}
+
 int Wait() {
+  if (!absl::GetFlag(FLAGS_grpc).empty()) {
+    if (!absl::GetFlag(FLAGS_url).empty()) {
+      std::fprintf(stderr,
+                   "vigil-sidecar wait: --url and --grpc exclude "
+                   "each other\n");
+      return static_cast<int>(vigil_sidecar::GateExit::kUsage);
+    }
+    return WaitGrpc();
+  }
   vigil_sidecar::GateOptions o;
   o.url = absl::GetFlag(FLAGS_url);
   o.timeout = absl::GetFlag(FLAGS_timeout);
@@ -231,7 +267,8 @@ int Serve() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "vigil-sidecar [--config=FILE] [--target=URL] [--port=N] ...\n"
-      "vigil-sidecar wait --url=URL [--timeout=60s] [--json]");
+      "vigil-sidecar wait --url=URL [--timeout=60s] [--json]\n"
+      "vigil-sidecar wait --grpc=HOST:PORT [--grpc_service=NAME] ...");
   // --help lists the sidecar's own flags (absl shows only flags of files
   // named after the binary by default).
   absl::FlagsUsageConfig usage;
