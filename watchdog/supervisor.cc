@@ -579,7 +579,7 @@ std::optional<Incident> LastIncident() {
 Check SupervisorIncidentCheck(std::string name) {
   Check check;
   check.name = std::move(name);
-  check.options.groups = {"supervisor"};
+  check.options.groups = {"incidents"};
   check.options.kind = CheckKind::kSelf;
   check.options.critical = false;
   check.options.interval = absl::Seconds(10);

@@ -382,7 +382,7 @@ TEST(SupervisorTest, OutsideASupervisorThereIsNoIncident) {
   EXPECT_EQ(RestartCount(), 0);
   EXPECT_FALSE(LastIncident().has_value());
   const Check c = SupervisorIncidentCheck();
-  EXPECT_EQ(c.options.groups, std::vector<std::string>{"supervisor"});
+  EXPECT_EQ(c.options.groups, std::vector<std::string>{"incidents"});
   EXPECT_FALSE(c.options.critical);
   EXPECT_TRUE(ValidateCheck(c).ok());
   EXPECT_EQ(c.function(CheckContext{}).message, "not supervised");
