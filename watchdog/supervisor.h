@@ -179,13 +179,12 @@ absl::string_view IncidentCauseName(Incident::Cause cause);
 std::optional<Incident> LastIncident();
 
 // A check (kind self, group "incidents" only, so it never fails liveness or
-// readiness; not "supervisor": a group may not share a check's name, see
+// readiness; not "supervisor", since a group may not share a check's name:
 // HealthRegistry::Register) that is always HEALTHY and reports the
-// supervision state: "not
-// supervised", "supervised, no restarts", or "restarted 3 times; last:
-// <summary>", with details restarts, last_cause, last_pid, last_signal,
-// last_exit_code, last_heartbeat, last_silent_for, last_uptime, last_time,
-// last_stack and last_external_stacks.
+// supervision state: "not supervised", "supervised, no restarts", or
+// "restarted 3 times; last: <summary>", with details restarts, last_cause,
+// last_pid, last_signal, last_exit_code, last_heartbeat, last_silent_for,
+// last_uptime, last_time, last_stack and last_external_stacks.
 Check SupervisorIncidentCheck(std::string name = "supervisor");
 
 }  // namespace vigil
