@@ -130,7 +130,8 @@ TEST_F(HistoryTest, JournalsCheckAndGroupTransitionsInOrderWithTimes) {
     EXPECT_EQ(events[i].sequence, events[i - 1].sequence + 1);
     EXPECT_LE(events[i - 1].time, events[i].time);
   }
-  const HistoryEvent& last =
+  // A copy: Events() returns a temporary vector.
+  const HistoryEvent last =
       history->Events(0, absl::InfinitePast(), "mem").back();
   EXPECT_EQ(last.message, "95% of limit");
   EXPECT_EQ(last.time, first + absl::Seconds(20));
