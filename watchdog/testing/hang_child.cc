@@ -41,6 +41,7 @@
 #include "absl/time/time.h"
 #include "health/registry.h"
 #include "health/sync.h"
+#include "watchdog/internal/lifeline.h"
 #include "watchdog/liveness.h"
 #include "watchdog/supervisor.h"
 #include "watchdog/systemd.h"
@@ -271,9 +272,11 @@ int main(int argc, char** argv) {
         t.name != vigil::kLiveness) {
       return;
     }
-    if (vigil::IsPassing(t.to) && !was_healthy.exchange(true)) {
-      Say(absl::StrCat("HEALTHY pid=", getpid(), " at=", NowNanos()));
-    }
+    // Reported by the main loop once the supervisor's lifeline is armed
+    // too (the watchdog's first tick): a test that stops the child right
+    // after HEALTHY must find the lifeline armed, or the supervisor rightly
+    // ignores its silence.
+    if (vigil::IsPassing(t.to)) was_healthy.store(true);
     if (t.to == vigil::Status::kUnhealthy) {
       Say(absl::StrCat("LIVENESS failing at=", NowNanos(), " ", t.message));
     }
@@ -335,7 +338,16 @@ int main(int argc, char** argv) {
   registry.Start();
   bool ready = false;
   bool reported = false;
+  bool said_healthy = false;
   while (!g_stop.load()) {
+    if (!said_healthy && was_healthy.load()) {
+      const vigil::internal::LifelineBlock* lifeline =
+          vigil::internal::AttachedLifeline();
+      if (lifeline == nullptr || lifeline->armed.load() != 0) {
+        said_healthy = true;
+        Say(absl::StrCat("HEALTHY pid=", getpid(), " at=", NowNanos()));
+      }
+    }
     if (!ready && vigil::IsPassing(registry.GroupStatus(vigil::kLiveness))) {
       ready = true;
       if (systemd) systemd->Ready().IgnoreError();
