@@ -373,6 +373,12 @@ TEST_P(HttpTest, ProbeAnsweredWithinTimeoutWhileACheckHangs) {
   ASSERT_TRUE(registry_.Register(std::move(hung)).ok());
   Serve();
   registry_.RunOnceForTest();  // "hung" now blocks a registry worker.
+  // The other checks' results are recorded on the workers: wait for them
+  // (WaitUntilIdleForTest would wait for "hung" too).
+  ASSERT_TRUE(testing::WaitFor([this] {
+    return registry_.snapshot()->FindCheck("loop")->result.status ==
+           Status::kHealthy;
+  }));
 
   // Clients time out after 1 s: an answer at all is the assertion.
   httplib::Result r = Get("/readyz?verbose");
