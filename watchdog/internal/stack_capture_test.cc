@@ -276,8 +276,11 @@ void LoopFutex(Target* t) {
 // How long the calling thread has waited for a CPU while runnable
 // (/proc/thread-self/schedstat, second field): time the capture's own code
 // cannot control on a loaded machine.
-absl::Duration RunQueueWait() {
-  std::ifstream in("/proc/thread-self/schedstat");
+// Time the thread (this one by default) has spent runnable without a CPU.
+absl::Duration RunQueueWait(pid_t tid = 0) {
+  std::ifstream in(tid == 0
+                       ? std::string("/proc/thread-self/schedstat")
+                       : absl::StrCat("/proc/self/task/", tid, "/schedstat"));
   int64_t on_cpu = 0, waited = 0;
   in >> on_cpu >> waited;
   return absl::Nanoseconds(waited);
@@ -339,10 +342,13 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
   for (int n = 0; n < kCaptures; ++n) {
     Target& t = *targets[n % targets.size()];
     const absl::Time start = absl::Now();
-    const absl::Duration waited_before = RunQueueWait();
+    // Reading a blocked thread's /proc syscall file waits until that thread
+    // is off its CPU: if it was just woken, that is its own run-queue wait.
+    const absl::Duration waited_before = RunQueueWait() + RunQueueWait(t.tid);
     absl::StatusOr<CapturedStack> s = Capturer()->Capture(t.tid, timeout);
     const absl::Duration took = absl::Now() - start;
-    const absl::Duration starved = RunQueueWait() - waited_before;
+    const absl::Duration starved =
+        RunQueueWait() + RunQueueWait(t.tid) - waited_before;
     most_starved = std::max(most_starved, starved);
     slowest = std::max(slowest, took);
     total += took;
@@ -350,7 +356,7 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
     if (s.ok()) {
       ++ok;
       if (!s->note.empty()) ++scanned;
-      ASSERT_FALSE(s->pcs.empty()) << t.kind;
+      EXPECT_FALSE(s->pcs.empty()) << t.kind;
     } else if (absl::IsDeadlineExceeded(s.status())) {
       ++timed_out;
     } else {
@@ -358,9 +364,10 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
       ADD_FAILURE() << t.kind << ": " << s.status();
     }
     // Every capture returns or is abandoned within its timeout, plus the
-    // time this thread sat runnable without a CPU, plus 100 ms of slack
-    // (bookkeeping, /proc reads).
-    ASSERT_LE(took, timeout + starved + absl::Milliseconds(100))
+    // time this thread and the target sat runnable without a CPU, plus
+    // 100 ms of slack (bookkeeping, /proc reads). EXPECT, not ASSERT: the
+    // loop must end normally so the target threads are stopped and joined.
+    EXPECT_LE(took, timeout + starved + absl::Milliseconds(100))
         << t.kind << " (runnable without a CPU for "
         << absl::FormatDuration(starved) << ")";
   }
