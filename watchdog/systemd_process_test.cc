@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "watchdog/testing/child_process.h"
@@ -32,6 +35,18 @@ constexpr absl::Duration kPing = absl::Milliseconds(200);
 
 std::string HangChild() {
   return absl::StrCat(std::getenv("TEST_SRCDIR"), "/vigil/watchdog/hang_child");
+}
+
+// The time in a hang_child line's "at=<Unix ns>" field.
+absl::Time AtOf(const std::string& line) {
+  const size_t at = line.find("at=");
+  int64_t ns = 0;
+  if (at == std::string::npos ||
+      !absl::SimpleAtoi(line.substr(at + 3, line.find(' ', at) - at - 3),
+                        &ns)) {
+    ADD_FAILURE() << "no at= in " << line;
+  }
+  return absl::FromUnixNanos(ns);
 }
 
 // Collects datagrams until `done` holds for what was collected, or timeout.
@@ -82,8 +97,26 @@ TEST(SystemdProcessTest, ReadyWatchdogStoppingAndNoPingsWhileLivenessFails) {
   // The variables were taken: the child's environment no longer has them.
   EXPECT_THAT(child.Output(), HasSubstr("ENV NOTIFY_SOCKET=unset"));
 
-  // The worker deadlocks; past its kill threshold liveness fails.
-  ASSERT_TRUE(child.WaitForOutput("LIVENESS failing", kWait)) << child.Output();
+  // The worker deadlocks; past its kill threshold liveness fails for good.
+  // (On a starved machine liveness may also fail, and recover, before the
+  // hang, when the child gets no CPU for longer than a kill threshold: only
+  // a failure reported after the hang, and once the worker has been silent
+  // past its kill threshold, is the one that lasts.)
+  ASSERT_TRUE(child.WaitForOutput("HANG mode=deadlock", kWait))
+      << child.Output();
+  const absl::Time hang_at = AtOf(child.Lines("HANG mode=deadlock").front());
+  const absl::Time give_up = absl::Now() + kWait;
+  auto failing_since_hang = [&] {
+    for (const std::string& line : child.Lines("LIVENESS failing")) {
+      if (AtOf(line) >= hang_at) return true;
+    }
+    return false;
+  };
+  while (!failing_since_hang() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(failing_since_hang()) << child.Output();
+  absl::SleepFor(hang_at + absl::Seconds(1) + kPing - absl::Now());
   // Pings sent while it still passed are queued already.
   EXPECT_THAT(systemd.Drain(), Each(std::string("WATCHDOG=1")));
   // A ping decided just before liveness flipped may still land; after one
