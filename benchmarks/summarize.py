@@ -30,6 +30,9 @@ import sys
 # Allowed cost over the baseline before a row is flagged for profiling.
 TOLERANCE = 1.10
 
+# grpc_benchmark's completion rows: (load, cpu), see BM_CompletionUnderGrpc.
+GRPC_COMPLETION = "BM_CompletionUnderGrpc/load:%d/cpu:%d/iterations:1/manual_time"
+
 # (binary, what, measured benchmark, baseline benchmark, metric). Metric
 # "real" is wall time per iteration; "cpu" is CPU time per iteration, which
 # for /threads:N benchmarks is the cost per operation on each thread.
@@ -107,16 +110,22 @@ GBENCH_ROWS = [
      "BM_MemoryIdleCost/events:0/iterations:2/process_time/real_time", "cpu"),
     ("grpc_benchmark",
      "gRPC `Check(\"readiness\")` over loopback vs a bare grpc++ unary "
-     "handler",
-     "BM_GrpcCheck/check:0/real_time", "BM_GrpcBareUnary/real_time", "real"),
+     "handler (median of alternating rounds; spread: ratio_p10/p90 in the "
+     "details)",
+     "BM_GrpcCheckRounds/variant:1/iterations:1/manual_time",
+     "BM_GrpcCheckRounds/variant:0/iterations:1/manual_time", "real"),
     ("grpc_benchmark",
      "gRPC `Check` of one check (snapshot lookup) vs the same bare handler",
-     "BM_GrpcCheck/check:1/real_time", "BM_GrpcBareUnary/real_time", "real"),
+     "BM_GrpcCheckRounds/variant:2/iterations:1/manual_time",
+     "BM_GrpcCheckRounds/variant:0/iterations:1/manual_time", "real"),
     ("grpc_benchmark",
-     "check completion (10 checks flipping) with 100 Watch streams open vs "
-     "no gRPC server",
-     "BM_CheckCompletionWithWatchers/watchers:100/real_time",
-     "BM_CheckCompletionWithWatchers/watchers:0/real_time", "real"),
+     "registry threads' CPU per check completion (10 checks flipping), "
+     "100 Watch streams + Check flood of 2,000/s vs no gRPC server",
+     GRPC_COMPLETION % (3, 1), GRPC_COMPLETION % (0, 1), "real"),
+    ("grpc_benchmark",
+     "the same, wall time per completion (includes sharing the 2 cores "
+     "with gRPC's and the clients' threads)",
+     GRPC_COMPLETION % (3, 0), GRPC_COMPLETION % (0, 0), "real"),
     ("grpc_benchmark",
      "100 Watch streams + Check flood while a check flips every 10 ms, 3 s "
      "(no baseline; lost_final, coalesced, rss_growth_kib in the details)",
@@ -147,6 +156,10 @@ DETAIL_ROWS = {
     "pressure_benchmark": [
         ("BM_Sample<%s>" % d, "BM_RawOpenReadClose<%s>" % d, "cpu")
         for d in ("CpuDetector", "IoDetector", "FdDetector", "TasksDetector")
+    ],
+    "grpc_benchmark": [
+        (GRPC_COMPLETION % (load, cpu), GRPC_COMPLETION % (0, cpu), "real")
+        for load in (1, 2, 4) for cpu in (0, 1)
     ],
     "watchdog_benchmark": [
         ("BM_BeatSeparateHeartbeats/threads:1", "BM_BareRelaxedStore", "cpu"),

@@ -14,8 +14,9 @@ PACKAGES=(
   libabsl-dev libcpp-httplib-dev libprotobuf-dev libgtest-dev libgmock-dev
   libbenchmark-dev libssl-dev libpq-dev zlib1g-dev libbrotli-dev
   # gRPC health (health/grpc/): grpc++ 1.51, its protoc plugin, and a Python
-  # client vigil did not write for the interoperability test.
-  libgrpc++-dev protobuf-compiler-grpc python3-grpcio
+  # client vigil did not write for the interoperability test (and PyYAML
+  # for the Kubernetes manifest's test).
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio python3-yaml
   # Sanitizer runtimes and formatting.
   clang-14 libclang-rt-14-dev clang-format
   # Real components used by tests, examples and benchmarks.

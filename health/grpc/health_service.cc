@@ -33,6 +33,50 @@ HealthCheckResponse::ServingStatus ToProto(Serving s) {
 
 class WatchReactor;
 
+// What the registry's listener does on a transition: O(1), on the
+// registry's thread, whatever the number of streams. The first Ring() after
+// the notifier thread took the last request sets the flag and wakes it; the
+// other transitions of the same burst (a publication yields the check's
+// transition and its groups') only find the flag set: one atomic exchange,
+// no lock. Everything else (reading the snapshot, offering it to every
+// stream, gRPC's writes) runs on the notifier thread and gRPC's threads.
+// Shared by the hub and the listener, which lives as long as the registry,
+// so a listener outliving the service rings a doorbell nobody answers.
+class Doorbell {
+ public:
+  // Thread-safe; never blocks for long (at most one short lock per burst).
+  void Ring() ABSL_LOCKS_EXCLUDED(mu_) {
+    if (rung_.exchange(true, std::memory_order_acq_rel)) return;
+    // The lock orders this against the notifier's check of rung_ in Wait();
+    // releasing it wakes a waiting notifier (vigil::Mutex::Unlock).
+    MutexLock lock(&mu_);
+  }
+  // Blocks until rung or stopped; takes the ring (the next Ring() wakes
+  // again). False once Stop() was called.
+  bool Wait() ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopped_ || rung_.load(std::memory_order_acquire);
+    });
+    if (stopped_) return false;
+    // An exchange, not a store: it reads the value the last Ring() wrote,
+    // so that Ring() (and the publication before it) happens before the
+    // Refresh() that follows, even when that Ring() found the flag set and
+    // took no lock.
+    rung_.exchange(false, std::memory_order_acq_rel);
+    return true;
+  }
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    stopped_ = true;
+  }
+
+ private:
+  std::atomic<bool> rung_{false};
+  Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 // The open Watch streams by service name, and the counters. Shared by the
 // service and the registry's listener (which lives as long as the registry).
 //
@@ -54,14 +98,11 @@ class WatchHub {
   void Remove(WatchReactor* r) ABSL_LOCKS_EXCLUDED(mu_);
   // Offers every stream its status in the latest snapshot.
   void Refresh() ABSL_LOCKS_EXCLUDED(mu_);
-  // Asks the notifier thread to Refresh() soon (O(1): the registry's
-  // listener calls this, so 100 open streams cost the publishing thread
-  // nothing). Requests made while one is pending are merged; the Refresh()
-  // that serves them reads a snapshot at least as new as each of them.
-  void RequestRefresh() ABSL_LOCKS_EXCLUDED(notify_mu_);
+  // The doorbell the registry's listener rings (see Doorbell).
+  const std::shared_ptr<Doorbell>& doorbell() const { return doorbell_; }
   // Starts / stops and joins the notifier thread (HealthService's RAII).
-  void StartNotifier() ABSL_LOCKS_EXCLUDED(notify_mu_);
-  void StopNotifier() ABSL_LOCKS_EXCLUDED(notify_mu_);
+  void StartNotifier();
+  void StopNotifier();
   // Closes every stream (and every later one) and waits for them to finish.
   bool CloseAll(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
   int64_t open() const ABSL_LOCKS_EXCLUDED(mu_) {
@@ -91,9 +132,7 @@ class WatchHub {
   // Generation of the snapshot last offered to every stream.
   uint64_t refreshed_ ABSL_GUARDED_BY(mu_) = 0;
 
-  Mutex notify_mu_;
-  bool refresh_requested_ ABSL_GUARDED_BY(notify_mu_) = false;
-  bool stop_notifier_ ABSL_GUARDED_BY(notify_mu_) = false;
+  const std::shared_ptr<Doorbell> doorbell_ = std::make_shared<Doorbell>();
   std::thread notifier_;
 };
 
@@ -215,32 +254,16 @@ void WatchHub::Refresh() {
   for (auto& [r, status] : work) r->Offer(status, s->generation);
 }
 
-void WatchHub::RequestRefresh() {
-  MutexLock lock(&notify_mu_);
-  refresh_requested_ = true;
-}
-
 void WatchHub::StartNotifier() {
   notifier_ = std::thread([this] {
-    while (true) {
-      {
-        MutexLock lock(&notify_mu_);
-        notify_mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(notify_mu_) {
-          return refresh_requested_ || stop_notifier_;
-        });
-        if (stop_notifier_) return;
-        refresh_requested_ = false;
-      }
-      Refresh();
-    }
+    // Each wake-up serves every ring before it: Refresh() reads a snapshot
+    // at least as new as the publication that rang.
+    while (doorbell_->Wait()) Refresh();
   });
 }
 
 void WatchHub::StopNotifier() {
-  {
-    MutexLock lock(&notify_mu_);
-    stop_notifier_ = true;
-  }
+  doorbell_->Stop();
   if (notifier_.joinable()) notifier_.join();
 }
 
@@ -284,12 +307,10 @@ HealthService::HealthService(HealthRegistry* registry,
       options_(options),
       hub_(std::make_shared<internal::WatchHub>(registry)) {
   hub_->StartNotifier();
-  std::weak_ptr<internal::WatchHub> weak = hub_;
-  registry_->AddListener([weak](const Transition&) {
-    if (std::shared_ptr<internal::WatchHub> hub = weak.lock()) {
-      hub->RequestRefresh();
-    }
-  });
+  // The listener only rings (O(1) on the registry's thread); it holds the
+  // doorbell, not the hub, since it lives as long as the registry.
+  registry_->AddListener(
+      [doorbell = hub_->doorbell()](const Transition&) { doorbell->Ring(); });
 }
 
 HealthService::~HealthService() {
