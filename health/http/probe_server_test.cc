@@ -730,7 +730,11 @@ TEST_F(ProbeServerTest, ConnectFloodFromOnePeerDoesNotFailDelayedProbes) {
   };
   std::vector<Outcome> outcomes;
   for (int round = 0; round < 4; ++round) {
-    for (int delay_ms : {0, 20, 50, 100, 300}) outcomes.push_back({delay_ms});
+    for (int delay_ms : {0, 20, 50, 100, 300}) {
+      Outcome out;
+      out.delay_ms = delay_ms;
+      outcomes.push_back(out);
+    }
   }
   // Two probers at a time, as kubelet's liveness and readiness probes.
   std::atomic<size_t> next{0};
