@@ -12,8 +12,8 @@
 #   benchmarks/http/scale.sh [--rounds N] [--duration S] [--clients "1 8"]
 #
 # Needs the opt build of //benchmarks/http:probe_target
-# (bazel build --config=opt //benchmarks/http:probe_target), wrk and nginx
-# (scripts/setup.sh).
+# (bazel build --config=opt //benchmarks/http:probe_target, or PROBE_TARGET=
+# a copy of it), wrk and nginx (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,7 +34,9 @@ done
 # 1,024 clients: a descriptor each on both sides, plus nginx's and the
 # servers' own.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-bin=bazel-bin/benchmarks/http/probe_target
+# bazel-bin follows the last build's configuration: PROBE_TARGET names a
+# copy of the opt binary when other builds ran since.
+bin=${PROBE_TARGET:-bazel-bin/benchmarks/http/probe_target}
 [[ -x $bin ]] || { echo "scale.sh: $bin missing: bazel build --config=opt //benchmarks/http:probe_target" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "scale.sh: wrk missing (scripts/setup.sh)" >&2; exit 1; }
 [[ -x /usr/sbin/nginx ]] || { echo "scale.sh: nginx missing (scripts/setup.sh)" >&2; exit 1; }

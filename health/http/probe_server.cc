@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -37,9 +38,9 @@ namespace {
 
 constexpr uint64_t kListenTag = 0;
 constexpr uint64_t kWakeTag = 1;
-// After a "Connection: close" answer the socket's write side is shut and
-// input is drained this long before closing, so the client reads the answer
-// instead of a reset.
+// After a "Connection: close" answer to a refused request (or with input
+// left) the socket's write side is shut and input is drained this long
+// before closing, so the client reads the answer instead of a reset.
 constexpr absl::Duration kLinger = absl::Seconds(2);
 // How long accepting pauses when the process is out of descriptors and no
 // connection can be closed to make room.
@@ -497,7 +498,11 @@ class ProbeServer::Loop {
       if (*fd >= 0) close(*fd);
       *fd = -1;
     }
-    worker_ctx_.reset();  // closes the eventfd unless a job still runs
+    if (worker_ctx_ != nullptr) {
+      worker_ctx_.reset();  // closes the eventfd unless a job still runs
+    } else if (wake_fd_ >= 0) {
+      close(wake_fd_);  // Start() failed before handing it over
+    }
     wake_fd_ = -1;
   }
 
@@ -542,6 +547,9 @@ class ProbeServer::Loop {
     // A /metrics request is on the worker pool.
     bool processing = false;
     bool close_after_write = false;
+    // The answer being written refuses the request (4xx/5xx from the
+    // parser, 408): the client may still be sending, so the close lingers.
+    bool error_close = false;
     // The client shut its side down (read EOF).
     bool peer_closed = false;
     // Between requests on a keep-alive connection.
@@ -949,6 +957,7 @@ class ProbeServer::Loop {
           [[fallthrough]];
         case internal::ParseResult::State::kError:
           c.in.clear();
+          c.error_close = true;
           if (!Respond(c,
                        Serialize(HttpResponse::Text(p.error_status,
                                                     p.error_message + "\n"),
@@ -1201,7 +1210,11 @@ class ProbeServer::Loop {
       return true;
     }
     if (c.close_after_write) {
-      if (c.peer_closed) {
+      // The client asked to close (or is gone) and sent nothing more: a
+      // plain close loses nothing (unread input is what would turn it into
+      // a reset), and saves the shutdown, the wait for the client's FIN and
+      // three more system calls per connection.
+      if (c.peer_closed || (c.in.empty() && !c.error_close)) {
         Close(c.id);
         return false;
       }
@@ -1279,6 +1292,7 @@ class ProbeServer::Loop {
       } else {
         counters_->timed_out.fetch_add(1);
         c->in.clear();
+        c->error_close = true;
         if (Respond(*c,
                     Serialize(HttpResponse::Text(408, "request timeout\n"),
                               false, false),
