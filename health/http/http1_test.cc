@@ -79,6 +79,70 @@ TEST(ParseRequestTest, ReadsAndSkipsASmallBody) {
             State::kIncomplete);
 }
 
+TEST(ParseRequestTest, ReadsAndDiscardsAChunkedBody) {
+  const std::string head =
+      "POST /readyz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string body = "5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\n";
+  const std::string trailers = "X-Trailer: t\r\n\r\n";
+  const std::string next = "GET /livez HTTP/1.1\r\n\r\n";
+  const std::string all = head + body + trailers + next;
+  // Every prefix short of the trailers' end waits for more.
+  for (size_t n = 0; n < head.size() + body.size() + trailers.size(); ++n) {
+    EXPECT_EQ(ParseRequest(all.substr(0, n), {}).state, State::kIncomplete)
+        << n;
+  }
+  ParseResult r = ParseRequest(all, {});
+  ASSERT_EQ(r.state, State::kComplete) << r.error_message;
+  EXPECT_EQ(r.request.path, "/readyz");
+  EXPECT_TRUE(r.keep_alive);
+  EXPECT_EQ(r.consumed, head.size() + body.size() + trailers.size());
+  ParseResult second =
+      ParseRequest(absl::string_view(all).substr(r.consumed), {});
+  ASSERT_EQ(second.state, State::kComplete);
+  EXPECT_EQ(second.request.path, "/livez");
+  // Bare LF line ends and "Chunked" in any case are accepted too.
+  EXPECT_EQ(ParseRequest("POST / HTTP/1.1\nTransfer-Encoding: Chunked\n\n"
+                         "1\nx\n0\n\n",
+                         {})
+                .state,
+            State::kComplete);
+  // The body limit counts chunk data, not the framing.
+  Http1Limits limits;
+  limits.max_body = 15;
+  EXPECT_EQ(ParseRequest(all, limits).state, State::kComplete);
+  limits.max_body = 14;
+  EXPECT_EQ(ParseRequest(all, limits).error_status, 413);
+}
+
+TEST(ParseRequestTest, ExpectContinueIsReportedUntilTheBodyArrives) {
+  const std::string head =
+      "POST /readyz HTTP/1.1\r\nExpect: 100-Continue\r\n"
+      "Content-Length: 4\r\n\r\n";
+  ParseResult partial = ParseRequest(head.substr(0, head.size() - 1), {});
+  EXPECT_EQ(partial.state, State::kIncomplete);
+  EXPECT_FALSE(partial.expect_continue);  // headers not complete yet
+  ParseResult waiting = ParseRequest(head + "ab", {});
+  EXPECT_EQ(waiting.state, State::kIncomplete);
+  EXPECT_TRUE(waiting.expect_continue);
+  ParseResult done = ParseRequest(head + "abcd", {});
+  EXPECT_EQ(done.state, State::kComplete);
+  // A chunked body asks the same way.
+  EXPECT_TRUE(ParseRequest("POST / HTTP/1.1\r\nExpect: 100-continue\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n",
+                           {})
+                  .expect_continue);
+  // Too large: refused before the client sends it.
+  EXPECT_EQ(ParseRequest("POST / HTTP/1.1\r\nExpect: 100-continue\r\n"
+                         "Content-Length: 99999\r\n\r\n",
+                         {})
+                .error_status,
+            413);
+  // No body, nothing to continue: the request is complete.
+  EXPECT_EQ(
+      ParseRequest("GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", {}).state,
+      State::kComplete);
+}
+
 struct BadCase {
   std::string name;
   std::string raw;
@@ -125,8 +189,37 @@ INSTANTIATE_TEST_SUITE_P(
                 400},
         BadCase{"negative_length",
                 "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
-        BadCase{"chunked",
-                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
+        BadCase{"chunked_and_length",
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                "Content-Length: 3\r\n\r\n",
+                400},
+        BadCase{"gzip_coding",
+                "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+        BadCase{"gzip_then_chunked",
+                "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                501},
+        BadCase{"chunked_in_http10",
+                "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        BadCase{"chunked_too_big",
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "9\r\n123456789\r\n8\r\n",
+                413},
+        BadCase{"chunk_size_not_hex",
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "zz\r\n",
+                400},
+        BadCase{"chunk_size_overflow",
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "fffffffffffffffff\r\n",
+                400},
+        BadCase{"chunk_without_crlf",
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "3\r\nabcX",
+                400},
+        BadCase{"unknown_expectation",
+                "POST / HTTP/1.1\r\nExpect: 200-ok\r\n"
+                "Content-Length: 1\r\n\r\n",
+                417},
         BadCase{"no_version", "GET /\r\n\r\n", 400},
         BadCase{"bad_version", "GET / HTTP/2.0\r\n\r\n", 505},
         BadCase{"garbage_version", "GET / FOO\r\n\r\n", 400},

@@ -6,9 +6,11 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -26,6 +28,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "health/http/internal/http1.h"
+#include "health/internal/worker_pool.h"
 #include "health/report.h"
 #include "health/sync.h"
 
@@ -35,9 +38,9 @@ namespace {
 
 constexpr uint64_t kListenTag = 0;
 constexpr uint64_t kWakeTag = 1;
-// After a "Connection: close" answer the socket's write side is shut and
-// input is drained this long before closing, so the client reads the answer
-// instead of a reset.
+// After a "Connection: close" answer to a refused request (or with input
+// left) the socket's write side is shut and input is drained this long
+// before closing, so the client reads the answer instead of a reset.
 constexpr absl::Duration kLinger = absl::Seconds(2);
 // How long accepting pauses when the process is out of descriptors and no
 // connection can be closed to make room.
@@ -63,6 +66,27 @@ constexpr int kMaxCountedStatus = 599;
 // Bounds of the cache of serialized probe answers (per snapshot).
 constexpr size_t kMaxCachedAnswers = 64;
 constexpr size_t kMaxCachedAnswerBytes = 1 << 20;
+// At max_connections a connection that never sent a byte, from another peer
+// than the busiest one, or an idle keep-alive connection, is only closed to
+// admit a new one once it has been quiet this long: a client between two
+// requests, or a prober that connected a moment ago, is left alone.
+constexpr absl::Duration kEvictionGrace = absl::Seconds(1);
+// While accepting is paused at max_connections with nothing to close, the
+// loop looks again this often (a connection may have become evictable).
+constexpr absl::Duration kFullPause = absl::Milliseconds(100);
+// Connections accepted per pass of the loop: a connect flood faster than
+// the loop cannot keep it from reading the connections it has.
+constexpr int kAcceptBatch = 64;
+// How long Stop() waits for a /metrics or status page request still inside
+// user code before leaving its worker behind (see ProbeServer::Stop).
+constexpr absl::Duration kStopGrace = absl::Milliseconds(900);
+// Bounds of the automatic max_connections: half the descriptor limit.
+constexpr int kMinAutoConnections = 128;
+constexpr int kMaxAutoConnections = 32768;
+
+// /metrics requests still running in user code after their server stopped,
+// process-wide.
+std::atomic<int> g_abandoned_requests{0};
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -173,8 +197,11 @@ absl::Status Validate(const ProbeServerOptions& o) {
   if (o.worker_threads < 1) {
     return absl::InvalidArgumentError("worker_threads: must be >= 1");
   }
-  if (o.max_connections < 1) {
-    return absl::InvalidArgumentError("max_connections: must be >= 1");
+  if (o.max_connections < 0) {
+    return absl::InvalidArgumentError("max_connections: must be >= 0");
+  }
+  if (o.max_connections_per_peer < 0) {
+    return absl::InvalidArgumentError("max_connections_per_peer: must be >= 0");
   }
   if (o.request_timeout <= absl::ZeroDuration() ||
       o.idle_timeout <= absl::ZeroDuration() ||
@@ -189,6 +216,61 @@ absl::Status Validate(const ProbeServerOptions& o) {
   return absl::OkStatus();
 }
 
+// Admission decisions at max_connections / max_connections_per_peer, as
+// counted on /metrics (label `decision`).
+enum Decision : int {
+  // A new connection from a peer at max_connections_per_peer closed that
+  // peer's oldest connection that never sent a byte (in kEvictionGrace).
+  kPeerCapEvictedSilent,
+  // ... or, that peer having none, was itself refused (closed at once).
+  kPeerCapRefused,
+  // At max_connections: the oldest connection silent for kEvictionGrace of
+  // the peer holding the most connections was closed.
+  kEvictedSilentBusiestPeer,
+  // ... or, that peer having none, of the busiest peer that has one.
+  kEvictedSilent,
+  // ... else the longest idle keep-alive (or answered, closing) connection,
+  // quiet for kEvictionGrace.
+  kEvictedIdle,
+  // ... else accepting paused: new connections wait in the kernel's
+  // backlog until one closes (counted once per pause).
+  kPausedFull,
+  // Out of file descriptors with nothing to close: accepting paused.
+  kPausedNoDescriptors,
+  kDecisionCount,
+};
+
+const char* DecisionName(int d) {
+  switch (d) {
+    case kPeerCapEvictedSilent:
+      return "peer_cap_evicted_silent";
+    case kPeerCapRefused:
+      return "peer_cap_refused";
+    case kEvictedSilentBusiestPeer:
+      return "evicted_silent_busiest_peer";
+    case kEvictedSilent:
+      return "evicted_silent";
+    case kEvictedIdle:
+      return "evicted_idle";
+    case kPausedFull:
+      return "paused_full";
+    case kPausedNoDescriptors:
+      return "paused_no_descriptors";
+  }
+  return "unknown";
+}
+
+// max_connections when the option is 0: half the process's soft
+// RLIMIT_NOFILE, within [kMinAutoConnections, kMaxAutoConnections].
+int AutoMaxConnections() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return kMinAutoConnections;
+  const rlim_t half =
+      rl.rlim_cur == RLIM_INFINITY ? kMaxAutoConnections : rl.rlim_cur / 2;
+  return static_cast<int>(
+      std::clamp<rlim_t>(half, kMinAutoConnections, kMaxAutoConnections));
+}
+
 // Shared with the metrics collector, which may outlive nothing but reads
 // these through a shared_ptr.
 struct Counters {
@@ -200,6 +282,7 @@ struct Counters {
   std::atomic<uint64_t> rejected{0};
   std::atomic<uint64_t> streams_refused{0};
   std::atomic<uint64_t> streams_dropped{0};
+  std::atomic<uint64_t> decisions[kDecisionCount] = {};
   // Responses by status code, lock-free (one per answer on the event loop).
   std::atomic<uint64_t> responses[kMaxCountedStatus - kMinCountedStatus + 2] =
       {};
@@ -230,8 +313,8 @@ void WriteServerMetrics(const Counters& c, PrometheusWriter& w) {
             "Connections accepted by the probe server.",
             static_cast<double>(c.accepted.load()));
   w.Counter("vigil_probe_server_connections_evicted_total",
-            "Least recently active connections closed to admit new ones at "
-            "max_connections.",
+            "Connections closed to admit new ones (never sent a byte, or "
+            "idle), at max_connections or max_connections_per_peer.",
             static_cast<double>(c.evicted.load()));
   w.Counter("vigil_probe_server_connections_timed_out_total",
             "Connections closed because a request or response was too slow.",
@@ -240,9 +323,18 @@ void WriteServerMetrics(const Counters& c, PrometheusWriter& w) {
             "Idle keep-alive connections closed after idle_timeout.",
             static_cast<double>(c.idle_closed.load()));
   w.Counter("vigil_probe_server_connections_rejected_total",
-            "Connections refused at max_connections because every open one "
-            "was waiting for a /metrics answer.",
+            "New connections closed at once because their peer held "
+            "max_connections_per_peer connections and none could be closed.",
             static_cast<double>(c.rejected.load()));
+  if (w.BeginFamily("vigil_probe_server_admission_decisions_total",
+                    MetricType::kCounter,
+                    "What the probe server did to admit a connection at "
+                    "max_connections or max_connections_per_peer.")) {
+    for (int d = 0; d < kDecisionCount; ++d) {
+      w.Add({{"decision", DecisionName(d)}},
+            static_cast<double>(c.decisions[d].load()));
+    }
+  }
   if (w.BeginFamily("vigil_probe_server_responses_total", MetricType::kCounter,
                     "Responses sent by the probe server, by status code.")) {
     for (const auto& [code, n] : c.Responses()) {
@@ -251,6 +343,90 @@ void WriteServerMetrics(const Counters& c, PrometheusWriter& w) {
     }
   }
 }
+
+// The answer to `request` under the server's `prefix`: from `snap`, or from
+// the registry's latest snapshot when null.
+HttpResponse RenderRequest(HealthEndpoints* endpoints, absl::string_view prefix,
+                           HttpRequest request, const Snapshot* snap) {
+  std::optional<std::string> rel = StripPathPrefix(request.path, prefix);
+  if (!rel) return HttpResponse::Text(404, "not found\n");
+  request.path = *std::move(rel);
+  return snap != nullptr ? endpoints->Handle(request, *snap)
+                         : endpoints->Handle(request);
+}
+
+std::string SerializeCounted(Counters& counters, const HttpResponse& r,
+                             bool head, bool keep_alive) {
+  counters.CountResponse(r.status);
+  return internal::SerializeResponse(r, head, keep_alive);
+}
+
+// A /metrics (or status page) answer computed by a worker.
+struct Done {
+  uint64_t id;
+  std::string bytes;
+  bool keep_alive;
+};
+
+// What a worker's job touches: shared by the loop and every queued or
+// running job, so a job left running past Stop() (a collector that never
+// returns) references nothing that the server's destruction frees.
+struct WorkerContext {
+  WorkerContext(HealthEndpoints* e, std::string p, std::shared_ptr<Counters> c)
+      : endpoints(e), prefix(std::move(p)), counters(std::move(c)) {}
+  ~WorkerContext() {
+    if (wake_fd >= 0) close(wake_fd);
+  }
+
+  HealthEndpoints* const endpoints;
+  const std::string prefix;
+  const std::shared_ptr<Counters> counters;
+  // The loop's eventfd; closed with the last reference.
+  int wake_fd = -1;
+
+  Mutex mu;
+  std::deque<Done> done ABSL_GUARDED_BY(mu);
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  // Jobs inside Render now.
+  int running ABSL_GUARDED_BY(mu) = 0;
+
+  void Wake() const {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd, &one, sizeof(one));
+  }
+
+  // Marks the context stopped; jobs still running then are counted in
+  // g_abandoned_requests until they return.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu) {
+    MutexLock lock(&mu);
+    stopped = true;
+    g_abandoned_requests.fetch_add(running);
+  }
+
+  static void Run(const std::shared_ptr<WorkerContext>& ctx, uint64_t id,
+                  HttpRequest request, bool keep_alive) {
+    {
+      MutexLock lock(&ctx->mu);
+      if (ctx->stopped) return;
+      ++ctx->running;
+    }
+    const bool head = request.method == "HEAD";
+    const HttpResponse response =
+        RenderRequest(ctx->endpoints, ctx->prefix, std::move(request), nullptr);
+    std::string bytes =
+        SerializeCounted(*ctx->counters, response, head, keep_alive);
+    {
+      MutexLock lock(&ctx->mu);
+      --ctx->running;
+      if (ctx->stopped) {
+        g_abandoned_requests.fetch_sub(1);
+        return;
+      }
+      ctx->done.push_back(Done{id, std::move(bytes), keep_alive});
+    }
+    ctx->Wake();
+  }
+};
 
 }  // namespace
 
@@ -263,7 +439,13 @@ class ProbeServer::Loop {
         clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
         real_clock_(clock_ == Clock::Real()),
         listen_fd_(listen_fd),
-        counters_(std::make_shared<Counters>()) {
+        counters_(std::make_shared<Counters>()),
+        max_connections_(options_.max_connections > 0 ? options_.max_connections
+                                                      : AutoMaxConnections()),
+        max_per_peer_(
+            options_.max_connections_per_peer > 0
+                ? std::min(options_.max_connections_per_peer, max_connections_)
+                : std::max(1, max_connections_ - max_connections_ / 8)) {
     limits_.max_request_line = options_.max_request_line_bytes;
     limits_.max_header_bytes = options_.max_header_bytes;
     limits_.max_body = options_.max_body_bytes;
@@ -276,6 +458,9 @@ class ProbeServer::Loop {
   absl::Status Start() {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    worker_ctx_ = std::make_shared<WorkerContext>(
+        endpoints_, options_.path_prefix, counters_);
+    worker_ctx_->wake_fd = wake_fd_;
     if (epoll_fd_ < 0 || wake_fd_ < 0 || !Watch(listen_fd_, kListenTag) ||
         !Watch(wake_fd_, kWakeTag)) {
       return absl::UnavailableError(
@@ -288,9 +473,8 @@ class ProbeServer::Loop {
             WriteServerMetrics(*counters, w);
           });
     }
-    for (int i = 0; i < options_.worker_threads; ++i) {
-      workers_.emplace_back([this] { WorkerLoop(); });
-    }
+    pool_ = std::make_unique<vigil::internal::WorkerPool>(
+        1, options_.worker_threads, kStopGrace);
     loop_thread_ = std::thread([this] { Run(); });
     return absl::OkStatus();
   }
@@ -303,18 +487,23 @@ class ProbeServer::Loop {
     }
     Wake();
     if (loop_thread_.joinable()) loop_thread_.join();
-    {
-      MutexLock lock(&mu_);
-      stop_workers_ = true;
-    }
-    for (std::thread& t : workers_) t.join();
-    workers_.clear();
+    // Queued jobs now return at once; one still inside a collector is
+    // waited for kStopGrace, then left to finish on its own: it holds only
+    // `worker_ctx_` (which keeps the eventfd open for it).
+    if (worker_ctx_ != nullptr) worker_ctx_->Stop();
+    pool_.reset();
     if (collector_id_ != 0) endpoints_->RemoveMetricsCollector(collector_id_);
     collector_id_ = 0;
-    for (int* fd : {&listen_fd_, &epoll_fd_, &wake_fd_}) {
+    for (int* fd : {&listen_fd_, &epoll_fd_}) {
       if (*fd >= 0) close(*fd);
       *fd = -1;
     }
+    if (worker_ctx_ != nullptr) {
+      worker_ctx_.reset();  // closes the eventfd unless a job still runs
+    } else if (wake_fd_ >= 0) {
+      close(wake_fd_);  // Start() failed before handing it over
+    }
+    wake_fd_ = -1;
   }
 
   ProbeServerStats Stats() const {
@@ -325,6 +514,15 @@ class ProbeServer::Loop {
     s.timed_out = counters_->timed_out.load();
     s.idle_closed = counters_->idle_closed.load();
     s.rejected = counters_->rejected.load();
+    s.max_connections = max_connections_;
+    s.max_connections_per_peer = max_per_peer_;
+    s.peer_cap_evicted = counters_->decisions[kPeerCapEvictedSilent].load();
+    s.peer_cap_refused = counters_->decisions[kPeerCapRefused].load();
+    s.evicted_silent_busiest_peer =
+        counters_->decisions[kEvictedSilentBusiestPeer].load();
+    s.evicted_silent = counters_->decisions[kEvictedSilent].load();
+    s.evicted_idle = counters_->decisions[kEvictedIdle].load();
+    s.paused_full = counters_->decisions[kPausedFull].load();
     s.event_streams = streams_.load();
     s.event_streams_refused = counters_->streams_refused.load();
     s.event_streams_dropped = counters_->streams_dropped.load();
@@ -338,12 +536,20 @@ class ProbeServer::Loop {
     int fd = -1;
     uint64_t id = 0;
     std::string remote;
+    // Received at least one byte.
+    bool sent = false;
+    // An interim "100 Continue" was sent for the request being read.
+    bool continue_sent = false;
+    absl::Time opened;
     std::string in;
     std::string out;
     size_t out_pos = 0;
     // A /metrics request is on the worker pool.
     bool processing = false;
     bool close_after_write = false;
+    // The answer being written refuses the request (4xx/5xx from the
+    // parser, 408): the client may still be sending, so the close lingers.
+    bool error_close = false;
     // The client shut its side down (read EOF).
     bool peer_closed = false;
     // Between requests on a keep-alive connection.
@@ -360,15 +566,12 @@ class ProbeServer::Loop {
     absl::Time last_activity;
     uint32_t events = 0;
   };
-  struct Job {
-    uint64_t id;
-    HttpRequest request;
-    bool keep_alive;
-  };
-  struct Done {
-    uint64_t id;
-    std::string bytes;
-    bool keep_alive;
+  // Connections from one address.
+  struct Peer {
+    int count = 0;
+    // Ids of its connections in accept order, among them every one that has
+    // not sent a byte yet (others and closed ones are skipped lazily).
+    std::deque<uint64_t> silent;
   };
 
   // For the listener and the wake eventfd.
@@ -434,8 +637,18 @@ class ProbeServer::Loop {
     return it == conns_.end() ? nullptr : it->second.get();
   }
 
+  // Admission: a peer holds at most max_per_peer_ connections (a new one
+  // over it replaces that peer's oldest silent one, or is refused), which
+  // keeps max_connections_ - max_per_peer_ slots for everyone else; at
+  // max_connections_ the victim is chosen by FindVictim(), and with none
+  // accepting pauses (the kernel's backlog holds new connections).
   void AcceptAll() {
-    while (true) {
+    for (int accepted = 0; accepted < kAcceptBatch; ++accepted) {
+      if (static_cast<int>(conns_.size()) >= max_connections_ &&
+          FindVictim().id == 0) {
+        PauseAccepting(/*full=*/true);
+        return;
+      }
       sockaddr_storage ss{};
       socklen_t len = sizeof(ss);
       const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len,
@@ -445,17 +658,27 @@ class ProbeServer::Loop {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
             errno == ENOMEM) {
           if (EvictOne()) continue;
-          PauseAccepting();
+          PauseAccepting(/*full=*/false);
         }
         return;
       }
-      if (static_cast<int>(conns_.size()) >= options_.max_connections &&
-          !EvictOne()) {
-        counters_->rejected.fetch_add(1);
-        close(fd);
-        continue;
+      std::string remote = PeerAddress(ss);
+      // Evictions may erase peers: no Peer reference is held across them.
+      auto it = peers_.find(remote);
+      if (it != peers_.end() && it->second.count >= max_per_peer_) {
+        if (EvictOldestSilent(it->second)) {
+          counters_->decisions[kPeerCapEvictedSilent].fetch_add(1);
+        } else {
+          counters_->decisions[kPeerCapRefused].fetch_add(1);
+          counters_->rejected.fetch_add(1);
+          CloseWithReset(fd);
+          continue;
+        }
+      } else if (static_cast<int>(conns_.size()) >= max_connections_) {
+        // FindVictim() found one above; nothing ran in between.
+        EvictOne();
       }
-      Add(fd, PeerAddress(ss));
+      Add(fd, std::move(remote));
     }
   }
 
@@ -466,6 +689,7 @@ class ProbeServer::Loop {
     c->fd = fd;
     c->id = next_id_++;
     c->remote = std::move(remote);
+    c->opened = now_;
     c->last_activity = now_;
     c->deadline = c->last_activity + options_.request_timeout;
     epoll_event ev{};
@@ -476,34 +700,120 @@ class ProbeServer::Loop {
       return;
     }
     c->events = kReadEvents;
+    Peer& peer = peers_[c->remote];
     counters_->accepted.fetch_add(1);
     counters_->open.fetch_add(1);
+    ++peer.count;
+    ++silent_;
+    if (peer.silent.size() > 2 * static_cast<size_t>(peer.count) + 8) {
+      // Drop the ids of closed connections and of ones that sent bytes.
+      std::deque<uint64_t> kept;
+      for (const uint64_t id : peer.silent) {
+        const Connection* s = Find(id);
+        if (s != nullptr && !s->sent) kept.push_back(id);
+      }
+      peer.silent.swap(kept);
+    }
+    peer.silent.push_back(c->id);
     conns_.emplace(c->id, std::move(c));
   }
 
-  // Closes the least recently active connection not waiting on a worker.
-  bool EvictOne() {
-    Connection* victim = nullptr;
-    for (const auto& [id, c] : conns_) {
-      if (c->processing) continue;
-      // Least recently active; among equals, the oldest connection.
-      if (victim == nullptr || c->last_activity < victim->last_activity ||
-          (c->last_activity == victim->last_activity && c->id < victim->id)) {
-        victim = c.get();
-      }
+  // The oldest connection of `peer` that never sent a byte, or nullptr.
+  // Pops the ids in front of it that no longer qualify.
+  Connection* OldestSilent(Peer& peer) {
+    while (!peer.silent.empty()) {
+      Connection* c = Find(peer.silent.front());
+      if (c != nullptr && !c->sent) return c;
+      peer.silent.pop_front();
     }
-    if (victim == nullptr) return false;
+    return nullptr;
+  }
+
+  // Closes `peer`'s oldest connection that has been silent since it opened
+  // kEvictionGrace ago or more.
+  bool EvictOldestSilent(Peer& peer) {
+    Connection* c = OldestSilent(peer);
+    if (c == nullptr || c->opened > now_ - kEvictionGrace) return false;
     counters_->evicted.fetch_add(1);
-    Close(victim->id);
+    Close(c->id, /*reset=*/true);
     return true;
   }
 
-  void PauseAccepting() {
+  // Closes `fd` with a reset: nothing was said on it, and the kernel keeps
+  // no state for it (no FIN handshake, no TIME_WAIT).
+  static void CloseWithReset(int fd) {
+    const linger l{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    close(fd);
+  }
+
+  struct Victim {
+    uint64_t id = 0;  // 0: none
+    Decision decision = kEvictedIdle;
+  };
+
+  // What to close to admit a connection at max_connections_, in order: a
+  // connection that never sent a byte in the kEvictionGrace since it
+  // opened, from the peer holding the most connections (its oldest), then
+  // from the next busiest peer...; else the longest idle keep-alive or
+  // closing connection quiet for kEvictionGrace. Never a connection with a
+  // request in progress, being answered, waiting for a worker or streaming,
+  // nor one just opened (its request may be on its way).
+  Victim FindVictim() {
+    const absl::Time quiet_since = now_ - kEvictionGrace;
+    int most = 0;
+    for (const auto& [addr, peer] : peers_) most = std::max(most, peer.count);
+    const Connection* silent = nullptr;
+    int silent_peer_count = 0;
+    if (silent_ > 0) {
+      for (auto& [addr, peer] : peers_) {
+        if (peer.count < silent_peer_count) continue;
+        const Connection* c = OldestSilent(peer);
+        if (c == nullptr || c->opened > quiet_since) continue;
+        if (silent == nullptr || peer.count > silent_peer_count ||
+            c->opened < silent->opened) {
+          silent = c;
+          silent_peer_count = peer.count;
+        }
+      }
+    }
+    if (silent != nullptr) {
+      return {silent->id, silent_peer_count == most ? kEvictedSilentBusiestPeer
+                                                    : kEvictedSilent};
+    }
+    Connection* idle = nullptr;
+    for (const auto& [id, c] : conns_) {
+      const bool quiet = c->lingering || (c->idle && !c->processing &&
+                                          !c->streaming && c->out.empty());
+      if (quiet && c->last_activity <= quiet_since &&
+          (idle == nullptr || c->last_activity < idle->last_activity)) {
+        idle = c.get();
+      }
+    }
+    if (idle != nullptr) return {idle->id, kEvictedIdle};
+    return {};
+  }
+
+  bool EvictOne() {
+    const Victim v = FindVictim();
+    if (v.id == 0) return false;
+    counters_->decisions[v.decision].fetch_add(1);
+    counters_->evicted.fetch_add(1);
+    Close(v.id, /*reset=*/v.decision != kEvictedIdle);
+    return true;
+  }
+
+  // Stops accepting until a connection closes (`full`) or for a while.
+  void PauseAccepting(bool full) {
+    if (accept_paused_) return;
+    counters_->decisions[full ? kPausedFull : kPausedNoDescriptors].fetch_add(
+        1);
     epoll_event ev{};
     ev.data.u64 = kListenTag;
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
     accept_paused_ = true;
-    accept_resume_ = now_ + kAcceptPause;
+    accept_paused_full_ = full;
+    accept_resume_ = now_ + (full ? kFullPause : kAcceptPause);
   }
 
   void ResumeAccepting() {
@@ -512,16 +822,29 @@ class ProbeServer::Loop {
     ev.data.u64 = kListenTag;
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
     accept_paused_ = false;
+    accept_paused_full_ = false;
   }
 
-  void Close(uint64_t id) {
+  // `reset`: for a connection that never sent a byte (see CloseWithReset).
+  void Close(uint64_t id, bool reset = false) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
-    close(it->second->fd);
+    if (reset) {
+      CloseWithReset(it->second->fd);
+    } else {
+      close(it->second->fd);
+    }
     if (it->second->streaming) --streams_;
+    if (!it->second->sent) --silent_;
+    if (auto p = peers_.find(it->second->remote);
+        p != peers_.end() && --p->second.count == 0) {
+      peers_.erase(p);
+    }
     conns_.erase(it);
     counters_->open.fetch_sub(1);
+    // A slot is free: let the backlog in.
+    if (accept_paused_full_) ResumeAccepting();
   }
 
   void OnEvent(Connection& c, uint32_t events) {
@@ -563,6 +886,10 @@ class ProbeServer::Loop {
       if (n > 0) {
         c.in.append(buf, static_cast<size_t>(n));
         c.last_activity = now_;
+        if (!c.sent) {
+          c.sent = true;
+          --silent_;
+        }
         if (c.idle) {
           c.idle = false;
           c.deadline = c.last_activity + options_.request_timeout;
@@ -611,12 +938,26 @@ class ProbeServer::Loop {
             Close(c.id);
             return false;
           }
+          if (p.expect_continue && !c.continue_sent) {
+            // The client waits for this before sending the body. Not an
+            // answer: the request's own deadline still runs.
+            c.continue_sent = true;
+            const absl::Time deadline = c.deadline;
+            c.out.append(internal::kContinueResponse.data(),
+                         internal::kContinueResponse.size());
+            c.close_after_write = false;
+            if (!WriteSome(c)) return false;
+            c.deadline =
+                c.out.empty() ? deadline : now_ + options_.write_timeout;
+            return true;
+          }
           if (c.in.size() < input_cap_) return true;
           p.error_status = 400;
           p.error_message = "request too large";
           [[fallthrough]];
         case internal::ParseResult::State::kError:
           c.in.clear();
+          c.error_close = true;
           if (!Respond(c,
                        Serialize(HttpResponse::Text(p.error_status,
                                                     p.error_message + "\n"),
@@ -627,6 +968,7 @@ class ProbeServer::Loop {
           break;
         case internal::ParseResult::State::kComplete:
           c.in.erase(0, p.consumed);
+          c.continue_sent = false;
           p.request.remote_address = c.remote;
           if (!Dispatch(c, std::move(p.request),
                         p.keep_alive && !c.peer_closed)) {
@@ -649,10 +991,10 @@ class ProbeServer::Loop {
     if (IsWorkerPath(request.path)) {
       c.processing = true;
       c.deadline = absl::InfiniteFuture();
-      {
-        MutexLock lock(&mu_);
-        jobs_.push_back(Job{c.id, std::move(request), keep_alive});
-      }
+      pool_->Submit([ctx = worker_ctx_, id = c.id, request = std::move(request),
+                     keep_alive]() mutable {
+        WorkerContext::Run(ctx, id, std::move(request), keep_alive);
+      });
       return true;
     }
     return AnswerProbe(c, std::move(request), keep_alive);
@@ -868,7 +1210,11 @@ class ProbeServer::Loop {
       return true;
     }
     if (c.close_after_write) {
-      if (c.peer_closed) {
+      // The client asked to close (or is gone) and sent nothing more: a
+      // plain close loses nothing (unread input is what would turn it into
+      // a reset), and saves the shutdown, the wait for the client's FIN and
+      // three more system calls per connection.
+      if (c.peer_closed || (c.in.empty() && !c.error_close)) {
         Close(c.id);
         return false;
       }
@@ -904,11 +1250,11 @@ class ProbeServer::Loop {
     c.events = want;
   }
 
-  void DrainCompletions() ABSL_LOCKS_EXCLUDED(mu_) {
+  void DrainCompletions() {
     std::deque<Done> done;
     {
-      MutexLock lock(&mu_);
-      done.swap(done_);
+      MutexLock lock(&worker_ctx_->mu);
+      done.swap(worker_ctx_->done);
     }
     for (Done& d : done) {
       Connection* c = Find(d.id);
@@ -946,6 +1292,7 @@ class ProbeServer::Loop {
       } else {
         counters_->timed_out.fetch_add(1);
         c->in.clear();
+        c->error_close = true;
         if (Respond(*c,
                     Serialize(HttpResponse::Text(408, "request timeout\n"),
                               false, false),
@@ -966,39 +1313,13 @@ class ProbeServer::Loop {
   // The answer from `snap`, or from the registry's latest snapshot when
   // null.
   HttpResponse Render(HttpRequest request, const Snapshot* snap) const {
-    std::optional<std::string> rel =
-        StripPathPrefix(request.path, options_.path_prefix);
-    if (!rel) return HttpResponse::Text(404, "not found\n");
-    request.path = *std::move(rel);
-    return snap != nullptr ? endpoints_->Handle(request, *snap)
-                           : endpoints_->Handle(request);
+    return RenderRequest(endpoints_, options_.path_prefix, std::move(request),
+                         snap);
   }
 
   std::string Serialize(const HttpResponse& r, bool head,
                         bool keep_alive) const {
-    counters_->CountResponse(r.status);
-    return internal::SerializeResponse(r, head, keep_alive);
-  }
-
-  void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_) {
-    while (true) {
-      Job job;
-      {
-        MutexLock lock(&mu_);
-        mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return stop_workers_ || !jobs_.empty();
-        });
-        if (stop_workers_) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      std::string bytes = Answer(std::move(job.request), job.keep_alive);
-      {
-        MutexLock lock(&mu_);
-        done_.push_back(Done{job.id, std::move(bytes), job.keep_alive});
-      }
-      Wake();
-    }
+    return SerializeCounted(*counters_, r, head, keep_alive);
   }
 
   HealthEndpoints* const endpoints_;
@@ -1012,10 +1333,18 @@ class ProbeServer::Loop {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::shared_ptr<Counters> counters_;
+  const int max_connections_;
+  const int max_per_peer_;
   uint64_t collector_id_ = 0;
+  std::shared_ptr<WorkerContext> worker_ctx_;
+  std::unique_ptr<vigil::internal::WorkerPool> pool_;
 
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  // By remote address. Node-based: references stay valid across inserts.
+  std::unordered_map<std::string, Peer> peers_;
+  // Open connections that have not sent a byte.
+  int silent_ = 0;
   struct CachedAnswer {
     int status;
     std::string bytes;
@@ -1029,6 +1358,7 @@ class ProbeServer::Loop {
   // Open event streams (written by the loop, read by Stats()).
   std::atomic<int> streams_{0};
   bool accept_paused_ = false;
+  bool accept_paused_full_ = false;
   absl::Time accept_resume_;
   // The clock read once per loop iteration: every deadline set while
   // handling one batch of events counts from when the batch arrived.
@@ -1036,11 +1366,7 @@ class ProbeServer::Loop {
 
   Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  bool stop_workers_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
-  std::deque<Done> done_ ABSL_GUARDED_BY(mu_);
 
-  std::vector<std::thread> workers_;
   std::thread loop_thread_;
 };
 
@@ -1069,6 +1395,8 @@ ProbeServer::~ProbeServer() { Stop(); }
 void ProbeServer::Stop() { loop_->Stop(); }
 
 ProbeServerStats ProbeServer::stats() const { return loop_->Stats(); }
+
+int ProbeServer::AbandonedRequests() { return g_abandoned_requests.load(); }
 
 }  // namespace http
 }  // namespace vigil

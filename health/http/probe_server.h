@@ -16,9 +16,9 @@
 //     publishes a new snapshot (at most 64 answers, 1 MiB); /metrics,
 //     which runs metrics collectors (user code), runs on a small worker pool
 //     so a slow collector cannot delay a probe;
-//   - at most `max_connections` connections are kept: a new connection over
-//     the limit closes the least recently active one, so a flood of idle or
-//     slow connections cannot lock probes out, nor exhaust descriptors;
+//   - connections are admitted so that neither a crowd nor one peer can
+//     lock probes out (see "Admission" below), and descriptors are never
+//     exhausted;
 //   - requests are bounded (request line, header bytes and count, body) and
 //     timed (a request must arrive within `request_timeout` of its first
 //     byte, keep-alive connections idle out after `idle_timeout`); over-limit
@@ -33,6 +33,38 @@
 //   if (!server.ok()) ...            // e.g. port in use
 //   ... (*server)->port() ...
 //   server->reset();                 // or let it go out of scope: stops
+//
+// Admission. At most `max_connections` connections are open at once, and
+// at most `max_connections_per_peer` from one remote address:
+//   - a new connection from a peer at its cap closes that peer's oldest
+//     connection that has not sent a byte in the 1 s since it opened, or,
+//     if it has none, is itself closed at once (a refusal): one peer,
+//     however many connections it opens and holds, leaves max_connections
+//     - max_connections_per_peer slots (1/8 by default) to all the others;
+//   - at max_connections, to admit a new connection the server closes the
+//     oldest connection silent for 1 s since it opened of the peer holding
+//     the most connections (or of the next busiest that has one), else the
+//     longest idle keep-alive connection idle for 1 s. A connection with a
+//     request in progress, being answered or streaming, one active in the
+//     last second, or one opened less than 1 s ago, is never closed to
+//     make room; with nothing to close the server stops accepting, and new
+//     connections wait in the kernel's listen backlog (SOMAXCONN) until one
+//     closes.
+// Each decision is counted on /metrics
+// (vigil_probe_server_admission_decisions_total{decision=...}).
+// Measured (probe_server_test ConnectFloodFromOnePeerDoesNotFailDelayedProbes):
+// while 127.0.0.2 opens and holds new connections at thousands per second,
+// a prober on 127.0.0.1 that sends its request 300 ms after connecting is
+// answered. The peer is its IP address: a flood from the same address as
+// the prober (or from behind the same NAT or proxy) cannot be told apart
+// from it, and the prober's connections may be the ones closed.
+//
+// Memory: a connection costs about 300 bytes of state plus its buffers,
+// which keep their size between requests: about the largest request read
+// (at most max_request_line_bytes + max_header_bytes + max_body_bytes +
+// 1 KiB, about 29 KiB by default) and the largest answer written; a probe
+// connection holds well under 2 KiB. The kernel's socket buffers come on
+// top (allocated as data is queued).
 //
 // Thread safety: all methods may be called from any thread.
 
@@ -62,12 +94,19 @@ struct ProbeServerOptions {
   // Served paths are prefixed with this: "" (default) or e.g. "/internal"
   // (then /internal/readyz). Any other path answers 404.
   std::string path_prefix;
-  // Threads running /metrics (collectors). Probes are answered on the
-  // server's event-loop thread and never wait for these. >= 1.
+  // Most threads running /metrics and the status page (user collectors);
+  // they are started as needed. Probes are answered on the server's
+  // event-loop thread and never wait for these. >= 1.
   int worker_threads = 2;
-  // Connections kept open at once; over it, the least recently active
-  // connection is closed to admit a new one. >= 1.
-  int max_connections = 128;
+  // Connections open at once (see "Admission"). 0 (default): half the
+  // process's soft RLIMIT_NOFILE when the server starts, within [128,
+  // 32768] (512 with the common limit of 1024); read it back in
+  // ProbeServerStats::max_connections.
+  int max_connections = 0;
+  // Connections open at once from one remote address, at most
+  // max_connections. 0 (default): max_connections minus an eighth (kept
+  // for other peers).
+  int max_connections_per_peer = 0;
   // A request must be complete this long after its first byte (or after the
   // connection opened, for the first request): slow clients get 408.
   absl::Duration request_timeout = absl::Seconds(5);
@@ -101,15 +140,28 @@ struct ProbeServerOptions {
 struct ProbeServerStats {
   int64_t open_connections = 0;
   uint64_t accepted = 0;
-  // Closed to admit a new connection at max_connections.
+  // Closed to admit a new connection (all eviction decisions below).
   uint64_t evicted = 0;
   // Closed by request_timeout or write_timeout.
   uint64_t timed_out = 0;
   // Idle keep-alive connections closed by idle_timeout.
   uint64_t idle_closed = 0;
-  // Refused at max_connections because no open connection could be closed
-  // (all were waiting for a /metrics answer).
+  // New connections closed at once: their peer was at
+  // max_connections_per_peer with no silent connection to close.
   uint64_t rejected = 0;
+  // The limits in force (max_connections resolved when it was 0).
+  int max_connections = 0;
+  int max_connections_per_peer = 0;
+  // Admission decisions (see "Admission"): closed a silent connection of a
+  // peer at its cap / refused a peer at its cap; at max_connections, closed
+  // a silent connection of the busiest peer / of another peer / an idle
+  // one; paused accepting.
+  uint64_t peer_cap_evicted = 0;
+  uint64_t peer_cap_refused = 0;
+  uint64_t evicted_silent_busiest_peer = 0;
+  uint64_t evicted_silent = 0;
+  uint64_t evicted_idle = 0;
+  uint64_t paused_full = 0;
   // Event streams open now; refused at max_event_streams; dropped for
   // falling behind.
   int64_t event_streams = 0;
@@ -121,7 +173,8 @@ struct ProbeServerStats {
 
 class ProbeServer {
  public:
-  // Binds, listens and starts the server's threads. `endpoints` is not
+  // Binds, listens and starts the server's event-loop thread (workers are
+  // started on first use). `endpoints` is not
   // owned and must outlive the server. Errors: InvalidArgument naming a bad
   // option (e.g. "address: ..."), Unavailable when the address cannot be
   // bound (in use, not local).
@@ -135,9 +188,19 @@ class ProbeServer {
   ProbeServer& operator=(const ProbeServer&) = delete;
 
   // Closes the listening socket and every connection, and joins the
-  // server's threads. A /metrics request in progress finishes first.
-  // Idempotent.
+  // server's threads. Returns within about 1 s: a /metrics or status page
+  // request still inside a collector (user code) is waited for at most
+  // 900 ms, then its thread is left running detached and exits when the
+  // collector returns; it references only state it shares ownership of,
+  // and the endpoints (which must then outlive it: see
+  // AbandonedRequests()). Queued requests are dropped. Idempotent.
   void Stop();
+
+  // Requests (of every ProbeServer in the process) still running in user
+  // code after their server stopped. The HealthEndpoints they use must
+  // stay alive until they return; a test destroying its endpoints after a
+  // blocked collector waits for 0.
+  static int AbandonedRequests();
 
   // The bound port (the chosen one when options.port was 0).
   int port() const { return port_; }

@@ -3,12 +3,18 @@
 
 #include "health/http/probe_server.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -128,8 +134,11 @@ TEST_F(ProbeServerTest, StartErrors) {
   o.worker_threads = 0;
   invalid(o, "worker_threads");
   o = {};
-  o.max_connections = 0;
+  o.max_connections = -1;
   invalid(o, "max_connections");
+  o = {};
+  o.max_connections_per_peer = -1;
+  invalid(o, "max_connections_per_peer");
   o = {};
   o.path_prefix = "/x/";
   invalid(o, "path_prefix");
@@ -192,10 +201,8 @@ TEST_F(ProbeServerTest, BadInputGets4xxAndOthersKeepBeingServed) {
        "POST /livez HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n" +
            std::string(1024, 'b'),
        413},
-      {"chunked body",
-       "POST /livez HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello"
-       "\r\n0\r\n\r\n",
-       411},
+      {"gzip transfer coding",
+       "POST /livez HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nxx", 501},
       {"malformed request line", "HELLO\r\n\r\n", 400},
       {"malformed header", "GET /livez HTTP/1.1\r\nno colon here\r\n\r\n", 400},
       {"bad escape", "GET /livez%G1 HTTP/1.1\r\n\r\n", 400},
@@ -476,31 +483,454 @@ TEST_F(ProbeServerTest, ManyIdleSlowAndHalfOpenConnectionsDoNotDelayProbes) {
   EXPECT_GE(server_->stats().open_connections, 150);
 }
 
-TEST_F(ProbeServerTest, ConnectionCapClosesTheLeastRecentlyActive) {
+// One peer over max_connections_per_peer: its new connections are refused
+// while its silent ones are fresh, then replace its oldest silent one.
+TEST_F(ProbeServerTest, PeerCapRefusesThenClosesItsOldestSilentConnection) {
   ProbeServerOptions o;
-  o.max_connections = 8;
+  o.clock = &server_clock_;
+  o.max_connections = 8;  // per peer: 7
   Start(o);
   std::vector<RawConnection> held;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 7; ++i) {
     held.emplace_back(port());
     ASSERT_TRUE(held.back().ok());
   }
+  ASSERT_TRUE(testing::WaitFor([&] { return server_->stats().accepted == 7; }));
+  // All 7 opened just now: the 8th is refused, none is closed.
+  RawConnection refused(port());
+  bool eof = false;
+  refused.ReadUntilClosed(absl::Seconds(10), &eof);
+  EXPECT_TRUE(eof);
+  ProbeServerStats s = server_->stats();
+  EXPECT_EQ(s.max_connections_per_peer, 7);
+  EXPECT_EQ(s.peer_cap_refused, 1u);
+  EXPECT_EQ(s.evicted, 0u);
+  // One of them sends a request and stays idle on keep-alive.
+  RawConnection& active = held.back();
+  ASSERT_TRUE(active.Send("GET /livez HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(active.ReadResponse());
+  // Past the grace, a new connection (a probe) closes the oldest silent one.
+  server_clock_.Advance(absl::Seconds(2));
   ExpectProbeOk();
-  ASSERT_TRUE(testing::WaitFor([&] { return server_->stats().accepted >= 41; },
-                               absl::Seconds(10)));
+  s = server_->stats();
+  EXPECT_EQ(s.peer_cap_evicted, 1u);
+  EXPECT_EQ(s.evicted, 1u);
+  EXPECT_LE(s.open_connections, 7);
+  held.front().ReadUntilClosed(absl::Seconds(10), &eof);
+  EXPECT_TRUE(eof);
+  // The connection that had sent a request was not a candidate.
+  ASSERT_TRUE(active.Send("GET /livez HTTP/1.1\r\n\r\n"));
+  std::optional<RawResponse> r = active.ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// At max_connections, the busiest peer's silent connections go first: a
+// connection from another peer is admitted by closing one of them.
+TEST_F(ProbeServerTest, AtTheLimitTheBusiestPeersSilentConnectionGoes) {
+  const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  src.sin_addr.s_addr = inet_addr("127.0.0.2");
+  const bool have_second_address =
+      bind(probe, reinterpret_cast<sockaddr*>(&src), sizeof(src)) == 0;
+  close(probe);
+  VIGIL_REQUIRE_OR_SKIP(have_second_address, "cannot bind 127.0.0.2 on lo");
+  ProbeServerOptions o;
+  o.clock = &server_clock_;
+  o.max_connections = 6;
+  o.max_connections_per_peer = 6;
+  Start(o);
+  std::vector<RawConnection> held;
+  for (int i = 0; i < 6; ++i) held.emplace_back(port());
+  ASSERT_TRUE(testing::WaitFor([&] { return server_->stats().accepted == 6; }));
+  server_clock_.Advance(absl::Seconds(2));
+  // A client on 127.0.0.2.
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(static_cast<uint16_t>(port()));
+  dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 0);
+  const std::string req = "GET /readyz HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(req.size()));
+  char buf[512];
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  close(fd);
+  ASSERT_GT(n, 0);
+  EXPECT_THAT(std::string(buf, static_cast<size_t>(n)),
+              HasSubstr("HTTP/1.1 200"));
   const ProbeServerStats s = server_->stats();
-  EXPECT_LE(s.open_connections, 8);
-  EXPECT_GE(s.evicted, 33u);
-  // The oldest ones were the ones closed.
+  EXPECT_EQ(s.evicted_silent_busiest_peer, 1u);
   bool eof = false;
   held.front().ReadUntilClosed(absl::Seconds(10), &eof);
   EXPECT_TRUE(eof);
-  // A newer idle connection is still usable.
-  RawConnection& recent = held.back();
-  ASSERT_TRUE(recent.Send("GET /livez HTTP/1.1\r\n\r\n"));
-  std::optional<RawResponse> r = recent.ReadResponse();
+}
+
+TEST_F(ProbeServerTest, DefaultLimitsFollowTheDescriptorLimit) {
+  rlimit rl{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  Start();
+  const ProbeServerStats s = server_->stats();
+  const rlim_t half = rl.rlim_cur == RLIM_INFINITY ? 32768 : rl.rlim_cur / 2;
+  EXPECT_EQ(s.max_connections,
+            static_cast<int>(std::clamp<rlim_t>(half, 128, 32768)));
+  EXPECT_EQ(s.max_connections_per_peer,
+            s.max_connections - s.max_connections / 8);
+}
+
+// More keep-alive clients than max_connections, each sending requests
+// back to back: none is evicted (each is active), the others wait in the
+// kernel's backlog until a slot frees, and every request is answered. The
+// server's clock is a FakeClock that does not move, so no connection is
+// ever "quiet for 1 s" however slowly the machine runs the clients.
+TEST_F(ProbeServerTest, CrowdOverTheLimitIsAllAnswered) {
+  ProbeServerOptions o;
+  o.clock = &server_clock_;
+  o.max_connections = 8;
+  o.max_connections_per_peer = 8;
+  Start(o);
+  constexpr int kClients = 24;
+  constexpr int kRequests = 30;
+  std::atomic<int> answered{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&] {
+      RawConnection c(port());
+      if (!c.ok()) {
+        failed.fetch_add(kRequests);
+        return;
+      }
+      for (int r = 0; r < kRequests; ++r) {
+        std::optional<RawResponse> resp;
+        if (c.Send("GET /readyz HTTP/1.1\r\n\r\n")) {
+          resp = c.ReadResponse(absl::Seconds(30));
+        }
+        if (resp && resp->status == 200) {
+          answered.fetch_add(1);
+        } else {
+          failed.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(answered.load(), kClients * kRequests);
+  const ProbeServerStats s = server_->stats();
+  EXPECT_EQ(s.evicted, 0u);
+  EXPECT_EQ(s.rejected, 0u);
+  EXPECT_EQ(s.accepted, static_cast<uint64_t>(kClients));
+  // The crowd did reach the limit (else this proved nothing).
+  EXPECT_GE(s.paused_full, 1u);
+}
+
+// A connection from `source` (an address on lo) to 127.0.0.1:port, not
+// waiting for the handshake; closing it sends a reset. -1 on error.
+int FloodConnect(in_addr_t source, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  // The kernel picks the source port at connect() by the whole 4-tuple.
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+  linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  src.sin_addr.s_addr = source;
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(static_cast<uint16_t>(port));
+  dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0 ||
+      (connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) != 0 &&
+       errno != EINPROGRESS)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Issue 14's connect flood: one peer (127.0.0.2) opens new connections as
+// fast as it can and holds them without sending; probers on 127.0.0.1 that
+// send their request up to 300 ms after connecting are all answered (the
+// target is within 1 s; see the read below). Bounded: the flood stops when the
+// probers are done (at most 60 s).
+TEST_F(ProbeServerTest, ConnectFloodFromOnePeerDoesNotFailDelayedProbes) {
+  {
+    const int probe = FloodConnect(inet_addr("127.0.0.2"), 1);
+    VIGIL_REQUIRE_OR_SKIP(probe >= 0, "cannot bind 127.0.0.2 on lo");
+    close(probe);
+  }
+  // The flood holds up to kHeld connections client-side, the server as
+  // many; raise the descriptor limit to fit both.
+  constexpr int kHeld = 3000;
+  rlimit rl{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_cur < 16384) {
+    rl.rlim_cur = std::min<rlim_t>(16384, rl.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ProbeServerOptions o;
+  o.max_connections = 1024;  // per peer: 896
+  o.worker_threads = 1;
+  Start(o);
+  const in_addr_t flood_source = inet_addr("127.0.0.2");
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> opened{0};
+  std::atomic<uint64_t> connect_errors{0};
+  std::atomic<int64_t> flood_elapsed_us{0};
+  auto flood_loop = [&] {
+    const absl::Time start = absl::Now();
+    const absl::Time limit = start + absl::Seconds(60);
+    std::deque<int> held;
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (int i = 0; i < 64; ++i) {
+        const int fd = FloodConnect(flood_source, port());
+        if (fd < 0) {
+          connect_errors.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        opened.fetch_add(1, std::memory_order_relaxed);
+        held.push_back(fd);
+        if (held.size() > static_cast<size_t>(kHeld)) {
+          close(held.front());
+          held.pop_front();
+        }
+      }
+      if (absl::Now() > limit) break;
+    }
+    flood_elapsed_us.store(absl::ToInt64Microseconds(absl::Now() - start));
+    for (const int fd : held) close(fd);
+  };
+  // One thread, as fast as it goes (two outran the server's share of this
+  // 2-core machine under load: connections then queue in the kernel's
+  // backlog for everyone alike, probers included).
+  std::thread flood(flood_loop);
+  // Let the flood reach its peer cap first.
+  if (!testing::WaitFor(
+          [&] {
+            const ProbeServerStats s = server_->stats();
+            return s.peer_cap_evicted + s.peer_cap_refused > 0;
+          },
+          absl::Seconds(30))) {
+    stop = true;
+    flood.join();
+    FAIL() << "the flood never reached its per-peer cap";
+  }
+  struct Outcome {
+    int delay_ms;
+    int status = 0;
+    bool answered = false;  // connected and sent; else status stays 0
+    absl::Duration waited;
+  };
+  std::vector<Outcome> outcomes;
+  for (int round = 0; round < 4; ++round) {
+    for (int delay_ms : {0, 20, 50, 100, 300}) {
+      Outcome out;
+      out.delay_ms = delay_ms;
+      outcomes.push_back(out);
+    }
+  }
+  // Two probers at a time, as kubelet's liveness and readiness probes.
+  std::atomic<size_t> next{0};
+  auto prober = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < outcomes.size();) {
+      Outcome& out = outcomes[i];
+      RawConnection c(port());
+      if (!c.ok()) continue;
+      // A slow prober: connected, then sends its request later.
+      absl::SleepFor(absl::Milliseconds(out.delay_ms));
+      const absl::Time sent = absl::Now();
+      if (!c.Send("GET /readyz HTTP/1.1\r\nHost: probe\r\n\r\n")) continue;
+      // Kubelet's timeout is 1 s; the assertion allows 5 s, a sanity bound
+      // for this loaded 2-core machine (other agents' builds) on which the
+      // test's own flood thread competes with the server for CPU. How many
+      // came within 1 s is printed. An eviction or reset fails at once.
+      std::optional<RawResponse> r = c.ReadResponse(absl::Seconds(5));
+      out.waited = absl::Now() - sent;
+      if (r) out.status = r->status;
+      out.answered = true;
+    }
+  };
+  std::thread p1(prober), p2(prober);
+  p1.join();
+  p2.join();
+  const ProbeServerStats during = server_->stats();
+  stop = true;
+  flood.join();
+  const double seconds = flood_elapsed_us.load() / 1e6;
+  const double rate = opened.load() / seconds;
+  absl::Duration worst;
+  int within_1s = 0;
+  for (const Outcome& out : outcomes) {
+    worst = std::max(worst, out.waited);
+    if (out.status == 200 && out.waited < absl::Seconds(1)) ++within_1s;
+  }
+  std::printf(
+      "connect flood from 127.0.0.2: %llu connections in %.2f s = %.0f/s "
+      "(%llu connect errors); server: %llu peer-cap evictions, %llu "
+      "refused, %d open; %zu delayed probes, %d answered within 1 s, worst "
+      "answer %s\n",
+      static_cast<unsigned long long>(opened.load()), seconds, rate,
+      static_cast<unsigned long long>(connect_errors.load()),
+      static_cast<unsigned long long>(during.peer_cap_evicted),
+      static_cast<unsigned long long>(during.peer_cap_refused),
+      static_cast<int>(during.open_connections), outcomes.size(), within_1s,
+      absl::FormatDuration(worst).c_str());
+  for (const Outcome& out : outcomes) {
+    EXPECT_EQ(out.status, 200)
+        << "prober delayed " << out.delay_ms << " ms, "
+        << (out.answered ? "sent, waited " : "could not connect or send ")
+        << out.waited;
+  }
+  // The flood pressed on the server throughout (it hit its cap).
+  EXPECT_GT(during.peer_cap_evicted + during.peer_cap_refused, 0u);
+  EXPECT_GE(during.open_connections, 800);
+}
+
+// Destroying the server returns within its bound while a collector never
+// returns; the abandoned request finishes later on its own (ASan checks it
+// touches nothing the server freed).
+TEST_F(ProbeServerTest, StopIsBoundedWhileACollectorBlocks) {
+  Notification entered;
+  Notification release;
+  std::atomic<bool> returned{false};
+  endpoints_->AddMetricsCollector([&](PrometheusWriter& w, bool) {
+    if (!entered.HasBeenNotified()) entered.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    w.Gauge("app_blocked_gauge", "Blocks.", 1);
+    returned = true;
+  });
+  ProbeServerOptions o;
+  o.worker_threads = 1;
+  Start(o);
+  RawConnection scrape(port());
+  RawConnection queued(port());
+  ASSERT_TRUE(scrape.Send("GET /metrics HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(queued.Send("GET /metrics HTTP/1.1\r\n\r\n"));
+  ExpectProbeOk();
+  const absl::Time start = absl::Now();
+  server_.reset();
+  const absl::Duration took = absl::Now() - start;
+  // Documented bound: about 1 s. A generous sanity bound on a loaded
+  // machine; the collector itself is blocked for up to 60 s.
+  EXPECT_LT(took, absl::Seconds(5)) << took;
+  EXPECT_FALSE(returned.load());
+  EXPECT_EQ(ProbeServer::AbandonedRequests(), 1);
+  bool eof = false;
+  scrape.ReadUntilClosed(absl::Seconds(10), &eof);
+  EXPECT_TRUE(eof);
+  release.Notify();
+  // The endpoints (this fixture's) must outlive the abandoned request.
+  EXPECT_TRUE(testing::WaitFor(
+      [] { return ProbeServer::AbandonedRequests() == 0; }, absl::Seconds(30)));
+  EXPECT_TRUE(returned.load());
+}
+
+TEST_F(ProbeServerTest, ChunkedRequestBodyIsReadAndDiscarded) {
+  Start();
+  RawConnection c(port());
+  ASSERT_TRUE(
+      c.Send("GET /readyz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "4\r\nabcd\r\n0\r\n\r\n"
+             "GET /livez HTTP/1.1\r\n\r\n"));
+  for (int i = 0; i < 2; ++i) {
+    std::optional<RawResponse> r = c.ReadResponse();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200) << i;
+    EXPECT_EQ(r->headers["connection"], "keep-alive");
+  }
+  std::optional<RawResponse> gzip =
+      SendRaw("GET /readyz HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
+  ASSERT_TRUE(gzip);
+  EXPECT_EQ(gzip->status, 501);
+  std::optional<RawResponse> big = SendRaw(
+      "GET /readyz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2000\r\n");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+}
+
+TEST_F(ProbeServerTest, ExpectContinueGets100ThenTheAnswer) {
+  Start();
+  RawConnection c(port());
+  ASSERT_TRUE(
+      c.Send("GET /readyz HTTP/1.1\r\nExpect: 100-continue\r\n"
+             "Content-Length: 5\r\n\r\n"));
+  std::optional<RawResponse> interim =
+      c.ReadResponse(absl::Seconds(5), /*head_request=*/true);
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.Send("hello"));
+  std::optional<RawResponse> r = c.ReadResponse();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ok\n");
+  // Once per request: a second request on the connection asks again.
+  ASSERT_TRUE(
+      c.Send("GET /livez HTTP/1.1\r\nExpect: 100-continue\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n"));
+  interim = c.ReadResponse(absl::Seconds(5), true);
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.Send("0\r\n\r\n"));
+  r = c.ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // A body over the limit is refused before it is sent; another
+  // expectation cannot be met.
+  std::optional<RawResponse> big = SendRaw(
+      "GET /readyz HTTP/1.1\r\nExpect: 100-continue\r\n"
+      "Content-Length: 100000\r\n\r\n");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  std::optional<RawResponse> other =
+      SendRaw("GET /readyz HTTP/1.1\r\nExpect: something\r\n\r\n");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 417);
+}
+
+// Pipelined requests behind a slow /metrics are answered in order once it
+// is done; meanwhile other connections are answered at once.
+TEST_F(ProbeServerTest, PipelinedRequestsStayInOrderBehindASlowMetrics) {
+  Notification entered;
+  Notification release;
+  endpoints_->AddMetricsCollector([&](PrometheusWriter& w, bool) {
+    if (!entered.HasBeenNotified()) entered.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+    w.Gauge("app_slow_gauge", "Slow to collect.", 1);
+  });
+  Start();
+  RawConnection c(port());
+  ASSERT_TRUE(
+      c.Send("GET /livez HTTP/1.1\r\n\r\n"
+             "GET /metrics HTTP/1.1\r\n\r\n"
+             "GET /readyz?format=json HTTP/1.1\r\n\r\n"
+             "HEAD /livez HTTP/1.1\r\n\r\n"));
+  std::optional<RawResponse> first = c.ReadResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body, "ok\n");
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // Other connections are not held up by the slow scrape.
+  for (int i = 0; i < 5; ++i) ExpectProbeOk();
+  release.Notify();
+  std::optional<RawResponse> metrics = c.ReadResponse(absl::Seconds(10));
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("app_slow_gauge 1\n"));
+  std::optional<RawResponse> json = c.ReadResponse();
+  ASSERT_TRUE(json);
+  EXPECT_EQ(json->headers["content-type"], "application/json");
+  std::optional<RawResponse> head = c.ReadResponse(absl::Seconds(5), true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["content-length"], "3");
 }
 
 TEST_F(ProbeServerTest, SlowRequestGets408AfterRequestTimeout) {

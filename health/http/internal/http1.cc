@@ -142,8 +142,98 @@ int64_t ContentLength(const HttpRequest& req) {
   return length;
 }
 
+bool HasHeader(const HttpRequest& req, absl::string_view name) {
+  for (const auto& [k, v] : req.headers) {
+    if (absl::EqualsIgnoreCase(k, name)) return true;
+  }
+  return false;
+}
+
+// Where a chunked body starting at `pos` ends (RFC 9112 section 7.1): its
+// chunks are skipped (their total bounded by max_body: 413), chunk
+// extensions and trailer fields are read and ignored (bounded by
+// max_header_bytes: 431).
+struct ChunkedBody {
+  bool complete = false;
+  size_t end = 0;
+  int status = 0;  // an error status, or 0
+  std::string error;
+};
+
+ChunkedBody SkipChunkedBody(absl::string_view buf, size_t pos,
+                            const Http1Limits& limits) {
+  ChunkedBody r;
+  const auto fail = [&r](int status, const char* error) {
+    r.status = status;
+    r.error = error;
+    return r;
+  };
+  const size_t meta_start = pos;
+  uint64_t total = 0;
+  absl::string_view line;
+  while (true) {
+    size_t next;
+    if (!NextLine(buf, pos, &line, &next)) {
+      if (buf.size() - pos > 1024) return fail(400, "malformed chunk size");
+      return r;
+    }
+    const absl::string_view size_text =
+        absl::StripTrailingAsciiWhitespace(line.substr(0, line.find(';')));
+    if (size_text.empty() || size_text.size() > 8) {
+      return fail(400, "malformed chunk size");
+    }
+    uint64_t size = 0;
+    for (const char c : size_text) {
+      if (!absl::ascii_isxdigit(c)) return fail(400, "malformed chunk size");
+      size = size * 16 +
+             static_cast<uint64_t>(absl::ascii_isdigit(c)
+                                       ? c - '0'
+                                       : absl::ascii_tolower(c) - 'a' + 10);
+    }
+    pos = next;
+    if (size == 0) break;
+    total += size;
+    if (total > limits.max_body) return fail(413, "request body too large");
+    if (buf.size() - pos < size + 1) return r;
+    pos += size;
+    if (buf[pos] == '\n') {
+      pos += 1;
+    } else if (buf[pos] == '\r') {
+      if (buf.size() - pos < 2) return r;
+      if (buf[pos + 1] != '\n') return fail(400, "malformed chunk");
+      pos += 2;
+    } else {
+      return fail(400, "malformed chunk");
+    }
+    if (pos - meta_start > limits.max_body + limits.max_header_bytes) {
+      return fail(431, "chunk metadata too large");
+    }
+  }
+  // Trailer fields, up to the empty line.
+  const size_t trailers_start = pos;
+  while (true) {
+    size_t next;
+    if (!NextLine(buf, pos, &line, &next)) {
+      if (buf.size() - trailers_start > limits.max_header_bytes) {
+        return fail(431, "trailer fields too large");
+      }
+      return r;
+    }
+    if (next - trailers_start > limits.max_header_bytes) {
+      return fail(431, "trailer fields too large");
+    }
+    pos = next;
+    if (line.empty()) break;
+  }
+  r.complete = true;
+  r.end = pos;
+  return r;
+}
+
 absl::string_view ReasonPhrase(int status) {
   switch (status) {
+    case 100:
+      return "Continue";
     case 200:
       return "OK";
     case 204:
@@ -164,10 +254,14 @@ absl::string_view ReasonPhrase(int status) {
       return "Content Too Large";
     case 414:
       return "URI Too Long";
+    case 417:
+      return "Expectation Failed";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     case 505:
@@ -263,19 +357,59 @@ ParseResult ParseRequest(absl::string_view buf, const Http1Limits& limits) {
         std::string(line.substr(0, colon)),
         std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
   }
-  if (!r.request.Header("Transfer-Encoding").empty()) {
-    return Error(411, "Transfer-Encoding is not accepted; send Content-Length");
-  }
-  const int64_t length = ContentLength(r.request);
-  if (length < 0) return Error(400, "malformed Content-Length");
-  if (static_cast<uint64_t>(length) > limits.max_body) {
-    return Error(413, "request body too large");
-  }
-  if (buf.size() - pos < static_cast<size_t>(length)) return ParseResult();
-  r.consumed = pos + static_cast<size_t>(length);
   r.keep_alive = minor == 1
                      ? !HeaderHasToken(r.request, "Connection", "close")
                      : HeaderHasToken(r.request, "Connection", "keep-alive");
+  // Expect: 100-continue asks for an interim answer before the body is
+  // sent; any other expectation cannot be met (RFC 9110 section 10.1.1).
+  bool expect_continue = false;
+  for (const auto& [k, v] : r.request.headers) {
+    if (!absl::EqualsIgnoreCase(k, "Expect")) continue;
+    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(v),
+                                "100-continue")) {
+      return Error(417, "only Expect: 100-continue is supported");
+    }
+    expect_continue = minor == 1;
+  }
+  size_t body_end;
+  if (HasHeader(r.request, "Transfer-Encoding")) {
+    // A length given both ways is how requests are smuggled past proxies.
+    if (HasHeader(r.request, "Content-Length")) {
+      return Error(400, "both Transfer-Encoding and Content-Length");
+    }
+    if (minor == 0) return Error(400, "Transfer-Encoding in HTTP/1.0");
+    std::string codings;
+    for (const auto& [k, v] : r.request.headers) {
+      if (!absl::EqualsIgnoreCase(k, "Transfer-Encoding")) continue;
+      if (!codings.empty()) codings += ',';
+      codings += v;
+    }
+    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(codings),
+                                "chunked")) {
+      return Error(501, "only Transfer-Encoding: chunked is implemented");
+    }
+    const ChunkedBody body = SkipChunkedBody(buf, pos, limits);
+    if (body.status != 0) return Error(body.status, body.error);
+    if (!body.complete) {
+      ParseResult more;
+      more.expect_continue = expect_continue;
+      return more;
+    }
+    body_end = body.end;
+  } else {
+    const int64_t length = ContentLength(r.request);
+    if (length < 0) return Error(400, "malformed Content-Length");
+    if (static_cast<uint64_t>(length) > limits.max_body) {
+      return Error(413, "request body too large");
+    }
+    if (buf.size() - pos < static_cast<size_t>(length)) {
+      ParseResult more;
+      more.expect_continue = expect_continue && length > 0;
+      return more;
+    }
+    body_end = pos + static_cast<size_t>(length);
+  }
+  r.consumed = body_end;
   r.state = State::kComplete;
   return r;
 }
