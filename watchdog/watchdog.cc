@@ -191,8 +191,9 @@ struct HeartbeatStep {
 // outlives whichever ends last.
 struct MonitorExit {
   Mutex mu;
-  // The monitor is calling a listener (the only place it may be abandoned).
-  bool in_listener ABSL_GUARDED_BY(mu) = false;
+  // Listeners being called (nested if one runs RunOnceForTest()): the only
+  // place the monitor may be abandoned.
+  int in_listener ABSL_GUARDED_BY(mu) = 0;
   // The Watchdog is gone: the monitor must touch nothing of it.
   bool abandoned ABSL_GUARDED_BY(mu) = false;
   // The monitor thread has finished.
@@ -465,7 +466,7 @@ Watchdog::~Watchdog() {
         // Mid-step (bounded) or in a listener (maybe forever): abandon it
         // there, never elsewhere, since a step uses this object throughout.
         exit.mu.Await([&exit]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return exit.done || exit.in_listener;
+          return exit.done || exit.in_listener > 0;
         });
         finished = exit.done;
         exit.abandoned = !finished;
@@ -789,11 +790,11 @@ bool Watchdog::Deliver(const std::vector<WatchdogEvent>& events,
       // The destructor may abandon the monitor only while it is in here.
       {
         MutexLock lock(&exit.mu);
-        exit.in_listener = true;
+        ++exit.in_listener;
       }
       l(e);
       MutexLock lock(&exit.mu);
-      exit.in_listener = false;
+      --exit.in_listener;
       if (exit.abandoned) return false;
     }
     if (e.kind == WatchdogEvent::Kind::kKill && kill == nullptr) kill = &e;
