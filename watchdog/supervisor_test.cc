@@ -329,6 +329,34 @@ TEST(SupervisorTest, SigtermToTheSupervisorStopsTheChildAndEndsCleanly) {
   EXPECT_THAT(child->Lines("CHILD pid="), SizeIs(1));
 }
 
+// Bounded shutdown of the supervisor: SIGTERM ends supervision within
+// stop_grace (plus one poll_interval) even when the child's own stop never
+// finishes (its worker is blocked forever and main joins it): the child is
+// SIGKILLed at the grace and the supervisor exits with 128 + 9.
+TEST(SupervisorTest, SigtermEndsWithinTheStopGraceWhenTheChildsStopHangs) {
+  const absl::Duration grace = absl::Seconds(1);
+  const absl::Duration poll = absl::Milliseconds(100);  // The default.
+  // Thresholds far off: only the SIGTERM ends this child.
+  auto child = Start({"--supervise", "--mode=wait", "--hang_after=300ms",
+                      "--miss=30s", "--long_miss=40s", "--kill=50s",
+                      "--hang_timeout=60s", "--stop_grace=1s"});
+  ASSERT_TRUE(child->WaitForOutput("HANG mode=wait", kWait)) << child->Output();
+  const absl::Time term = absl::Now();
+  child->Signal(SIGTERM);
+  std::optional<int> status = child->WaitForExit(kWait);
+  const absl::Duration took = absl::Now() - term;
+  ASSERT_TRUE(status.has_value()) << child->Output();
+  Report("SIGTERM -> supervisor exit, child stop hung (stop_grace 1s)", took);
+  ASSERT_TRUE(WIFEXITED(*status)) << child->Output();
+  EXPECT_EQ(WEXITSTATUS(*status), 128 + SIGKILL) << child->Output();
+  const std::string out = child->Output();
+  EXPECT_THAT(out, HasSubstr("STOPPING pid="));  // Its stop began...
+  EXPECT_THAT(out, HasSubstr("after SIGTERM; sending SIGKILL"));  // ...hung.
+  EXPECT_GE(took, grace);
+  // Generous: a loaded machine's scheduling, not a speed target.
+  EXPECT_LT(took, grace + poll + absl::Seconds(4));
+}
+
 TEST(SupervisorTest, AChildThatExitsCleanlyEndsSupervision) {
   auto child = Start({"--supervise", "--mode=exit", "--hang_after=100ms"});
   std::optional<int> status = child->WaitForExit(kWait);
