@@ -72,6 +72,11 @@
 // cgroup's CPU pressure (PSI) was high, for a large share of the silence.
 // If so the report says so and nothing is killed; the kill stage is
 // retried on the next tick.
+//
+// Shutdown is bounded: ~Watchdog returns within `shutdown_timeout` (1 s)
+// even when a listener never returns (see ~Watchdog for what stays alive).
+// For /metrics, monitoring/collectors/watchdog_metrics.h writes counters()
+// and each heartbeat's silence.
 
 #ifndef VIGIL_WATCHDOG_WATCHDOG_H_
 #define VIGIL_WATCHDOG_WATCHDOG_H_
