@@ -358,7 +358,12 @@ TEST(SupervisorTest, SigtermEndsWithinTheStopGraceWhenTheChildsStopHangs) {
 }
 
 TEST(SupervisorTest, AChildThatExitsCleanlyEndsSupervision) {
-  auto child = Start({"--supervise", "--mode=exit", "--hang_after=100ms"});
+  // Thresholds well above a second: under TSan _exit() sleeps in the
+  // sanitizer's Finalize (atexit_sleep_ms, 1 s) while the worker is silent,
+  // and a 1 s kill threshold made the supervisor restart the exiting child
+  // as hung (seen once in 10 TSan runs).
+  auto child = Start({"--supervise", "--mode=exit", "--hang_after=100ms",
+                      "--miss=3s", "--long_miss=4s", "--kill=5s"});
   std::optional<int> status = child->WaitForExit(kWait);
   ASSERT_TRUE(status.has_value()) << child->Output();
   ASSERT_TRUE(WIFEXITED(*status));
