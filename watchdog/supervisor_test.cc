@@ -130,7 +130,9 @@ TEST(SupervisorTest, ADeadlockedWorkerIsDetectedWithItsStackAndRestarted) {
   EXPECT_NE(Field(children[0], "pid"), Field(children[1], "pid"));
 
   // Detected within the deadline plus one tick (plus however late the
-  // monitor itself woke, which it reports).
+  // monitor itself woke, which it reports). The tick that first saw the
+  // last beat may have woken late too, which this event does not report:
+  // 100 ms of slack for that on a loaded machine (19 ms seen under TSan).
   const std::string hang = Line(*child, "HANG mode=deadlock");
   const std::string missed = Line(*child, "EVENT miss heartbeat=worker");
   ASSERT_FALSE(hang.empty()) << out;
@@ -141,7 +143,7 @@ TEST(SupervisorTest, ADeadlockedWorkerIsDetectedWithItsStackAndRestarted) {
       absl::Microseconds(Field(missed, "lateness_us"));
   Report("deadlock detection (hang -> miss event)", detection);
   EXPECT_GE(detection, miss);
-  EXPECT_LE(detection, miss + tick + lateness) << out;
+  EXPECT_LE(detection, miss + tick + lateness + absl::Milliseconds(100)) << out;
 
   // The stuck thread's own stack is in the log.
   EXPECT_THAT(out, HasSubstr("LONG MISS heartbeat \"worker\" (thread "));
