@@ -23,6 +23,14 @@
 // exits with the child's status (128 + signal if it was killed). SIGHUP,
 // SIGUSR1 and SIGUSR2 are forwarded without ending anything.
 //
+// Bounded shutdown: after a SIGTERM or SIGINT the parent exits within
+// `stop_grace` plus one `poll_interval` (plus `capture_timeout` if it was
+// just capturing a hung child's stacks) however the child behaves: a child
+// whose own stop never finishes (a stuck thread it joins, a check or
+// listener that never returns) is SIGKILLed at the grace, and the parent
+// exits with 128 + 9. The parent runs no checks, listeners or threads of
+// its own that could hold it up.
+//
 // Each restart leaves an incident record -- why the previous child died:
 // signal, exit code, hang of which heartbeat, the last stack its watchdog
 // captured, and every thread's stack as the supervisor saw it -- that the

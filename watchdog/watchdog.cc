@@ -79,6 +79,9 @@ absl::Status Validate(const WatchdogOptions& o) {
   if (o.stack_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("stack_timeout: must be > 0");
   }
+  if (o.shutdown_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("shutdown_timeout: must be > 0");
+  }
   const StarvationOptions& s = o.starvation;
   for (double f : {s.monitor_late_fraction, s.throttled_fraction,
                    s.cpu_pressure_fraction}) {
@@ -136,6 +139,103 @@ Thresholds EffectiveThresholds(const HeartbeatRecord& r) {
   t.long_miss = r.options.long_miss_after * scale;
   t.kill = r.options.kill_after * scale;
   return t;
+}
+
+}  // namespace
+
+namespace internal {
+
+// One heartbeat's state during one monitor step (Watchdog::tick_mu_ held).
+struct HeartbeatStep {
+  HeartbeatStep(HeartbeatRecord& record, pid_t tid, absl::Time now,
+                absl::Duration lateness, const std::string& root)
+      : r(record), tid(tid), now(now), lateness(lateness), root(root) {}
+
+  // An event about this heartbeat at this step.
+  WatchdogEvent Event(WatchdogEvent::Kind kind, absl::Duration silent,
+                      absl::Duration threshold) {
+    if (!thread_name.has_value()) {
+      thread_name = tid != 0 ? ThreadName(root, tid) : "";
+    }
+    WatchdogEvent e;
+    e.kind = kind;
+    e.heartbeat = r.name;
+    e.tid = tid;
+    e.thread_name = *thread_name;
+    if (word != 0 && label != nullptr) e.scope = label;
+    e.silent_for = silent;
+    e.threshold = threshold;
+    e.monitor_lateness = lateness;
+    e.time = now;
+    return e;
+  }
+
+  HeartbeatRecord& r;
+  const pid_t tid;  // As read under Watchdog::mu_ at the step's start.
+  const absl::Time now;
+  const absl::Duration lateness;
+  const std::string& root;
+  // Sampled from the slot.
+  uint32_t pause = 0;
+  uint64_t word = 0;
+  const char* label = nullptr;
+  bool activity = false;  // A beat, a pause change or a scope change.
+  // Derived.
+  Thresholds thresholds;
+  absl::Time reference;  // Where the silence counts from.
+  absl::Duration age = absl::ZeroDuration();
+  std::optional<std::string> thread_name;  // Read once, if needed.
+};
+
+// What the monitor thread and ~Watchdog share; owned by both, so it
+// outlives whichever ends last.
+struct MonitorExit {
+  Mutex mu;
+  // Listeners being called (nested if one runs RunOnceForTest()): the only
+  // place the monitor may be abandoned.
+  int in_listener ABSL_GUARDED_BY(mu) = 0;
+  // The Watchdog is gone: the monitor must touch nothing of it.
+  bool abandoned ABSL_GUARDED_BY(mu) = false;
+  // The monitor thread has finished.
+  bool done ABSL_GUARDED_BY(mu) = false;
+};
+
+}  // namespace internal
+
+namespace {
+
+// Samples `step.r`'s slot into `step` and follows its WatchScopes.
+void SampleSlot(internal::HeartbeatStep& step) {
+  HeartbeatRecord& r = step.r;
+  HeartbeatSlot& slot = r.slot;
+  // Clearing `touched` only when set keeps the line clean in the common
+  // idle case.
+  const bool touched = slot.touched.load(std::memory_order_relaxed) != 0 &&
+                       slot.touched.exchange(0, std::memory_order_relaxed) != 0;
+  step.pause = slot.pause_depth.load(std::memory_order_acquire);
+  step.word = slot.scope.load(std::memory_order_acquire);
+  step.label = slot.scope_label.load(std::memory_order_acquire);
+
+  const uint64_t word = step.word;
+  step.activity = step.pause != r.pause_depth;
+  if (word != r.scope_word) {
+    step.activity = true;
+    if (word == 0) {
+      r.scopes.clear();
+    } else {
+      auto it = std::find_if(r.scopes.begin(), r.scopes.end(),
+                             [word](const auto& s) { return s.first == word; });
+      if (it != r.scopes.end()) {
+        r.scopes.erase(it + 1, r.scopes.end());  // Back to an outer scope.
+      } else {
+        r.scopes.emplace_back(word, step.now);
+      }
+    }
+    r.scope_word = word;
+  }
+  r.pause_depth = step.pause;
+  // Inside a scope only the scope's own clock counts, not beats.
+  if (touched && word == 0) step.activity = true;
 }
 
 }  // namespace
@@ -322,7 +422,8 @@ WatchScope::~WatchScope() {
 Watchdog::Watchdog(WatchdogOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
-      status_(Validate(options_)) {
+      status_(Validate(options_)),
+      exit_(std::make_shared<internal::MonitorExit>()) {
   if (!status_.ok()) return;
   if (options_.kill_action == KillAction::kReExec) {
     absl::StatusOr<std::vector<std::string>> argv =
@@ -339,7 +440,12 @@ Watchdog::Watchdog(WatchdogOptions options)
     next_due_ = clock_->Now();
   }
   if (options_.start_thread) {
-    monitor_ = std::thread([this] { MonitorLoop(); });
+    // The thread owns `exit` too: it may outlive the Watchdog.
+    monitor_ = std::thread([this, exit = exit_] {
+      MonitorLoop();
+      MutexLock lock(&exit->mu);
+      exit->done = true;
+    });
   }
 }
 
@@ -348,7 +454,36 @@ Watchdog::~Watchdog() {
     MutexLock lock(&mu_);
     stop_ = true;
   }
-  if (monitor_.joinable()) monitor_.join();
+  if (monitor_.joinable()) {
+    bool finished;
+    {
+      internal::MonitorExit& exit = *exit_;
+      MutexLock lock(&exit.mu);
+      finished = exit.mu.AwaitWithDeadline(
+          [&exit]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return exit.done; },
+          absl::Now() + options_.shutdown_timeout);
+      if (!finished) {
+        // Mid-step (bounded) or in a listener (maybe forever): abandon it
+        // there, never elsewhere, since a step uses this object throughout.
+        exit.mu.Await([&exit]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return exit.done || exit.in_listener > 0;
+        });
+        finished = exit.done;
+        exit.abandoned = !finished;
+      }
+    }
+    if (finished) {
+      monitor_.join();
+    } else {
+      monitor_.detach();
+      const std::string msg =
+          absl::StrCat(kLogPrefix, "a listener did not return within ",
+                       absl::FormatDuration(options_.shutdown_timeout),
+                       " of shutdown; leaving it on its own thread\n");
+      ssize_t ignored = write(STDERR_FILENO, msg.data(), msg.size());
+      (void)ignored;
+    }
+  }
   if (publishes_) {
     // Stop being judged for silence: the monitor is gone on purpose.
     internal::LifelineBlock* block = internal::AttachedLifeline();
@@ -431,19 +566,23 @@ WatchdogCounters Watchdog::counters() const {
   return c;
 }
 
-void Watchdog::MonitorLoop() {
+bool Watchdog::MonitorLoop() {
   for (;;) {
-    const absl::Time next = Tick();
+    bool abandoned = false;
+    const absl::Time next = Tick(&abandoned);
+    if (abandoned) return false;
     MutexLock lock(&mu_);
     if (clock_->AwaitWithDeadline(
             &mu_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; },
             next)) {
-      return;
+      return true;
     }
   }
 }
 
-absl::Time Watchdog::Tick() {
+absl::Time Watchdog::Tick(bool* abandoned) {
+  // The monitor's own reference: Deliver() may find the Watchdog gone.
+  const std::shared_ptr<internal::MonitorExit> exit = exit_;
   std::vector<WatchdogEvent> events;
   std::vector<WatchdogListener> listeners;
   absl::Time next;
@@ -453,11 +592,12 @@ absl::Time Watchdog::Tick() {
   }
   // Listeners and the kill action run with no watchdog lock held, as the
   // header promises: a listener may call Statuses(), Hung() or Register().
-  Deliver(events, listeners);
+  const bool alive = Deliver(events, listeners, *exit);
+  if (abandoned != nullptr) *abandoned = !alive;
   return next;
 }
 
-absl::Time Watchdog::EvaluateLocked(std::vector<WatchdogEvent>* out,
+absl::Time Watchdog::EvaluateLocked(std::vector<WatchdogEvent>* events,
                                     std::vector<WatchdogListener>* listeners) {
   const absl::Time now = clock_->Now();
   if (!status_.ok()) {
@@ -475,190 +615,169 @@ absl::Time Watchdog::EvaluateLocked(std::vector<WatchdogEvent>* out,
     for (const auto& r : records) tids.push_back(r->tid);
   }
 
-  std::vector<WatchdogEvent>& events = *out;
   std::string lifeline_stack;  // A stack to hand to the supervisor.
   absl::Time next = now + options_.tick;
-
   for (size_t i = 0; i < records.size(); ++i) {
-    HeartbeatRecord& r = *records[i];
-    const pid_t tid = tids[i];
-    HeartbeatSlot& slot = r.slot;
-
-    // Sample the slot. Clearing `touched` only when set keeps the line
-    // clean in the common idle case.
-    const bool touched =
-        slot.touched.load(std::memory_order_relaxed) != 0 &&
-        slot.touched.exchange(0, std::memory_order_relaxed) != 0;
-    const uint32_t pause = slot.pause_depth.load(std::memory_order_acquire);
-    const uint64_t word = slot.scope.load(std::memory_order_acquire);
-    const char* const label = slot.scope_label.load(std::memory_order_acquire);
-
-    bool activity = pause != r.pause_depth;
-    if (word != r.scope_word) {
-      activity = true;
-      if (word == 0) {
-        r.scopes.clear();
-      } else {
-        auto it =
-            std::find_if(r.scopes.begin(), r.scopes.end(),
-                         [word](const auto& s) { return s.first == word; });
-        if (it != r.scopes.end()) {
-          r.scopes.erase(it + 1, r.scopes.end());  // Back to an outer scope.
-        } else {
-          r.scopes.emplace_back(word, now);
-        }
-      }
-      r.scope_word = word;
-    }
-    r.pause_depth = pause;
-    // Inside a scope only the scope's own clock counts, not beats.
-    if (touched && word == 0) activity = true;
-
-    std::optional<std::string> thread_name;  // Read once, if needed.
-    auto make_event = [&](WatchdogEvent::Kind kind, absl::Duration silent,
-                          absl::Duration threshold) {
-      if (!thread_name.has_value()) {
-        thread_name = tid != 0 ? internal::ThreadName(options_.root, tid) : "";
-      }
-      WatchdogEvent e;
-      e.kind = kind;
-      e.heartbeat = r.name;
-      e.tid = tid;
-      e.thread_name = *thread_name;
-      if (word != 0 && label != nullptr) e.scope = label;
-      e.silent_for = silent;
-      e.threshold = threshold;
-      e.monitor_lateness = lateness;
-      e.time = now;
-      return e;
-    };
-
-    const Thresholds t = EffectiveThresholds(r);
-    if (activity || pause > 0) {
-      if (r.stage != WatchdogStage::kOk) {
-        events.push_back(make_event(WatchdogEvent::Kind::kRecovered,
-                                    NonNegative(now - r.last_alive), t.miss));
-      }
-      r.last_alive = now;
-      r.stage = WatchdogStage::kOk;
-      r.suppression_reported = false;
-      r.kill_suppressed.clear();
-      r.stack.clear();
-      r.stack_error.clear();
-    }
-
-    // A scope counts from its own start, so an outer scope resumed after
-    // an inner one keeps its original deadline.
-    const absl::Time reference =
-        word != 0 && !r.scopes.empty() ? r.scopes.back().second : r.last_alive;
-    const absl::Duration age =
-        pause > 0 ? absl::ZeroDuration() : NonNegative(now - reference);
-
-    if (pause == 0) {
-      if (r.stage < WatchdogStage::kMiss && age >= t.miss) {
-        r.stage = WatchdogStage::kMiss;
-        r.miss_time = now;
-        if (options_.starvation.enabled) {
-          r.baseline = internal::SampleCpuStarvation(options_.root);
-        }
-        r.jitter = DrawJitter();
-        events.push_back(make_event(WatchdogEvent::Kind::kMiss, age, t.miss));
-      }
-      if (r.stage < WatchdogStage::kLongMiss && age >= t.long_miss) {
-        r.stage = WatchdogStage::kLongMiss;
-        WatchdogEvent e =
-            make_event(WatchdogEvent::Kind::kLongMiss, age, t.long_miss);
-        CaptureStack(r, tid);
-        if (publishes_ && !r.stack.empty()) {
-          lifeline_stack = absl::StrCat(
-              "heartbeat \"", r.name, "\" thread ", tid, " \"", e.thread_name,
-              "\" silent for ", absl::FormatDuration(age), ":\n",
-              absl::StrJoin(r.stack, "\n"), "\n");
-        }
-        e.stack = r.stack;
-        e.stack_error = r.stack_error;
-        events.push_back(std::move(e));
-      }
-      const absl::Duration kill_at = t.kill + r.jitter;
-      if (r.stage < WatchdogStage::kKill && age >= kill_at) {
-        const std::string starved =
-            StarvationEvidence(r, now, lateness, t.miss);
-        absl::StatusOr<pid_t> tracer = internal::TracerPid(options_.root);
-        const bool debugger = tracer.ok() && *tracer != 0;
-        if (!starved.empty() || debugger) {
-          r.kill_suppressed =
-              !starved.empty()
-                  ? absl::StrCat("process starved: ", starved)
-                  : absl::StrCat("debugger attached (TracerPid ", *tracer, ")");
-          if (!r.suppression_reported) {
-            r.suppression_reported = true;
-            WatchdogEvent e =
-                make_event(WatchdogEvent::Kind::kKillSuppressed, age, kill_at);
-            e.starvation = starved;
-            e.debugger_attached = debugger;
-            events.push_back(std::move(e));
-          }
-          // Retried on the next tick (`next` is already now + tick).
-        } else {
-          r.stage = WatchdogStage::kKill;
-          r.kill_suppressed.clear();
-          WatchdogEvent e =
-              make_event(WatchdogEvent::Kind::kKill, age, kill_at);
-          e.action = options_.kill_action;
-          e.stack = r.stack;
-          e.stack_error = r.stack_error;
-          events.push_back(std::move(e));
-        }
-      }
-      // Wake exactly when the next stage falls due.
-      std::optional<absl::Duration> due;
-      if (r.stage == WatchdogStage::kOk) due = t.miss;
-      if (r.stage == WatchdogStage::kMiss) due = t.long_miss;
-      if (r.stage == WatchdogStage::kLongMiss && r.kill_suppressed.empty()) {
-        due = kill_at;
-      }
-      if (due.has_value() && reference + *due > now) {
-        next = std::min(next, reference + *due);
-      }
-    }
-
-    // Publish what the monitor knows.
-    MutexLock lock(&mu_);
-    HeartbeatStatus& st = r.status;
-    st.tid = r.tid;
-    st.stage = r.stage;
-    st.silent_for = age;
-    st.paused = pause > 0;
-    st.scope = word != 0 && label != nullptr ? label : "";
-    st.miss_after = t.miss;
-    st.kill_after = t.kill;
-    st.kill_suppressed = r.kill_suppressed;
-    if (thread_name.has_value()) st.thread_name = *thread_name;
+    internal::HeartbeatStep step(*records[i], tids[i], now, lateness,
+                                 options_.root);
+    next =
+        std::min(next, EvaluateHeartbeatLocked(step, events, &lifeline_stack));
   }
-
-  if (publishes_) {
-    // A stack handed over earlier is cleared once no heartbeat is stuck
-    // past its long miss any more, so a later crash is not blamed on it.
-    bool stuck = false;
-    for (const auto& r : records) {
-      stuck = stuck || r->stage >= WatchdogStage::kLongMiss;
-    }
-    bool clear = false;
-    if (!lifeline_stack.empty()) {
-      lifeline_has_stack_ = true;
-    } else if (lifeline_has_stack_ && !stuck) {
-      lifeline_has_stack_ = false;
-      clear = true;
-    }
-    PublishToLifeline(lifeline_stack, clear);
-  }
-
+  if (publishes_) UpdateLifelineLocked(records, lifeline_stack);
   next_due_ = next;
   return next;
 }
 
-void Watchdog::Deliver(const std::vector<WatchdogEvent>& events,
-                       const std::vector<WatchdogListener>& listeners) {
+absl::Time Watchdog::EvaluateHeartbeatLocked(internal::HeartbeatStep& step,
+                                             std::vector<WatchdogEvent>* events,
+                                             std::string* lifeline_stack) {
+  HeartbeatRecord& r = step.r;
+  SampleSlot(step);
+
+  step.thresholds = EffectiveThresholds(r);
+  if (step.activity || step.pause > 0) {
+    // Alive (or paused): the episode, if any, ends.
+    if (r.stage != WatchdogStage::kOk) {
+      events->push_back(step.Event(WatchdogEvent::Kind::kRecovered,
+                                   NonNegative(step.now - r.last_alive),
+                                   step.thresholds.miss));
+    }
+    r.last_alive = step.now;
+    r.stage = WatchdogStage::kOk;
+    r.suppression_reported = false;
+    r.kill_suppressed.clear();
+    r.stack.clear();
+    r.stack_error.clear();
+  }
+
+  // A scope counts from its own start, so an outer scope resumed after
+  // an inner one keeps its original deadline.
+  step.reference = step.word != 0 && !r.scopes.empty() ? r.scopes.back().second
+                                                       : r.last_alive;
+  step.age = step.pause > 0 ? absl::ZeroDuration()
+                            : NonNegative(step.now - step.reference);
+
+  absl::Time due = absl::InfiniteFuture();
+  if (step.pause == 0) {
+    EscalateLocked(step, events, lifeline_stack);
+    // Wake exactly when the next stage falls due.
+    const Thresholds& t = step.thresholds;
+    std::optional<absl::Duration> after;
+    if (r.stage == WatchdogStage::kOk) after = t.miss;
+    if (r.stage == WatchdogStage::kMiss) after = t.long_miss;
+    if (r.stage == WatchdogStage::kLongMiss && r.kill_suppressed.empty()) {
+      after = t.kill + r.jitter;
+    }
+    if (after.has_value() && step.reference + *after > step.now) {
+      due = step.reference + *after;
+    }
+  }
+  PublishStatus(step);
+  return due;
+}
+
+void Watchdog::EscalateLocked(internal::HeartbeatStep& step,
+                              std::vector<WatchdogEvent>* events,
+                              std::string* lifeline_stack) {
+  HeartbeatRecord& r = step.r;
+  const Thresholds& t = step.thresholds;
+  const absl::Duration age = step.age;
+  // Miss: reported; the starvation baseline and the kill jitter are taken.
+  if (r.stage < WatchdogStage::kMiss && age >= t.miss) {
+    r.stage = WatchdogStage::kMiss;
+    r.miss_time = step.now;
+    if (options_.starvation.enabled) {
+      r.baseline = internal::SampleCpuStarvation(options_.root);
+    }
+    r.jitter = DrawJitter();
+    events->push_back(step.Event(WatchdogEvent::Kind::kMiss, age, t.miss));
+  }
+  // Long miss: the evidence, the thread's stack.
+  if (r.stage < WatchdogStage::kLongMiss && age >= t.long_miss) {
+    r.stage = WatchdogStage::kLongMiss;
+    WatchdogEvent e =
+        step.Event(WatchdogEvent::Kind::kLongMiss, age, t.long_miss);
+    CaptureStack(r, step.tid);
+    if (publishes_ && !r.stack.empty()) {
+      *lifeline_stack = absl::StrCat(
+          "heartbeat \"", r.name, "\" thread ", step.tid, " \"", e.thread_name,
+          "\" silent for ", absl::FormatDuration(age), ":\n",
+          absl::StrJoin(r.stack, "\n"), "\n");
+    }
+    e.stack = r.stack;
+    e.stack_error = r.stack_error;
+    events->push_back(std::move(e));
+  }
+  // Kill: unless the process was starved or a debugger is attached.
+  const absl::Duration kill_at = t.kill + r.jitter;
+  if (r.stage < WatchdogStage::kKill && age >= kill_at) {
+    const std::string starved =
+        StarvationEvidence(r, step.now, step.lateness, t.miss);
+    absl::StatusOr<pid_t> tracer = internal::TracerPid(options_.root);
+    const bool debugger = tracer.ok() && *tracer != 0;
+    if (!starved.empty() || debugger) {
+      r.kill_suppressed =
+          !starved.empty()
+              ? absl::StrCat("process starved: ", starved)
+              : absl::StrCat("debugger attached (TracerPid ", *tracer, ")");
+      if (!r.suppression_reported) {
+        r.suppression_reported = true;
+        WatchdogEvent e =
+            step.Event(WatchdogEvent::Kind::kKillSuppressed, age, kill_at);
+        e.starvation = starved;
+        e.debugger_attached = debugger;
+        events->push_back(std::move(e));
+      }
+      // Retried on the next tick (the step is due again at now + tick).
+    } else {
+      r.stage = WatchdogStage::kKill;
+      r.kill_suppressed.clear();
+      WatchdogEvent e = step.Event(WatchdogEvent::Kind::kKill, age, kill_at);
+      e.action = options_.kill_action;
+      e.stack = r.stack;
+      e.stack_error = r.stack_error;
+      events->push_back(std::move(e));
+    }
+  }
+}
+
+void Watchdog::PublishStatus(const internal::HeartbeatStep& step) {
+  const HeartbeatRecord& r = step.r;
+  MutexLock lock(&mu_);
+  HeartbeatStatus& st = step.r.status;
+  st.tid = r.tid;
+  st.stage = r.stage;
+  st.silent_for = step.age;
+  st.paused = step.pause > 0;
+  st.scope = step.word != 0 && step.label != nullptr ? step.label : "";
+  st.miss_after = step.thresholds.miss;
+  st.kill_after = step.thresholds.kill;
+  st.kill_suppressed = r.kill_suppressed;
+  if (step.thread_name.has_value()) st.thread_name = *step.thread_name;
+}
+
+void Watchdog::UpdateLifelineLocked(
+    const std::vector<std::shared_ptr<HeartbeatRecord>>& records,
+    const std::string& stack) {
+  // A stack handed over earlier is cleared once no heartbeat is stuck
+  // past its long miss any more, so a later crash is not blamed on it.
+  bool stuck = false;
+  for (const auto& r : records) {
+    stuck = stuck || r->stage >= WatchdogStage::kLongMiss;
+  }
+  bool clear = false;
+  if (!stack.empty()) {
+    lifeline_has_stack_ = true;
+  } else if (lifeline_has_stack_ && !stuck) {
+    lifeline_has_stack_ = false;
+    clear = true;
+  }
+  PublishToLifeline(stack, clear);
+}
+
+bool Watchdog::Deliver(const std::vector<WatchdogEvent>& events,
+                       const std::vector<WatchdogListener>& listeners,
+                       internal::MonitorExit& exit) {
   const WatchdogEvent* kill = nullptr;
   for (const WatchdogEvent& e : events) {
     counters_[static_cast<int>(e.kind)].fetch_add(1, std::memory_order_relaxed);
@@ -667,10 +786,21 @@ void Watchdog::Deliver(const std::vector<WatchdogEvent>& events,
       ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
       (void)ignored;
     }
-    for (const WatchdogListener& l : listeners) l(e);
+    for (const WatchdogListener& l : listeners) {
+      // The destructor may abandon the monitor only while it is in here.
+      {
+        MutexLock lock(&exit.mu);
+        ++exit.in_listener;
+      }
+      l(e);
+      MutexLock lock(&exit.mu);
+      --exit.in_listener;
+      if (exit.abandoned) return false;
+    }
     if (e.kind == WatchdogEvent::Kind::kKill && kill == nullptr) kill = &e;
   }
   if (kill != nullptr && kill->action != KillAction::kNone) Kill(*kill);
+  return true;
 }
 
 absl::Duration Watchdog::DrawJitter() {

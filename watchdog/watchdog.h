@@ -72,6 +72,11 @@
 // cgroup's CPU pressure (PSI) was high, for a large share of the silence.
 // If so the report says so and nothing is killed; the kill stage is
 // retried on the next tick.
+//
+// Shutdown is bounded: ~Watchdog returns within `shutdown_timeout` (1 s)
+// even when a listener never returns (see ~Watchdog for what stays alive).
+// For /metrics, monitoring/collectors/watchdog_metrics.h writes counters()
+// and each heartbeat's silence.
 
 #ifndef VIGIL_WATCHDOG_WATCHDOG_H_
 #define VIGIL_WATCHDOG_WATCHDOG_H_
@@ -95,6 +100,7 @@
 #include "absl/time/time.h"
 #include "health/clock.h"
 #include "health/sync.h"
+#include "watchdog/internal/heartbeat_slot.h"
 
 namespace vigil {
 
@@ -102,25 +108,9 @@ class Watchdog;
 
 namespace internal {
 
-// One heartbeat's shared state: the beating thread writes, the monitor
-// reads (and clears `touched`). Exactly one cache line, so beats on two
-// heartbeats never contend.
-struct alignas(64) HeartbeatSlot {
-  // Set to 1 by Beat(); the monitor exchanges it back to 0 each tick.
-  std::atomic<uint32_t> touched{0};
-  // Pause()/Resume() depth; > 0 means "not watched".
-  std::atomic<uint32_t> pause_depth{0};
-  // The WatchScope in force: (sequence << 32) | timeout in ms; 0 if none.
-  std::atomic<uint64_t> scope{0};
-  // The label of the WatchScope in force (a string with static storage, or
-  // one that outlives the scope); nullptr if none or unlabelled.
-  std::atomic<const char*> scope_label{nullptr};
-  // Sequence source for WatchScope words.
-  std::atomic<uint32_t> scope_seq{0};
-};
-static_assert(sizeof(HeartbeatSlot) == 64, "one cache line per heartbeat");
-
 struct HeartbeatRecord;
+struct HeartbeatStep;
+struct MonitorExit;
 
 }  // namespace internal
 
@@ -205,6 +195,10 @@ struct WatchdogOptions {
   std::string root;
   // Write each event's ToString() to stderr (one write(2) per event).
   bool log_to_stderr = true;
+  // How long (real time) the destructor waits for the monitor thread to
+  // finish before it abandons a listener that does not return (see
+  // ~Watchdog). Must be > 0.
+  absl::Duration shutdown_timeout = absl::Seconds(1);
   // In a supervised child (watchdog/supervisor.h), publish progress, hung
   // heartbeats and captured stacks to the supervisor. The first Watchdog of
   // the process to start does; others do not.
@@ -388,16 +382,28 @@ class ScopedPause {
   Heartbeat& heartbeat_;
 };
 
-// Owns the monitor thread (joined by the destructor) and the registry of
-// heartbeats. Thread-safe: every method may be called from any thread.
-// Listeners run on the monitor thread (or the RunOnceForTest caller), one
-// event at a time, with no watchdog lock held; they must not block for long
-// and must not destroy the Watchdog.
+// Owns the monitor thread and the registry of heartbeats. Thread-safe: every
+// method may be called from any thread. Listeners run on the monitor thread
+// (or the RunOnceForTest caller), one event at a time, with no watchdog lock
+// held (a listener may call Statuses(), Hung(), Register() or
+// RunOnceForTest()); they should not block for long and must not destroy
+// the Watchdog. One that blocks forever delays later events but cannot make
+// destruction hang (see ~Watchdog).
 class Watchdog {
  public:
   // Invalid options are reported by status(); such a Watchdog monitors
   // nothing and Register() fails with the same error.
   explicit Watchdog(WatchdogOptions options = {});
+  // Stops the monitor and returns within `shutdown_timeout` (default 1 s)
+  // even when a listener never returns. Bound: shutdown_timeout, plus, if
+  // the monitor is then inside a step rather than a listener, the rest of
+  // that step (at most `stack_timeout` for a capture and a few small /proc
+  // reads). The monitor thread is joined when it finishes in time;
+  // otherwise it is detached inside the listener, with one line on stderr.
+  // What the stuck listener references stays alive until it returns: its
+  // own copy of the listener (and what that captured) and the event it was
+  // given. After it returns the thread calls no other listener, runs no
+  // kill action, touches nothing of the destroyed Watchdog and ends.
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -440,18 +446,46 @@ class Watchdog {
   void Unregister(const internal::HeartbeatRecord* record)
       ABSL_LOCKS_EXCLUDED(mu_);
   void Bind(internal::HeartbeatRecord* record) ABSL_LOCKS_EXCLUDED(mu_);
-  void MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
+  // The monitor thread's body. Returns false if the Watchdog was destroyed
+  // while a listener ran (then nothing of it may be touched any more).
+  bool MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // One monitor step: evaluates under tick_mu_, then delivers with no lock
+  // held. Returns when the next step is due; sets *abandoned (if given)
+  // when the Watchdog was destroyed during delivery.
+  absl::Time Tick(bool* abandoned = nullptr) ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
   // One monitor step's evaluation: fills `events` and `listeners` (copied
   // under mu_) for Deliver(). Returns when the next step is due.
   absl::Time EvaluateLocked(std::vector<WatchdogEvent>* events,
                             std::vector<WatchdogListener>* listeners)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // One heartbeat's part of a step: samples its slot into `step`, ends or
+  // escalates its episode (appending to `events`; a stack for the
+  // supervisor to `lifeline_stack`) and publishes its status. Returns when
+  // it next falls due (InfiniteFuture if not before the next tick).
+  absl::Time EvaluateHeartbeatLocked(internal::HeartbeatStep& step,
+                                     std::vector<WatchdogEvent>* events,
+                                     std::string* lifeline_stack)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // The miss, long-miss (stack capture) and kill stages of `step`.
+  void EscalateLocked(internal::HeartbeatStep& step,
+                      std::vector<WatchdogEvent>* events,
+                      std::string* lifeline_stack)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
+  // Copies what the monitor knows of `step`'s heartbeat to its status.
+  void PublishStatus(const internal::HeartbeatStep& step)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Hands the supervisor `stack` (or clears one handed over earlier once
+  // no heartbeat of `records` is stuck) and advances its progress counter.
+  void UpdateLifelineLocked(
+      const std::vector<std::shared_ptr<internal::HeartbeatRecord>>& records,
+      const std::string& stack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
   // Logs, counts and hands `events` to `listeners`, then runs the kill
-  // action if one is due. Called with no watchdog lock held.
-  void Deliver(const std::vector<WatchdogEvent>& events,
-               const std::vector<WatchdogListener>& listeners)
-      ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
+  // action if one is due. Called with no watchdog lock held. Returns false,
+  // having touched nothing of the Watchdog since, if it was destroyed while
+  // a listener ran.
+  bool Deliver(const std::vector<WatchdogEvent>& events,
+               const std::vector<WatchdogListener>& listeners,
+               internal::MonitorExit& exit) ABSL_LOCKS_EXCLUDED(mu_, tick_mu_);
   void Kill(const WatchdogEvent& event);
   // U * kill_jitter for a new episode.
   absl::Duration DrawJitter() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
@@ -493,6 +527,9 @@ class Watchdog {
   // Events delivered, by WatchdogEvent::Kind.
   std::atomic<uint64_t> counters_[5] = {};
 
+  // Shared with the monitor thread, which may outlive the Watchdog when a
+  // listener does not return (see ~Watchdog).
+  const std::shared_ptr<internal::MonitorExit> exit_;
   std::thread monitor_;
 };
 

@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -791,6 +793,83 @@ TEST_F(WatchdogTest, TheMonitorThreadRunsOnItsClockAndStopsWithTheWatchdog) {
     EXPECT_TRUE(missed.WaitForNotificationWithTimeout(absl::Seconds(30)));
     EXPECT_EQ(w.Statuses()[0].stage, WatchdogStage::kMiss);
   }  // Joins the monitor.
+}
+
+// A listener that never returns (here: not before the test lets it) cannot
+// make destruction hang: ~Watchdog returns within shutdown_timeout (the
+// default, 1 s), abandoning the listener on its thread. What the listener
+// uses stays alive until it returns; then the abandoned thread calls no
+// other listener and touches nothing of the destroyed Watchdog (ASan would
+// report it), and its copy of the listener is released.
+TEST_F(WatchdogTest, DestructionIsBoundedWhenAListenerNeverReturns) {
+  WatchdogOptions o = Options();
+  o.start_thread = true;
+  ASSERT_EQ(o.shutdown_timeout, absl::Seconds(1));
+  auto release = std::make_shared<Notification>();
+  const std::weak_ptr<Notification> listener_state = release;
+  Notification entered;
+  std::atomic<int> later_calls{0};
+  auto w = std::make_unique<Watchdog>(o);
+  w->AddListener([release, &entered](const WatchdogEvent&) {
+    entered.Notify();
+    release->WaitForNotification();
+  });
+  w->AddListener([&later_calls](const WatchdogEvent&) { ++later_calls; });
+  Heartbeat hb =
+      w->Register("worker",
+                  Stages(absl::Seconds(1), absl::Seconds(2), absl::Seconds(3)))
+          .value();
+  clock_.Advance(absl::Milliseconds(1500));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+
+  hb = Heartbeat();
+  const absl::Time start = absl::Now();
+  w.reset();
+  const absl::Duration took = absl::Now() - start;
+  std::printf(
+      "~Watchdog with a listener blocked forever returned in %s "
+      "(shutdown_timeout 1s)\n",
+      absl::FormatDuration(took).c_str());
+  EXPECT_GE(took, absl::Milliseconds(900));
+  EXPECT_LT(took, absl::Seconds(10));  // Generous: a loaded machine.
+
+  // Still referenced by the stuck listener only.
+  ASSERT_FALSE(listener_state.expired());
+  release->Notify();
+  release.reset();
+  EXPECT_TRUE(testing::WaitFor([&] { return listener_state.expired(); },
+                               absl::Seconds(30)));
+  EXPECT_EQ(later_calls.load(), 0);
+}
+
+// A listener that returns in time is waited for, and the thread joined.
+TEST_F(WatchdogTest, DestructionWaitsForAListenerThatReturnsInTime) {
+  WatchdogOptions o = Options();
+  o.start_thread = true;
+  o.shutdown_timeout = absl::Seconds(30);
+  Notification entered;
+  Notification release;
+  std::atomic<bool> returned{false};
+  auto w = std::make_unique<Watchdog>(o);
+  w->AddListener([&](const WatchdogEvent&) {
+    if (entered.HasBeenNotified()) return;
+    entered.Notify();
+    release.WaitForNotification();
+    returned = true;
+  });
+  Heartbeat hb =
+      w->Register("worker",
+                  Stages(absl::Seconds(1), absl::Seconds(2), absl::Seconds(3)))
+          .value();
+  clock_.Advance(absl::Milliseconds(1500));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  hb = Heartbeat();
+  // Whether the destructor is already waiting or not, the listener ends
+  // well within the bound and must have been waited for.
+  std::thread releaser([&] { release.Notify(); });
+  w.reset();
+  EXPECT_TRUE(returned.load());
+  releaser.join();
 }
 
 }  // namespace

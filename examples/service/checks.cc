@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "health/checks/tcp.h"
+#include "health/sync.h"
 
 namespace vigil_example {
 namespace {
@@ -90,6 +91,22 @@ absl::Status RegisterChecks(vigil::HealthRegistry& registry,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status RegisterStuckCheck(vigil::HealthRegistry& registry) {
+  Check c;
+  c.name = "stuck";
+  c.options.critical = false;
+  c.options.interval = absl::Seconds(1);
+  c.options.timeout = absl::Milliseconds(500);
+  c.options.failure_threshold = 1;
+  c.function = [](const CheckContext&) -> CheckResult {
+    // Never notified, never destroyed (the run outlives the registry).
+    static vigil::Notification* const never = new vigil::Notification();
+    never->WaitForNotification();
+    return CheckResult::Healthy("unreachable");
+  };
+  return registry.Register(std::move(c));
 }
 
 }  // namespace vigil_example

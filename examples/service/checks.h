@@ -40,6 +40,15 @@ absl::Status RegisterChecks(vigil::HealthRegistry& registry,
 absl::Status RegisterAppPortCheck(vigil::HealthRegistry& registry,
                                   const std::string& host_port);
 
+// A demonstration (--demo_stuck_check): "stuck" (self, readiness,
+// non-critical, timeout 500 ms, every second) whose function never returns,
+// as a check that ignores its deadline would (a call with no timeout, a
+// callback into a wedged library). The registry reports it UNHEALTHY when
+// its deadline passes and does not run it again while it is stuck; the
+// service still drains and exits on SIGTERM within the drain delay plus the
+// registry's shutdown bound (the stuck run is left on its thread).
+absl::Status RegisterStuckCheck(vigil::HealthRegistry& registry);
+
 }  // namespace vigil_example
 
 #endif  // VIGIL_EXAMPLES_SERVICE_CHECKS_H_

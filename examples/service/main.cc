@@ -69,6 +69,7 @@
 #include "health/report.h"
 #include "health/version.h"
 #include "monitoring/collectors/supervisor_metrics.h"
+#include "monitoring/collectors/watchdog_metrics.h"
 #include "watchdog/history.h"
 #include "watchdog/liveness.h"
 #include "watchdog/supervisor.h"
@@ -128,6 +129,9 @@ ABSL_FLAG(bool, demo_endpoints, true,
           "Serve /demo/hang (blocks a handler) and /demo/close-listener "
           "(closes the application's port) on the application server, to "
           "watch vigil catch each. Turn off in production.");
+ABSL_FLAG(bool, demo_stuck_check, false,
+          "Also register \"stuck\", a non-critical readiness check that "
+          "never returns (demonstrates that drain and exit stay bounded).");
 ABSL_FLAG(bool, self_probe, true,
           "Liveness check \"app-port\": a TCP connect to the application's "
           "own port (catches a live process whose port is dead).");
@@ -277,25 +281,7 @@ void ExportWatchdogMetrics(const vigil::Watchdog& watchdog,
                            vigil::http::HealthEndpoints* endpoints) {
   endpoints->AddMetricsCollector(
       [&watchdog](vigil::http::PrometheusWriter& w, bool) {
-        const vigil::WatchdogCounters c = watchdog.counters();
-        w.BeginFamily("vigil_watchdog_events_total",
-                      vigil::http::MetricType::kCounter,
-                      "Watchdog escalations and recoveries since start.");
-        const std::pair<const char*, uint64_t> events[] = {
-            {"miss", c.misses},
-            {"long_miss", c.long_misses},
-            {"kill", c.kills},
-            {"kill_suppressed", c.kills_suppressed},
-            {"recovered", c.recoveries}};
-        for (const auto& [event, count] : events) {
-          w.Add({{"event", event}}, static_cast<double>(count));
-        }
-        w.BeginFamily("vigil_watchdog_heartbeat_silence_seconds",
-                      vigil::http::MetricType::kGauge,
-                      "How long each heartbeat has been silent.");
-        for (const vigil::HeartbeatStatus& h : watchdog.Statuses()) {
-          w.Add({{"heartbeat", h.name}}, absl::ToDoubleSeconds(h.silent_for));
-        }
+        vigil::WriteWatchdogMetrics(watchdog, w);
       });
 }
 
@@ -589,6 +575,11 @@ int main(int argc, char** argv) {
   if (absl::Status s = vigil_example::RegisterChecks(registry, checks);
       !s.ok()) {
     Die("register", s);
+  }
+  if (absl::GetFlag(FLAGS_demo_stuck_check)) {
+    if (absl::Status s = vigil_example::RegisterStuckCheck(registry); !s.ok()) {
+      Die("stuck check", s);
+    }
   }
   if (absl::GetFlag(FLAGS_pressure)) RegisterPressure(registry, &detectors);
   LogTransitions(registry);

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -359,6 +361,84 @@ TEST_F(BinaryTest, ReloadKeepsOldConfigOnErrorAndDrainOnSigterm) {
   std::optional<int> s = p->WaitForExit(absl::Seconds(30));
   ASSERT_TRUE(s.has_value());
   EXPECT_TRUE(WIFEXITED(*s) && WEXITSTATUS(*s) == 0) << LogTail(log_);
+}
+
+// A check that never returns -- a process check whose pidfile is a FIFO no
+// one writes, so opening it blocks as on a hung NFS mount -- holds up
+// neither a SIGHUP reload (it replaces the stuck check while its run is
+// still blocked) nor the exit after SIGTERM (drain delay + the registry's
+// shutdown bound, 1 s by default). Real binary, real signals, measured.
+TEST_F(BinaryTest, ReloadAndExitStayBoundedWithACheckThatNeverReturns) {
+  constexpr absl::Duration kBound = absl::Seconds(1);  // shutdown_timeout
+  constexpr absl::Duration kDrain = absl::Seconds(1);
+  // Scheduling on a loaded machine: a sanity margin, not a speed target.
+  constexpr absl::Duration kSlack = absl::Seconds(4);
+  auto port = PickFreePort();
+  ASSERT_TRUE(port.ok());
+  auto up = vigil::checks::testing::SilentListener::Start();
+  ASSERT_TRUE(up.ok());
+  const std::string fifo = dir_->path() + "/target.pid";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  auto config = [&](const char* tcp_name) {
+    return absl::StrCat("process {\n  name: \"stuck\"\n  pidfile: \"", fifo,
+                        "\"\n  check { interval: \"1s\" timeout: \"500ms\" "
+                        "failure_threshold: 1 critical: false }\n}\n"
+                        "tcp { name: \"",
+                        tcp_name, "\" address: \"127.0.0.1:", (*up)->port(),
+                        "\" }\n");
+  };
+  ASSERT_TRUE(WriteFile(config_, config("one")).ok());
+  auto p = Start({"--config=" + config_, absl::StrCat("--port=", *port),
+                  "--no_pressure", "--drain_delay=1s"});
+  ASSERT_NE(p, nullptr);
+  auto verbose = [&] {
+    httplib::Client c("127.0.0.1", *port);
+    c.set_connection_timeout(1, 0);
+    c.set_read_timeout(1, 0);
+    auto r = c.Get("/readyz?verbose");
+    return r ? r->body : std::string();
+  };
+  // Stuck: past its deadline and still running (the open() never returns).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(verbose(),
+                                 "timed out after 500ms (running for");
+      },
+      absl::Seconds(30)))
+      << verbose() << LogTail(log_);
+  EXPECT_EQ(Readyz(*port), 200) << verbose();  // Non-critical: degraded.
+
+  ASSERT_TRUE(WriteFile(config_, config("two")).ok());
+  const absl::Time hup = absl::Now();
+  p->Signal(SIGHUP);
+  ASSERT_TRUE(WaitFor(
+      [&] { return absl::StrContains(LogTail(log_), "reloaded: checks="); },
+      absl::Seconds(30)))
+      << LogTail(log_);
+  const absl::Duration reload = absl::Now() - hup;
+  EXPECT_TRUE(absl::StrContains(LogTail(log_), "two")) << LogTail(log_);
+  EXPECT_LT(reload, kBound + kSlack);
+  // The reloaded checks start "not evaluated yet"; then "two" passes while
+  // the new "stuck" blocks like the old one (non-critical: degraded).
+  EXPECT_TRUE(WaitFor([&] { return Readyz(*port) == 200; }, absl::Seconds(30)))
+      << verbose();
+
+  const absl::Time term = absl::Now();
+  p->Signal(SIGTERM);
+  std::optional<int> s = p->WaitForExit(kDrain + kBound + absl::Seconds(30));
+  const absl::Duration exit = absl::Now() - term;
+  ASSERT_TRUE(s.has_value())
+      << "still running after " << absl::FormatDuration(exit) << LogTail(log_);
+  EXPECT_TRUE(WIFEXITED(*s) && WEXITSTATUS(*s) == 0) << LogTail(log_);
+  std::printf(
+      "with a never-returning check: SIGHUP -> reloaded in %s (bound %s); "
+      "SIGTERM -> exit in %s (drain %s + bound %s)\n",
+      absl::FormatDuration(reload).c_str(),
+      absl::FormatDuration(kBound).c_str(), absl::FormatDuration(exit).c_str(),
+      absl::FormatDuration(kDrain).c_str(),
+      absl::FormatDuration(kBound).c_str());
+  EXPECT_GE(exit, kDrain);
+  EXPECT_LT(exit, kDrain + kBound + kSlack);
 }
 
 TEST_F(BinaryTest, WaitJsonAndExitCode) {

@@ -313,6 +313,12 @@ int main(int argc, char** argv) {
     }).detach();
   }
 
+  // Set once HEALTHY was said: the tests wait for that line before the
+  // hang, so a worker that hangs (other than by crashing or exiting) waits
+  // for it -- under TSan on a loaded machine start-up can outlast
+  // --hang_after.
+  std::atomic<bool> said_healthy_flag{false};
+  const bool hang_after_healthy = mode != "crash" && mode != "exit";
   std::thread worker([&] {
     pthread_setname_np(pthread_self(), "hang-worker");
     vigil::HeartbeatOptions ho;
@@ -323,7 +329,8 @@ int main(int argc, char** argv) {
     const absl::Time hang_at = absl::Now() + absl::GetFlag(FLAGS_hang_after);
     while (!g_stop.load()) {
       hb.Beat();
-      if (misbehave && mode != "healthy" && absl::Now() >= hang_at) {
+      if (misbehave && mode != "healthy" && absl::Now() >= hang_at &&
+          (!hang_after_healthy || said_healthy_flag.load())) {
         Say(absl::StrCat("HANG mode=", mode, " at=", NowNanos()));
         if (mode == "deadlock") BlockOnContendedLock();
         if (mode == "malloc") DeadlockInMalloc();
@@ -346,6 +353,7 @@ int main(int argc, char** argv) {
       if (lifeline == nullptr || lifeline->armed.load() != 0) {
         said_healthy = true;
         Say(absl::StrCat("HEALTHY pid=", getpid(), " at=", NowNanos()));
+        said_healthy_flag.store(true);
       }
     }
     if (!ready && vigil::IsPassing(registry.GroupStatus(vigil::kLiveness))) {
