@@ -31,7 +31,7 @@ namespace {
 const std::string& Root() {
   static const std::string* root = [] {
     const char* tmp = std::getenv("TEST_TMPDIR");
-    std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") +
+    std::string dir = std::string(tmp != nullptr ? tmp : "/dev/shm") +
                       "/vigil_procfs_fuzz." + std::to_string(getpid());
     for (const char* sub :
          {"", "/proc", "/proc/self", "/sys", "/sys/fs", "/sys/fs/cgroup",
