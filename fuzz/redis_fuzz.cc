@@ -6,8 +6,8 @@
 //
 // Properties: HEALTHY exactly when the replies are "+OK\r\n" (for AUTH)
 // then "+PONG\r\n"; any other answer is UNHEALTHY with a message and a
-// reason; the password never appears in the result, whatever the server
-// echoes.
+// reason; a configured password never appears in the result, whatever the
+// server echoes.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -129,6 +129,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(r.status == vigil::Status::kUnhealthy);
     FUZZ_CHECK(!r.message.empty());
   }
-  FUZZ_CHECK(!Mentions(r, kPassword));
+  if (auth >= 1) FUZZ_CHECK(!Mentions(r, kPassword));
   return 0;
 }
