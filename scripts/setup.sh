@@ -19,6 +19,9 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc python3-grpcio python3-yaml
   # Sanitizer runtimes and formatting.
   clang-14 libclang-rt-14-dev clang-format
+  # libFuzzer (--config=fuzz, fuzz/) links with clang-14 and libclang-rt-14-dev;
+  # llvm-14 gives llvm-symbolizer for readable crash stacks.
+  llvm-14
   # Real components used by tests, examples and benchmarks.
   haproxy nginx-light prometheus prometheus-alertmanager redis-server
   postgresql wrk curl iproute2 systemd chromium

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Runs vigil's whole test suite: installs what is missing (scripts/setup.sh),
 # then `bazel test //...` plainly, under AddressSanitizer +
-# UndefinedBehaviorSanitizer, and under ThreadSanitizer (every test not
-# tagged "no-tsan").
+# UndefinedBehaviorSanitizer, under ThreadSanitizer (every test not
+# tagged "no-tsan"), and every libFuzzer target in fuzz/ for
+# VIGIL_FUZZ_SECONDS (15) each.
 # Safe to run twice. Exit status is non-zero on any failure.
+#
+# Each fuzzer prints "=== fuzz (NAME): N executions in S s (R/s), ok" or
+# "CRASH" (the input is kept in /tmp/vigil-fuzz-crashes/), and counts
+# as one passed or failed target.
 #
 # Each run ends with "=== tests (RUN): N passed, N failed, N skipped" and the
 # names of the first skipped test cases; the last line totals them:
@@ -101,6 +106,70 @@ if ((quick == 0)); then
     --test_tag_filters=-no-asan //...
   run tsan --config=tsan --test_summary=short --build_tests_only \
     --test_tag_filters=-no-tsan //...
+fi
+
+# fuzz_all: builds every fuzz/ target with --config=fuzz (clang-14,
+# libFuzzer, ASan+UBSan) and runs each, one at a time, for
+# VIGIL_FUZZ_SECONDS on a scratch copy of its seed corpus. A crash, leak,
+# broken FUZZ_CHECK or per-input timeout fails the step.
+fuzz_all() {
+  local seconds=${VIGIL_FUZZ_SECONDS:-15}
+  local names
+  names=$(bazel query --output=label 'attr(name, "_fuzzer$", //fuzz:*)' \
+    2>/dev/null | sed 's|^//fuzz:||; s|_fuzzer$||')
+  if [[ -z $names ]]; then
+    echo "=== fuzz: no fuzz targets found"
+    failed=$((failed + 1))
+    status=1
+    return
+  fi
+  local targets=()
+  for n in $names; do targets+=("//fuzz:${n}_fuzzer"); done
+  echo "=== fuzz: bazel build --config=fuzz ${targets[*]}"
+  # --symlink_prefix=/: bazel-bin and bazel-testlogs keep pointing at the
+  # plain build.
+  bazel build --config=fuzz --symlink_prefix=/ "${targets[@]}" 2>&1 |
+    grep -vE 'linux-sandbox|^INFO: From '
+  if ((PIPESTATUS[0] != 0)); then
+    echo "=== fuzz: build failed"
+    failed=$((failed + 1))
+    status=1
+    return
+  fi
+  local bin crashes
+  bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)/fuzz
+  crashes=${VIGIL_FUZZ_CRASH_DIR:-/tmp/vigil-fuzz-crashes}
+  mkdir -p "$crashes"
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+  for n in $names; do
+    local work="$logdir/fuzz-$n"
+    mkdir -p "$work/corpus"
+    cp fuzz/corpus/"$n"/* "$work/corpus/"
+    (cd "$work" && "$bin/${n}_fuzzer" -max_total_time="$seconds" \
+      -timeout=10 -print_final_stats=1 -artifact_prefix="$work/" \
+      corpus >"$work/log" 2>&1)
+    local rc=$?
+    local runs rate
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log")
+    if ((rc == 0)); then
+      echo "=== fuzz ($n): ${runs:-?} executions in ${seconds} s" \
+        "(${rate:-?}/s), ok"
+      passed=$((passed + 1))
+    else
+      echo "=== fuzz ($n): CRASH (exit $rc) after ${runs:-?} executions"
+      grep -E 'FUZZ_CHECK|ERROR:|SUMMARY:|^    #[0-9]' "$work/log" | head -n 30
+      cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$crashes/" \
+        2>/dev/null
+      echo "  input kept in $crashes/; add it to fuzz/corpus/$n/ with the fix"
+      failed=$((failed + 1))
+      status=1
+    fi
+  done
+}
+
+if ((quick == 0)); then
+  fuzz_all
 fi
 
 echo "tests: $passed passed, $failed failed, $skipped skipped"

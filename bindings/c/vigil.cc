@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "bindings/c/internal/abi.h"
+#include "health/http/internal/utf8.h"
 #include "health/registry.h"
 #include "health/report.h"
 #include "health/version.h"
@@ -231,11 +232,23 @@ int vigil_check_status(const vigil_registry* r, const char* name,
   return VIGIL_OK;
 }
 
+namespace {
+
+// The registry's report with every string valid UTF-8 (messages are any
+// bytes; proto3 parsers refuse invalid ones).
+vigil::v1::HealthReport Report(const vigil_registry& r) {
+  vigil::v1::HealthReport report =
+      vigil::ToHealthReport(*r.registry->snapshot(), r.registry->service());
+  vigil::http::internal::SanitizeUtf8Fields(&report);
+  return report;
+}
+
+}  // namespace
+
 char* vigil_report_json(const vigil_registry* r) {
   if (r == nullptr) return nullptr;
   try {
-    absl::StatusOr<std::string> json = vigil::ToJson(vigil::ToHealthReport(
-        *r->registry->snapshot(), r->registry->service()));
+    absl::StatusOr<std::string> json = vigil::ToJson(Report(*r));
     if (!json.ok()) return nullptr;
     return strdup(json->c_str());
   } catch (...) {
@@ -250,9 +263,7 @@ int vigil_report_proto(const vigil_registry* r, void** data, size_t* size) {
     return VIGIL_ERR_INVALID_ARGUMENT;
   }
   try {
-    const std::string bytes =
-        vigil::ToHealthReport(*r->registry->snapshot(), r->registry->service())
-            .SerializeAsString();
+    const std::string bytes = Report(*r).SerializeAsString();
     void* out = std::malloc(bytes.empty() ? 1 : bytes.size());
     if (out == nullptr) return VIGIL_ERR_INTERNAL;
     std::memcpy(out, bytes.data(), bytes.size());

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "health/http/internal/negotiation.h"
+#include "health/http/internal/utf8.h"
 #include "health/http/metrics.h"
 #include "health/http/statusz.h"
 #include "health/report.h"
@@ -46,9 +47,10 @@ struct Route {
   std::string check;
 };
 
-// A check line for text output; never contains a newline.
+// Text for a text/plain; charset=utf-8 line: valid UTF-8 (invalid bytes
+// become U+FFFD) without control characters (each becomes a space).
 std::string Sanitize(absl::string_view s) {
-  std::string out(s);
+  std::string out = internal::SanitizeUtf8(s);
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
@@ -59,14 +61,15 @@ std::string CheckLine(const CheckSnapshot& c, bool details) {
   const Status s = c.result.status;
   const std::string reason =
       details ? Sanitize(c.result.message) : "reason withheld";
+  const std::string name = Sanitize(c.name);
   std::string line;
   if (s == Status::kHealthy) {
-    line = absl::StrCat("[+]", c.name, " ok");
+    line = absl::StrCat("[+]", name, " ok");
   } else if (s == Status::kDegraded) {
-    line = absl::StrCat("[+]", c.name, " degraded");
+    line = absl::StrCat("[+]", name, " degraded");
     if (!reason.empty()) absl::StrAppend(&line, ": ", reason);
   } else {
-    line = absl::StrCat("[-]", c.name, " failed");
+    line = absl::StrCat("[-]", name, " failed");
     if (!c.critical) line += " (non-critical)";
     if (s == Status::kUnknown) {
       line += ": not evaluated yet";
@@ -89,11 +92,13 @@ std::string UnknownExcludesLine(const std::vector<std::string>& unknown) {
 // Why a group fails, in one line, names and fixed reasons only.
 std::string FailureSummary(const Snapshot& snap, const GroupSnapshot& g,
                            const absl::flat_hash_set<std::string>& exclude) {
-  if (!g.reason.empty()) return g.reason;
+  if (!g.reason.empty()) return Sanitize(g.reason);
   std::vector<std::string> failing;
   for (const CheckSnapshot& c : snap.checks) {
     if (!c.InGroup(g.name) || exclude.contains(c.name)) continue;
-    if (c.critical && !IsPassing(c.result.status)) failing.push_back(c.name);
+    if (c.critical && !IsPassing(c.result.status)) {
+      failing.push_back(Sanitize(c.name));
+    }
   }
   return absl::StrJoin(failing, ", ");
 }
@@ -333,6 +338,8 @@ class EndpointsImpl {
       return HttpResponse::Text(400, Sanitize(error) + "\n");
     }
     v1::HealthHistory h = ToHealthHistory(*options_.history, q);
+    // Messages are any bytes: JSON and proto3 need UTF-8.
+    internal::SanitizeUtf8Fields(&h);
     HttpResponse r;
     if (format == Format::kProtobuf) {
       r = HttpResponse::Text(200, h.SerializeAsString());
@@ -484,11 +491,12 @@ class EndpointsImpl {
       for (const CheckSnapshot& c : snap_.checks) {
         if (!c.InGroup(route.group)) continue;
         out += exclude.contains(c.name)
-                   ? absl::StrCat("[+]", c.name, " excluded: ok\n")
+                   ? absl::StrCat("[+]", Sanitize(c.name), " excluded: ok\n")
                    : CheckLine(c, details);
       }
       if (!g.reason.empty()) {
-        absl::StrAppend(&out, "[-]", g.name, " failed: ", g.reason, "\n");
+        absl::StrAppend(&out, "[-]", Sanitize(g.name),
+                        " failed: ", Sanitize(g.reason), "\n");
       }
       if (!unknown.empty()) out += UnknownExcludesLine(unknown);
       absl::StrAppend(&out, route.label, " check ",
@@ -542,6 +550,9 @@ class EndpointsImpl {
     v1::HealthReport report =
         ToHealthReport(part, e_.registry()->service(), ro);
     report.set_status(ToProto(status));
+    // Names, messages and details are any bytes: JSON and proto3 need UTF-8
+    // (one invalid byte made the JSON printer fail: a 500).
+    internal::SanitizeUtf8Fields(&report);
     HttpResponse r;
     if (format == Format::kJson) {
       absl::StatusOr<std::string> json = ToJson(report);

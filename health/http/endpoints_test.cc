@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health/http/internal/http1.h"
+#include "health/http/internal/utf8.h"
 #include "health/report.h"
 #include "health/testing/fake_clock.h"
 #include "health/version.h"
@@ -577,6 +578,77 @@ TEST_F(EndpointsTest, DetailsFollowPolicyForEveryRequest) {
   o.details = DetailsPolicy::kAlways;
   endpoints_ = Make(o);
   EXPECT_THAT(Get("/readyz?verbose", kRemote).body, HasSubstr(reason));
+}
+
+// Messages, details and units may hold any bytes (check names are validated
+// at registration); every format answers with valid UTF-8 (invalid bytes
+// become U+FFFD) instead of failing.
+class InvalidUtf8Test : public EndpointsTest {
+ protected:
+  static constexpr absl::string_view kFffd = "\xEF\xBF\xBD";
+
+  void SetUp() override {
+    CheckResult bad = CheckResult::Unhealthy("refused \xC3\x28 by peer\xFF");
+    bad.details["path\xFE"] = "/data/caf\xE9";
+    bad.observed_value = 0.5;
+    bad.observed_unit = "ratio\xC0";
+    AddCheck("disk", {"readiness"}, bad);
+    AddCheck("ok", {"readiness"}, CheckResult::Healthy("fine"));
+    endpoints_ = Make();
+    RunChecks();
+  }
+
+  static std::string Fixed(absl::string_view prefix, absl::string_view rest) {
+    return absl::StrCat(prefix, kFffd, rest);
+  }
+};
+
+TEST_F(InvalidUtf8Test, JsonAnswersInsteadOf500) {
+  const HttpResponse r = Get("/readyz?format=json");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_TRUE(internal::IsValidUtf8(r.body));
+  absl::StatusOr<v1::HealthReport> report = HealthReportFromJson(r.body);
+  ASSERT_TRUE(report.ok()) << report.status() << r.body;
+  ASSERT_EQ(report->checks_size(), 2);
+  const v1::CheckResult& c = report->checks(0);
+  EXPECT_EQ(c.name(), "disk");
+  EXPECT_EQ(c.observed_unit(), Fixed("ratio", ""));
+  EXPECT_EQ(c.message(), absl::StrCat(Fixed("refused ", "( by peer"), kFffd));
+  EXPECT_EQ(c.details().at(Fixed("path", "")), Fixed("/data/caf", ""));
+  // The single-check answer too.
+  const HttpResponse one = Get("/readyz/disk?format=json");
+  EXPECT_EQ(one.status, 503) << one.body;
+  EXPECT_TRUE(HealthReportFromJson(one.body).ok()) << one.body;
+}
+
+TEST_F(InvalidUtf8Test, ProtobufParsesWithProto3Checks) {
+  const HttpResponse r = Get("/readyz?format=protobuf");
+  EXPECT_EQ(r.status, 503);
+  v1::HealthReport report;
+  // proto3 parsing rejects strings that are not UTF-8.
+  ASSERT_TRUE(report.ParseFromString(r.body));
+  ASSERT_EQ(report.checks_size(), 2);
+  EXPECT_EQ(report.checks(0).name(), "disk");
+  EXPECT_EQ(report.checks(0).details().at(Fixed("path", "")),
+            Fixed("/data/caf", ""));
+}
+
+TEST_F(InvalidUtf8Test, TextLinesAreValidUtf8) {
+  const HttpResponse r = Get("/readyz?verbose");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_TRUE(internal::IsValidUtf8(r.body)) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(absl::StrCat(
+                          "[-]disk failed: ", Fixed("refused ", "( by peer"),
+                          kFffd, "\n")));
+}
+
+TEST_F(InvalidUtf8Test, MetricsLabelsAreValidUtf8) {
+  const HttpResponse r = Get("/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(internal::IsValidUtf8(r.body));
+  EXPECT_THAT(r.body, HasSubstr(absl::StrCat("check=\"disk\",unit=\"",
+                                             Fixed("ratio", "\"}"))));
 }
 
 TEST_F(EndpointsTest, MetricsReportStatusTimingAndIdentity) {

@@ -7,43 +7,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "health/http/internal/utf8.h"
 
 namespace vigil {
 namespace http {
 namespace internal {
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
-size_t Utf8SequenceLength(absl::string_view s, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
-  const uint8_t c = byte(i);
-  size_t len;
-  uint32_t min;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  uint32_t cp = c & (0x7F >> len);
-  for (size_t k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-}  // namespace
-
 std::string FormatPrometheusValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
@@ -67,7 +35,7 @@ std::string EscapeLabelValue(absl::string_view value) {
     } else {
       const size_t len = Utf8SequenceLength(value, i);
       if (len == 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+        out.append(kReplacementCharacter.data(), kReplacementCharacter.size());
         ++i;
         continue;
       }
@@ -83,7 +51,7 @@ std::string EscapeLabelValue(absl::string_view value) {
 std::string EscapeHelp(absl::string_view help) {
   std::string out;
   out.reserve(help.size());
-  for (const char c : help) {
+  for (const char c : SanitizeUtf8(help)) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '\n') {

@@ -107,7 +107,8 @@ std::string FormatPrometheusValue(double v);
 // bytes become U+FFFD.
 std::string EscapeLabelValue(absl::string_view value);
 
-// Escapes HELP text: backslash and newline.
+// Escapes HELP text: backslash and newline; invalid UTF-8 bytes become
+// U+FFFD.
 std::string EscapeHelp(absl::string_view help);
 
 }  // namespace internal
