@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -341,8 +342,9 @@ TEST_F(EventsTest, IoAndCpuChecksFallBackToPollingOnFixturesAndSayWhy) {
   EXPECT_EQ((*io_events)->unavailable().size(), 1u);  // Only PSI applies.
   registry.RunOnceForTest();
   ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  const std::shared_ptr<const Snapshot> snapshot = registry.snapshot();
   for (const char* name : {"io", "cpu"}) {
-    const CheckSnapshot* c = registry.snapshot()->FindCheck(name);
+    const CheckSnapshot* c = snapshot->FindCheck(name);
     ASSERT_NE(c, nullptr) << name;
     EXPECT_EQ(c->result.details.at("events"), "none (polling only)") << name;
     EXPECT_TRUE(absl::StrContains(c->result.details.at("events_unavailable"),
@@ -370,8 +372,9 @@ TEST(PsiEventsTest, CpuTriggerReRunsTheCpuCheckOnRealStall) {
   VIGIL_REQUIRE_OR_SKIP((*events)->any_armed(),
                         Unavailable((*events)->unavailable()));
   registry.Start();
-  auto run_count = [&] {
-    const CheckSnapshot* c = registry.snapshot()->FindCheck("cpu");
+  auto run_count = [&]() -> uint64_t {
+    const std::shared_ptr<const Snapshot> snapshot = registry.snapshot();
+    const CheckSnapshot* c = snapshot->FindCheck("cpu");
     return c == nullptr ? 0 : c->run_count;
   };
   ASSERT_TRUE(WaitFor([&] { return run_count() >= 1; }, absl::Seconds(10)));
@@ -392,7 +395,8 @@ TEST(PsiEventsTest, CpuTriggerReRunsTheCpuCheckOnRealStall) {
   for (std::thread& t : busy) t.join();
   ASSERT_TRUE(woke) << "event wakeups " << (*events)->event_count() << ", runs "
                     << run_count();
-  const CheckSnapshot* c = registry.snapshot()->FindCheck("cpu");
+  const std::shared_ptr<const Snapshot> snapshot = registry.snapshot();
+  const CheckSnapshot* c = snapshot->FindCheck("cpu");
   EXPECT_EQ(c->result.details.at("events"), "psi_trigger");
   EXPECT_NE(c->result.details.at("event_wakeups"), "0");
   registry.Stop();
