@@ -29,6 +29,7 @@
 #include "absl/strings/str_join.h"
 #include "benchmark/benchmark.h"
 #include "health/pressure/cpu.h"
+#include "health/pressure/defaults.h"
 #include "health/pressure/disk.h"
 #include "health/pressure/events.h"
 #include "health/pressure/fds.h"
@@ -518,6 +519,59 @@ void BM_MemoryIdleCost(benchmark::State& state) {
       benchmark::Counter::kAvgIterations);
 }
 BENCHMARK(BM_MemoryIdleCost)
+    ->ArgName("events")
+    ->Arg(1)
+    ->Arg(0)
+    ->Iterations(2)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Idle cost of every default detector (RegisterDefaultDetectors on this
+// process), with every event source the machine offers armed (memory
+// notifications, PSI triggers for memory, CPU and IO) or polling only.
+// Note: a system-wide CPU or IO PSI trigger fires under the machine's own
+// load; event_calls counts those wake-ups (zero on a quiet machine).
+void BM_DefaultDetectorsIdleCost(benchmark::State& state) {
+  const bool with_events = state.range(0) == 1;
+  HealthRegistry registry;
+  DefaultDetectorOptions o;
+  o.enable_memory_events = with_events;
+  o.enable_psi_events = with_events;
+  DefaultDetectors d;
+  if (absl::Status s = RegisterDefaultDetectors(registry, o, &d); !s.ok()) {
+    state.SkipWithError(s.ToString().c_str());
+    return;
+  }
+  std::vector<std::string> armed;
+  for (MemoryEvents* e :
+       {d.memory_events.get(), d.cpu_events.get(), d.io_events.get()}) {
+    if (e != nullptr)
+      armed.insert(armed.end(), e->armed().begin(), e->armed().end());
+  }
+  state.SetLabel(with_events
+                     ? absl::StrCat("armed: ", absl::StrJoin(armed, ","))
+                     : "polling only");
+  registry.Start();
+  auto calls = [&] {
+    int64_t n = 0;
+    for (MemoryEvents* e :
+         {d.memory_events.get(), d.cpu_events.get(), d.io_events.get()}) {
+      if (e != nullptr) n += e->call_count();
+    }
+    return n;
+  };
+  const int64_t calls_before = calls();
+  for (auto _ : state) absl::SleepFor(absl::Seconds(5));
+  state.counters["event_calls"] =
+      benchmark::Counter(static_cast<double>(calls() - calls_before),
+                         benchmark::Counter::kAvgIterations);
+  registry.Stop();
+  d.memory_events.reset();
+  d.cpu_events.reset();
+  d.io_events.reset();
+}
+BENCHMARK(BM_DefaultDetectorsIdleCost)
     ->ArgName("events")
     ->Arg(1)
     ->Arg(0)

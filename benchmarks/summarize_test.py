@@ -52,6 +52,7 @@ class SpecMatchesBinaries(unittest.TestCase):
 def gbench(names_and_times):
     return {"benchmarks": [
         {"name": n, "run_type": "iteration", "real_time": t, "cpu_time": t,
+         "median_ms": t / 1e6, "p99_ms": t / 1e6,
          "time_unit": "ns", "iterations": 1000}
         for n, t in names_and_times]}
 
@@ -120,6 +121,12 @@ class Ratios(unittest.TestCase):
         self.assertEqual(row[1:], ["0.200 %", "0.100 % (--vigil=false)",
                                    "2.00",
                                    "vigil's share: 0.100 % of one core"])
+        # A counter metric ("median_ms") is read from the counter.
+        row = self.row(
+            r.stdout,
+            "memory: kernel event -> published snapshot, p99, vs polling "
+            "every 1 s")
+        self.assertEqual(row[1:], ["3.00 ns", "3.00 ns", "1.00", "ok"])
         row = self.row(r.stdout, "idle RSS of the example service")
         self.assertEqual(row[1:], ["12800 KiB", "11900 KiB (--vigil=false)",
                                    "1.08", "ok"])

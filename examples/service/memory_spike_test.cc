@@ -6,9 +6,16 @@
 //     the kernel's OOM kill (oom_kill still 0 then), the overload hook sheds
 //     the application's new requests (503 + Retry-After), and the service
 //     survives the kill (the allocator is what the kernel kills).
-//   - Slow growth, 2 MiB/s: a time-to-exhaustion warning (DEGRADED) minutes
-//     ahead; the test stops the allocator once the warning is checked
-//     against the real remaining time, which keeps it within about a minute.
+//   - The spike again with --overload_stop_accepting: while memory is
+//     UNHEALTHY the application server accepts no new connection (a new
+//     client connects into the listen backlog and gets no answer), and
+//     serves again once memory recovers.
+//   - Slow growth, 2 MiB/s, into a 1 GiB limit: a time-to-exhaustion warning
+//     (DEGRADED) minutes ahead; the test stops the allocator once the
+//     warning is checked against the real remaining time, which keeps it
+//     within about a minute. (The long trend speaks once its samples span
+//     30 s; 256 MiB at 2 MiB/s is about 2 min from empty, so that limit
+//     could only ever give ~1.5 min of warning, whatever the trend.)
 // The test process joins the cgroup before starting both children (so that
 // the service resolves it as its own) and leaves it at the end.
 //
@@ -27,6 +34,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -89,11 +98,11 @@ std::string MemoryDetail(int probe_port, const std::string& key) {
   return a.body.substr(begin, a.body.find('"', begin) - begin);
 }
 
-// A fresh v1 memory cgroup with kLimit and no swap, which this process
-// joins; left and removed on destruction.
+// A fresh v1 memory cgroup with `limit` bytes and no swap, which this
+// process joins; left and removed on destruction.
 class SharedCgroup {
  public:
-  bool Create(std::string* error) {
+  bool Create(int64_t limit, std::string* error) {
     dir_ = absl::StrCat(kMemoryRoot, "/vigil-s1-service-", getpid(), "-",
                         absl::ToUnixNanos(absl::Now()) % 1000000);
     std::optional<std::string> self = ReadFile("/proc/self/cgroup");
@@ -109,11 +118,11 @@ class SharedCgroup {
       dir_.clear();
       return false;
     }
-    if (!WriteFile(dir_ + "/memory.limit_in_bytes", absl::StrCat(kLimit),
+    if (!WriteFile(dir_ + "/memory.limit_in_bytes", absl::StrCat(limit),
                    error)) {
       return false;
     }
-    WriteFile(dir_ + "/memory.memsw.limit_in_bytes", absl::StrCat(kLimit));
+    WriteFile(dir_ + "/memory.memsw.limit_in_bytes", absl::StrCat(limit));
     WriteFile(dir_ + "/memory.swappiness", "0");
     return WriteFile(dir_ + "/cgroup.procs", absl::StrCat(getpid()), error);
   }
@@ -165,6 +174,10 @@ class Upstream {
 
 class MemorySpikeTest : public ::testing::Test {
  protected:
+  MemorySpikeTest() = default;
+  MemorySpikeTest(int64_t limit, std::vector<std::string> flags)
+      : limit_(limit), flags_(std::move(flags)) {}
+
   void SetUp() override {
     VIGIL_REQUIRE_OR_SKIP(geteuid() == 0, "needs root for a memory cgroup");
     VIGIL_REQUIRE_OR_SKIP(
@@ -172,11 +185,13 @@ class MemorySpikeTest : public ::testing::Test {
                F_OK) == 0,
         "no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory");
     std::string error;
-    ASSERT_TRUE(cgroup_.Create(&error)) << error;
-    // Default flags, as a new user runs it; the upstream is up so that
-    // memory is the only reason readiness can fail.
-    auto s = ServiceProcess::Start(
-        {"--warmup=0s", absl::StrCat("--upstream=", upstream_.HostPort())});
+    ASSERT_TRUE(cgroup_.Create(limit_, &error)) << error;
+    // Default flags, as a new user runs it (plus `flags_`); the upstream is
+    // up so that memory is the only reason readiness can fail.
+    std::vector<std::string> args = {
+        "--warmup=0s", absl::StrCat("--upstream=", upstream_.HostPort())};
+    args.insert(args.end(), flags_.begin(), flags_.end());
+    auto s = ServiceProcess::Start(args);
     ASSERT_TRUE(s.ok()) << s.status();
     service_ = *std::move(s);
     const int port = service_->probe_port();
@@ -198,6 +213,8 @@ class MemorySpikeTest : public ::testing::Test {
     ASSERT_TRUE(allocator_.has_value()) << error;
   }
 
+  const int64_t limit_ = kLimit;
+  const std::vector<std::string> flags_;
   SharedCgroup cgroup_;
   Upstream upstream_;
   std::unique_ptr<ServiceProcess> service_;
@@ -287,7 +304,92 @@ TEST_F(MemorySpikeTest, SpikeFailsReadinessAndShedsBeforeTheOomKill) {
             << "  readyz: " << readyz_body;
 }
 
-TEST_F(MemorySpikeTest, SlowGrowthWarnsMinutesAhead) {
+// A GET on a new connection to `port` with a 300 ms read timeout.
+httplib::Error NewConnectionGet(int port, int* status) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(1, 0);
+  c.set_read_timeout(0, 300 * 1000);
+  httplib::Result r = c.Get("/");
+  *status = r ? r->status : 0;
+  return r.error();
+}
+
+class StopAcceptingSpikeTest : public MemorySpikeTest {
+ protected:
+  StopAcceptingSpikeTest()
+      : MemorySpikeTest(kLimit, {"--overload_stop_accepting"}) {}
+};
+
+TEST_F(StopAcceptingSpikeTest, NewConnectionsWaitWhileMemoryIsUnhealthy) {
+  const int probe = service_->probe_port();
+  const int app = service_->app_port();
+  int status = 0;
+  ASSERT_EQ(NewConnectionGet(app, &status), httplib::Error::Success);
+  ASSERT_EQ(status, 200);
+  const absl::Time start = absl::Now();
+  Grow(4096, 100);  // 40 MiB/s.
+  std::optional<absl::Time> ready_503, held;
+  std::string metrics;
+  absl::Time killed_at = absl::InfiniteFuture();
+  bool eof = false;
+  // Bounded as the spike above: 30 s and 3000 polls at most.
+  for (int i = 0; i < 3000 && absl::Now() - start < absl::Seconds(30); ++i) {
+    while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
+    }
+    if (cgroup_.OomKills() > 0 || eof) {
+      killed_at = absl::Now();
+      break;
+    }
+    if (!ready_503) {
+      const Answer r = Get(probe, "/readyz?verbose");
+      if (r.status == 503 && absl::StrContains(r.body, "[-]memory failed")) {
+        ready_503 = absl::Now();
+      }
+    } else if (!held) {
+      // Connected (the kernel's backlog), never answered: a read timeout.
+      if (NewConnectionGet(app, &status) == httplib::Error::Read) {
+        held = absl::Now();
+        metrics = Get(probe, "/metrics").body;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_NE(killed_at, absl::InfiniteFuture())
+      << "no OOM kill within 30 s; usage " << cgroup_.UsageMiB() << " MiB";
+  allocator_->Wait(absl::Seconds(10));
+  ASSERT_TRUE(ready_503.has_value());
+  ASSERT_TRUE(held.has_value()) << "a new connection was never held";
+  EXPECT_TRUE(absl::StrContains(
+      metrics, "vigil_overload_action_active{action=\"stop_accepting\"} 1"))
+      << metrics;
+  // Memory recovers (DEGRADED for the OOM kill): new connections served.
+  EXPECT_EQ(kill(service_->pid(), 0), 0) << "the service died";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return NewConnectionGet(app, &status) == httplib::Error::Success &&
+               status == 200;
+      },
+      absl::Seconds(20)))
+      << Get(probe, "/readyz?verbose").body;
+  std::cout << "S1 spike with --overload_stop_accepting:\n"
+            << "  /readyz 503 because of memory at "
+            << absl::FormatDuration(*ready_503 - start) << "\n"
+            << "  new connection held (connected, no answer) at "
+            << absl::FormatDuration(*held - start) << "\n"
+            << "  OOM kill seen at " << absl::FormatDuration(killed_at - start)
+            << "; new connections served again after recovery\n";
+}
+
+constexpr int64_t kSlowLimit = int64_t{1} << 30;
+
+// 2 MiB/s needs minutes of runway to be warned minutes ahead: 1 GiB is
+// 8.5 min from empty (the test stops the allocator after ~35 s, ~70 MiB).
+class SlowGrowthTest : public MemorySpikeTest {
+ protected:
+  SlowGrowthTest() : MemorySpikeTest(kSlowLimit, {}) {}
+};
+
+TEST_F(SlowGrowthTest, SlowGrowthWarnsMinutesAhead) {
   const int probe = service_->probe_port();
   const absl::Time start = absl::Now();
   Grow(2048, 1000);  // 2 MiB/s.
@@ -316,11 +418,11 @@ TEST_F(MemorySpikeTest, SlowGrowthWarnsMinutesAhead) {
   ASSERT_TRUE(warned.has_value()) << Get(probe, "/readyz?verbose").body;
   EXPECT_EQ(cgroup_.OomKills(), 0u);
   // The real time left at 2 MiB/s from the cgroup's usage then.
-  const double real_left = (kLimit / double(1 << 20) - *usage_mib) / 2.0;
-  EXPECT_GE(*tte, 60) << body;  // Minutes ahead.
+  const double real_left = (kSlowLimit / double(1 << 20) - *usage_mib) / 2.0;
+  EXPECT_GE(*tte, 5 * 60) << body;  // Minutes ahead.
   EXPECT_NEAR(*tte, real_left, 0.25 * real_left) << body;
   allocator_->Kill();
-  std::cout << "S1 slow (v1 cgroup, limit 256 MiB, 2 MiB / s):\n"
+  std::cout << "S1 slow (v1 cgroup, limit 1 GiB, 2 MiB / s):\n"
             << "  DEGRADED with a time to exhaustion at "
             << absl::FormatDuration(*warned - start) << ": predicted " << *tte
             << " s, real " << real_left << " s (usage " << *usage_mib

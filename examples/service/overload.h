@@ -1,8 +1,9 @@
 // The example's overload actions (health/pressure/overload.h): while the
 // memory check is UNHEALTHY the application server answers new requests
 // 503 with Retry-After (its mounted /health probes keep answering), while
-// it is DEGRADED or worse answers close their connections, and the actions'
-// states are on /metrics.
+// it is DEGRADED or worse answers close their connections, with
+// --overload_stop_accepting it accepts no new connection while UNHEALTHY,
+// and the actions' states are on /metrics.
 
 #ifndef VIGIL_EXAMPLES_SERVICE_OVERLOAD_H_
 #define VIGIL_EXAMPLES_SERVICE_OVERLOAD_H_

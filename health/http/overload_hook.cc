@@ -1,5 +1,10 @@
 #include "health/http/overload_hook.h"
 
+#include <sys/socket.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -8,6 +13,47 @@
 
 namespace vigil {
 namespace http {
+namespace {
+
+// Whether `fd` is (still) a listening socket. Server::stop() shuts the
+// socket down (state CLOSE) and closes it.
+bool Listening(int fd) {
+  int accepting = 0;
+  socklen_t len = sizeof(accepting);
+  return fd >= 0 &&
+         getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 &&
+         accepting == 1;
+}
+
+// The accept gate: the listener thread enqueues each connection it has
+// accepted; holding it there keeps the thread from calling accept() again.
+class GatedTaskQueue : public httplib::TaskQueue {
+ public:
+  GatedTaskQueue(std::shared_ptr<std::atomic<int>> listen_fd,
+                 pressure::OverloadManager* manager,
+                 std::unique_ptr<httplib::TaskQueue> inner)
+      : listen_fd_(std::move(listen_fd)),
+        manager_(manager),
+        inner_(std::move(inner)) {}
+
+  void enqueue(std::function<void()> fn) override {
+    // cpp-httplib's is_running() stays true until listen() returns, which
+    // it cannot while the listener is held here: watch the socket itself.
+    while (!manager_->WaitUntilAccepting(absl::Milliseconds(100)) &&
+           Listening(listen_fd_->load())) {
+    }
+    inner_->enqueue(std::move(fn));
+  }
+  void shutdown() override { inner_->shutdown(); }
+  void on_idle() override { inner_->on_idle(); }
+
+ private:
+  const std::shared_ptr<std::atomic<int>> listen_fd_;
+  pressure::OverloadManager* const manager_;
+  const std::unique_ptr<httplib::TaskQueue> inner_;
+};
+
+}  // namespace
 
 absl::Status InstallOverloadHook(httplib::Server* server,
                                  pressure::OverloadManager* manager,
@@ -16,6 +62,18 @@ absl::Status InstallOverloadHook(httplib::Server* server,
     return absl::InvalidArgumentError(
         "overload hook: server and manager must not be null");
   }
+  auto listen_fd = std::make_shared<std::atomic<int>>(-1);
+  server->set_socket_options(
+      [listen_fd,
+       socket_options = std::move(options.socket_options)](socket_t sock) {
+        if (socket_options) socket_options(sock);
+        listen_fd->store(sock);
+      });
+  server->new_task_queue = [listen_fd, manager,
+                            inner = std::move(server->new_task_queue)] {
+    return new GatedTaskQueue(listen_fd, manager,
+                              std::unique_ptr<httplib::TaskQueue>(inner()));
+  };
   const std::string retry_after = absl::StrCat(manager->retry_after_seconds());
   server->set_pre_routing_handler(
       [manager, options = std::move(options), retry_after](

@@ -267,6 +267,10 @@ CpuReading CpuDetector::LatestReading() const {
   return latest_;
 }
 
+std::string CpuDetector::PsiPath() const {
+  return impl_->psi.opened() ? impl_->psi.path() : std::string();
+}
+
 std::vector<std::string> CpuDetector::Files() const {
   std::vector<std::string> files;
   if (impl_->psi.opened()) files.push_back(impl_->psi.path());

@@ -89,6 +89,9 @@ class CpuDetector {
   CheckResult Run();
   CpuReading LatestReading() const;  // Thread-safe.
   std::vector<std::string> Files() const;
+  // The CPU PSI file sampled (cgroup-local or /proc/pressure/cpu), or ""
+  // without PSI. Fixed at Create(); thread-safe.
+  std::string PsiPath() const;
   const CpuOptions& options() const { return options_; }
 
  private:

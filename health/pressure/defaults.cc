@@ -47,9 +47,23 @@ absl::Status RegisterDefaultDetectors(HealthRegistry& registry,
     if (!c.ok()) return c.status();
     checks.push_back(*std::move(c));
   }
+  MemoryEventsOptions psi_events = options.psi_events;
+  psi_events.clock = options.clock;
   if (options.enable_cpu) {
-    absl::StatusOr<Check> c =
-        CpuCheck(PrepareWithSource(options.cpu, options), &result.cpu);
+    absl::StatusOr<Check> c = absl::UnknownError("unset");
+    if (options.enable_psi_events) {
+      absl::StatusOr<CheckWithEvents> e = MakeCpuCheckWithEvents(
+          &registry, PrepareWithSource(options.cpu, options), psi_events,
+          &result.cpu);
+      if (e.ok()) {
+        result.cpu_events = std::move(e->events);
+        c = std::move(e->check);
+      } else {
+        c = e.status();
+      }
+    } else {
+      c = CpuCheck(PrepareWithSource(options.cpu, options), &result.cpu);
+    }
     if (absl::IsFailedPrecondition(c.status())) {
       result.skipped.emplace_back(c.status().message());
     } else if (!c.ok()) {
@@ -59,8 +73,20 @@ absl::Status RegisterDefaultDetectors(HealthRegistry& registry,
     }
   }
   if (options.enable_io) {
-    absl::StatusOr<Check> c =
-        IoCheck(PrepareWithSource(options.io, options), &result.io);
+    absl::StatusOr<Check> c = absl::UnknownError("unset");
+    if (options.enable_psi_events) {
+      absl::StatusOr<CheckWithEvents> e = MakeIoCheckWithEvents(
+          &registry, PrepareWithSource(options.io, options), psi_events,
+          &result.io);
+      if (e.ok()) {
+        result.io_events = std::move(e->events);
+        c = std::move(e->check);
+      } else {
+        c = e.status();
+      }
+    } else {
+      c = IoCheck(PrepareWithSource(options.io, options), &result.io);
+    }
     if (absl::IsFailedPrecondition(c.status())) {
       result.skipped.emplace_back(c.status().message());
     } else if (!c.ok()) {
@@ -103,7 +129,10 @@ absl::Status RegisterDefaultDetectors(HealthRegistry& registry,
   }
   std::sort(done.begin(), done.end());
   result.registered = std::move(done);
-  if (result.memory_events) result.memory_events->Start();
+  for (MemoryEvents* e : {result.memory_events.get(), result.cpu_events.get(),
+                          result.io_events.get()}) {
+    if (e != nullptr) e->Start();
+  }
   if (out != nullptr) *out = std::move(result);
   return absl::OkStatus();
 }

@@ -16,7 +16,9 @@
 //   memory            critical, every 5 s   (memory.h), and at once on
 //                     kernel memory notifications (events.h)
 //   cpu               non-critical, 5 s     (cpu.h)   skipped without PSI
-//   io                non-critical, 5 s     (io.h)    and cgroup signals
+//                     and cgroup signals; at once on a CPU PSI trigger
+//   io                non-critical, 5 s     (io.h)    skipped without PSI;
+//                     at once on an IO PSI trigger (events.h)
 //   disk:<path>       critical, every 10 s  (disk.h), one per disk_paths
 //   fds               critical, every 10 s  (fds.h)
 //   tasks             critical, every 10 s  (tasks.h)
@@ -58,6 +60,10 @@ struct DefaultDetectorOptions {
   // `memory_events.clock` is replaced by `clock`.
   bool enable_memory_events = true;
   MemoryEventsOptions memory_events;
+  // Re-run the CPU and IO checks on PSI triggers (events.h);
+  // `psi_events.clock` is replaced by `clock`.
+  bool enable_psi_events = true;
+  MemoryEventsOptions psi_events = MemoryEventsOptions::ForPsi();
   bool enable_cpu = true;
   bool enable_io = true;
   bool enable_fds = true;
@@ -85,6 +91,10 @@ struct DefaultDetectors {
   std::unique_ptr<MemoryEvents> memory_events;
   std::shared_ptr<CpuDetector> cpu;
   std::shared_ptr<IoDetector> io;
+  // Started, when enable_psi_events and the check is registered; destroy
+  // before the registry, as memory_events.
+  std::unique_ptr<MemoryEvents> cpu_events;
+  std::unique_ptr<MemoryEvents> io_events;
   std::vector<std::shared_ptr<DiskDetector>> disks;
   std::shared_ptr<FdDetector> fds;
   std::shared_ptr<TasksDetector> tasks;

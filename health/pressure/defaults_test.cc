@@ -104,7 +104,10 @@ TEST(RegisterDefaultDetectors, EnableFlagsAndGroups) {
   ASSERT_TRUE(RegisterDefaultDetectors(registry, o, &detectors).ok());
   EXPECT_EQ(detectors.registered, (std::vector<std::string>{"fds", "memory"}));
   registry.RunOnceForTest();
-  const CheckSnapshot* fds = registry.snapshot()->FindCheck("fds");
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  // Kept alive while read: a later publication frees the previous one.
+  const std::shared_ptr<const Snapshot> snapshot = registry.snapshot();
+  const CheckSnapshot* fds = snapshot->FindCheck("fds");
   ASSERT_NE(fds, nullptr);
   EXPECT_EQ(fds->groups, (std::vector<std::string>{"pressure", "readiness"}));
 }

@@ -61,15 +61,12 @@ absl::Status MemoryEventsOptions::Validate() const {
           "memory_events.v1_threshold_ratios: must each be in (0, 1)");
     }
   }
-  if (psi_trigger && (trigger_window < absl::Milliseconds(500) ||
-                      trigger_window > absl::Seconds(10))) {
-    return absl::InvalidArgumentError(
-        "memory_events.trigger_window: must be between 500ms and 10s");
-  }
-  if (psi_trigger && (trigger_stall <= absl::ZeroDuration() ||
-                      trigger_stall >= trigger_window)) {
-    return absl::InvalidArgumentError(
-        "memory_events.trigger_stall: must be > 0 and below trigger_window");
+  if (psi_trigger) {
+    if (absl::Status s = internal::ValidatePsiTrigger(
+            "memory_events", trigger_stall, trigger_window);
+        !s.ok()) {
+      return s;
+    }
   }
   if (follow_up_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -90,8 +87,8 @@ MemoryEvents::MemoryEvents(MemoryEventsOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
 
-absl::StatusOr<std::unique_ptr<MemoryEvents>> MemoryEvents::Create(
-    const MemoryDetector& detector, MemoryEventsOptions options) {
+absl::StatusOr<std::unique_ptr<MemoryEvents>> MemoryEvents::New(
+    MemoryEventsOptions options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   std::unique_ptr<MemoryEvents> e(new MemoryEvents(std::move(options)));
   e->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -104,7 +101,14 @@ absl::StatusOr<std::unique_ptr<MemoryEvents>> MemoryEvents::Create(
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeTag;
   epoll_ctl(e->epoll_fd_, EPOLL_CTL_ADD, e->wake_fd_, &ev);
+  return e;
+}
 
+absl::StatusOr<std::unique_ptr<MemoryEvents>> MemoryEvents::Create(
+    const MemoryDetector& detector, MemoryEventsOptions options) {
+  absl::StatusOr<std::unique_ptr<MemoryEvents>> made = New(std::move(options));
+  if (!made.ok()) return made.status();
+  std::unique_ptr<MemoryEvents> e = *std::move(made);
   const std::string dir = detector.CgroupFullPath();
   const char* no_v1 =
       dir.empty() ? "no memory cgroup" : "not a cgroup v1 memory cgroup";
@@ -122,7 +126,17 @@ absl::StatusOr<std::unique_ptr<MemoryEvents>> MemoryEvents::Create(
   } else {
     e->unavailable_["v2_events"] = no_v2;
   }
-  e->ArmPsi(detector.PsiPath());
+  e->ArmPsi(detector.PsiPath(), "memory");
+  return e;
+}
+
+absl::StatusOr<std::unique_ptr<MemoryEvents>> MemoryEvents::CreateForPsi(
+    absl::string_view resource, const std::string& psi_path,
+    MemoryEventsOptions options) {
+  absl::StatusOr<std::unique_ptr<MemoryEvents>> made = New(std::move(options));
+  if (!made.ok()) return made.status();
+  std::unique_ptr<MemoryEvents> e = *std::move(made);
+  e->ArmPsi(psi_path, resource);
   return e;
 }
 
@@ -295,33 +309,14 @@ void MemoryEvents::ArmV2(const std::string& dir) {
   Add(std::move(s));
 }
 
-void MemoryEvents::ArmPsi(const std::string& path) {
-  if (!options_.psi_trigger) {
-    unavailable_["psi_trigger"] = "disabled";
-    return;
-  }
-  if (path.empty()) {
-    unavailable_["psi_trigger"] = "no memory PSI file";
-    return;
-  }
-  // A trigger is written into the file: only into the kernel's own (procfs
-  // or cgroup2), never into a fixture tree's regular file.
-  struct statfs fs = {};
-  if (statfs(path.c_str(), &fs) != 0 ||
-      (fs.f_type != PROC_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC)) {
-    unavailable_["psi_trigger"] =
-        absl::StrCat(path, ": not a kernel PSI file; polling only");
-    return;
-  }
-  std::string problem;
+void MemoryEvents::ArmPsi(const std::string& path, absl::string_view resource) {
   Source s;
   s.name = "psi_trigger";
-  s.fd = internal::ArmPsiTrigger(path, options_.trigger_stall,
-                                 options_.trigger_window, &problem);
-  if (s.fd < 0) {
-    unavailable_[s.name] = problem;
-    return;
-  }
+  s.fd = internal::ArmPsiTrigger(
+      options_.psi_trigger, path, resource, options_.trigger_stall,
+      options_.trigger_window, &unavailable_[s.name]);
+  if (s.fd < 0) return;
+  unavailable_.erase(s.name);
   Add(std::move(s));
 }
 
@@ -454,6 +449,88 @@ absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterMemoryCheck(
   if (detector != nullptr) *detector = m->detector;
   m->events->Start();
   return std::move(m->events);
+}
+
+namespace {
+
+// `check` (of `detector`) with the details of PSI events that re-run it in
+// `registry` by name.
+template <typename Detector>
+absl::StatusOr<CheckWithEvents> WithPsiEvents(
+    HealthRegistry* registry, absl::StatusOr<Check> check,
+    std::shared_ptr<Detector> detector, absl::string_view resource,
+    MemoryEventsOptions events) {
+  if (!check.ok()) return check.status();
+  const std::string name = check->name;
+  events.on_event = [registry, name] { (void)registry->RunNow(name); };
+  absl::StatusOr<std::unique_ptr<MemoryEvents>> e = MemoryEvents::CreateForPsi(
+      resource, detector->PsiPath(), std::move(events));
+  if (!e.ok()) return e.status();
+  CheckWithEvents out;
+  out.events = *std::move(e);
+  out.check = *std::move(check);
+  out.check.function = [detector,
+                        add = out.events->DetailsAdder()](const CheckContext&) {
+    CheckResult r = detector->Run();
+    add(&r.details);
+    return r;
+  };
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterAndStart(
+    HealthRegistry* registry, absl::StatusOr<CheckWithEvents> c) {
+  if (!c.ok()) return c.status();
+  if (absl::Status s = registry->Register(std::move(c->check)); !s.ok()) {
+    return s;
+  }
+  c->events->Start();
+  return std::move(c->events);
+}
+
+}  // namespace
+
+MemoryEventsOptions MemoryEventsOptions::ForPsi() {
+  MemoryEventsOptions o;
+  o.follow_up_interval = absl::Seconds(2);
+  o.follow_up_for = absl::Seconds(10);
+  return o;
+}
+
+absl::StatusOr<CheckWithEvents> MakeIoCheckWithEvents(
+    HealthRegistry* registry, IoOptions io, MemoryEventsOptions events,
+    std::shared_ptr<IoDetector>* detector) {
+  std::shared_ptr<IoDetector> d;
+  absl::StatusOr<Check> check = IoCheck(std::move(io), &d);
+  if (detector != nullptr) *detector = d;
+  return WithPsiEvents(registry, std::move(check), std::move(d), "io",
+                       std::move(events));
+}
+
+absl::StatusOr<CheckWithEvents> MakeCpuCheckWithEvents(
+    HealthRegistry* registry, CpuOptions cpu, MemoryEventsOptions events,
+    std::shared_ptr<CpuDetector>* detector) {
+  std::shared_ptr<CpuDetector> d;
+  absl::StatusOr<Check> check = CpuCheck(std::move(cpu), &d);
+  if (detector != nullptr) *detector = d;
+  return WithPsiEvents(registry, std::move(check), std::move(d), "cpu",
+                       std::move(events));
+}
+
+absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterIoCheck(
+    HealthRegistry* registry, IoOptions io, MemoryEventsOptions events,
+    std::shared_ptr<IoDetector>* detector) {
+  return RegisterAndStart(registry,
+                          MakeIoCheckWithEvents(registry, std::move(io),
+                                                std::move(events), detector));
+}
+
+absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterCpuCheck(
+    HealthRegistry* registry, CpuOptions cpu, MemoryEventsOptions events,
+    std::shared_ptr<CpuDetector>* detector) {
+  return RegisterAndStart(registry,
+                          MakeCpuCheckWithEvents(registry, std::move(cpu),
+                                                 std::move(events), detector));
 }
 
 }  // namespace pressure

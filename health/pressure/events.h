@@ -35,6 +35,14 @@
 //   if (!events.ok()) ...;            // The check is registered on success.
 //   registry.Start();                 // `*events` is already running.
 //
+// The IO and CPU checks get the same fast path from their PSI file alone
+// (MemoryEvents::CreateForPsi, RegisterIoCheck, RegisterCpuCheck): a PSI
+// trigger on io.pressure / cpu.pressure of the cgroup (else
+// /proc/pressure/io, /proc/pressure/cpu) re-runs the check, with follow-ups
+// every 2 s (PSI's averages move every 2 s) for 10 s
+// (MemoryEventsOptions::ForPsi()). Their details say "events": "psi_trigger"
+// or "none (polling only)" with the reason in "events_unavailable".
+//
 // Probes never trigger work: only a kernel event (and its bounded
 // follow-ups) calls RunNow().
 //
@@ -55,8 +63,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "health/clock.h"
+#include "health/pressure/cpu.h"
+#include "health/pressure/io.h"
 #include "health/pressure/memory.h"
 #include "health/registry.h"
 #include "health/sync.h"
@@ -96,6 +107,8 @@ struct MemoryEventsOptions {
   bool fixture_files_for_test = false;
 
   static std::vector<double> DefaultThresholdRatios();
+  // Defaults for an IO or CPU check: follow-ups every 2 s for 10 s.
+  static MemoryEventsOptions ForPsi();
   // OK or InvalidArgument naming the field ("memory_events.min_spacing: ...").
   absl::Status Validate() const;
 };
@@ -108,6 +121,12 @@ class MemoryEvents {
   // is not an error.
   static absl::StatusOr<std::unique_ptr<MemoryEvents>> Create(
       const MemoryDetector& detector, MemoryEventsOptions options);
+  // Only the PSI trigger, on `psi_path` (of `resource`: "io", "cpu"; the
+  // detector's PsiPath(), "" when it has none). The v1/v2 fields of
+  // `options` are unused. Errors as Create().
+  static absl::StatusOr<std::unique_ptr<MemoryEvents>> CreateForPsi(
+      absl::string_view resource, const std::string& psi_path,
+      MemoryEventsOptions options);
   // Stops and joins the thread, closes every fd (which unregisters the
   // kernel notifications).
   ~MemoryEvents();
@@ -157,12 +176,15 @@ class MemoryEvents {
     std::vector<int> keep;  // Opened files the registration refers to.
   };
   explicit MemoryEvents(MemoryEventsOptions options);
+  // Validated options, epoll and wake fds; no source armed.
+  static absl::StatusOr<std::unique_ptr<MemoryEvents>> New(
+      MemoryEventsOptions options);
   void ArmV1(const std::string& dir);
   void ArmV1Thresholds(const std::string& dir, int control_fd);
   void ArmV1Event(const std::string& dir, int control_fd,
                   const std::string& name, const char* file, const char* args);
   void ArmV2(const std::string& dir);
-  void ArmPsi(const std::string& path);
+  void ArmPsi(const std::string& path, absl::string_view resource);
   void Add(Source source);
   // Waits up to `timeout_ms` (-1: forever) for notifications or Stop(),
   // then makes the due calls. Returns notifications taken.
@@ -218,6 +240,37 @@ absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterMemoryCheck(
     HealthRegistry* registry, MemoryOptions memory,
     MemoryEventsOptions events = {},
     std::shared_ptr<MemoryDetector>* detector = nullptr);
+
+// A check whose runs carry the details of the events (armed, not started)
+// that re-run it by name.
+struct CheckWithEvents {
+  Check check;
+  std::unique_ptr<MemoryEvents> events;
+};
+
+// The IO / CPU check re-run on PSI triggers (MemoryEvents::CreateForPsi).
+// `*detector` (optional) receives the detector. Errors: those of
+// IoCheck / CpuCheck (FailedPrecondition without any signal) and of
+// MemoryEventsOptions::Validate.
+absl::StatusOr<CheckWithEvents> MakeIoCheckWithEvents(
+    HealthRegistry* registry, IoOptions io,
+    MemoryEventsOptions events = MemoryEventsOptions::ForPsi(),
+    std::shared_ptr<IoDetector>* detector = nullptr);
+absl::StatusOr<CheckWithEvents> MakeCpuCheckWithEvents(
+    HealthRegistry* registry, CpuOptions cpu,
+    MemoryEventsOptions events = MemoryEventsOptions::ForPsi(),
+    std::shared_ptr<CpuDetector>* detector = nullptr);
+
+// The above, registered in `registry` and started; as RegisterMemoryCheck,
+// the returned object must be destroyed before `registry`.
+absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterIoCheck(
+    HealthRegistry* registry, IoOptions io,
+    MemoryEventsOptions events = MemoryEventsOptions::ForPsi(),
+    std::shared_ptr<IoDetector>* detector = nullptr);
+absl::StatusOr<std::unique_ptr<MemoryEvents>> RegisterCpuCheck(
+    HealthRegistry* registry, CpuOptions cpu,
+    MemoryEventsOptions events = MemoryEventsOptions::ForPsi(),
+    std::shared_ptr<CpuDetector>* detector = nullptr);
 
 }  // namespace pressure
 }  // namespace vigil

@@ -2,21 +2,36 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/registry.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/require.h"
 
 namespace vigil {
 namespace pressure {
 namespace {
+
+// "name: why; ..." of every unavailable source.
+std::string Unavailable(const std::map<std::string, std::string>& u) {
+  std::string out;
+  for (const auto& [name, why] : u)
+    absl::StrAppend(&out, name, ": ", why, "; ");
+  return out;
+}
 
 using testing::CopyFixture;
 using testing::ReadFile;
@@ -52,7 +67,8 @@ class EventsTest : public ::testing::Test {
     EXPECT_TRUE(e.ok()) << e.status();
     return e.ok() ? *std::move(e) : nullptr;
   }
-  std::string Unavailable(const MemoryEvents& e, const std::string& name) {
+  static std::string Unavailable(const MemoryEvents& e,
+                                 const std::string& name) {
     auto it = e.unavailable().find(name);
     return it == e.unavailable().end() ? "<armed>" : it->second;
   }
@@ -298,6 +314,93 @@ TEST_F(EventsTest, RegisteredCheckReRunsOnAnEventAndReportsItsSources) {
                 "event_wakeups"),
             "0");
   e->reset();  // Before the registry, as documented.
+}
+
+// IO and CPU on a fixture tree: the PSI trigger is never written into a
+// regular file; the checks poll and say so.
+TEST_F(EventsTest, IoAndCpuChecksFallBackToPollingOnFixturesAndSayWhy) {
+  const std::string root = CopyFixture("v2");
+  RegistryOptions ro;
+  ro.clock = &clock_;
+  HealthRegistry registry(ro);
+  IoOptions io;
+  io.source.root = root;
+  io.clock = &clock_;
+  CpuOptions cpu;
+  cpu.source.root = root;
+  cpu.clock = &clock_;
+  MemoryEventsOptions eo = MemoryEventsOptions::ForPsi();
+  eo.clock = &clock_;
+  auto io_events = RegisterIoCheck(&registry, io, eo);
+  ASSERT_TRUE(io_events.ok()) << io_events.status();
+  auto cpu_events = RegisterCpuCheck(&registry, cpu, eo);
+  ASSERT_TRUE(cpu_events.ok()) << cpu_events.status();
+  EXPECT_FALSE((*io_events)->any_armed());
+  EXPECT_TRUE(absl::StrContains(Unavailable(**io_events, "psi_trigger"),
+                                "io.pressure: not a kernel PSI file"))
+      << Unavailable(**io_events, "psi_trigger");
+  EXPECT_EQ((*io_events)->unavailable().size(), 1u);  // Only PSI applies.
+  registry.RunOnceForTest();
+  ASSERT_TRUE(registry.WaitUntilIdleForTest());
+  const std::shared_ptr<const Snapshot> snapshot = registry.snapshot();
+  for (const char* name : {"io", "cpu"}) {
+    const CheckSnapshot* c = snapshot->FindCheck(name);
+    ASSERT_NE(c, nullptr) << name;
+    EXPECT_EQ(c->result.details.at("events"), "none (polling only)") << name;
+    EXPECT_TRUE(absl::StrContains(c->result.details.at("events_unavailable"),
+                                  "psi_trigger: "))
+        << name;
+  }
+  io_events->reset();
+  cpu_events->reset();
+}
+
+// For real: a CPU PSI trigger on /proc/pressure/cpu (or the cgroup's
+// cpu.pressure) re-runs the CPU check between its intervals when the test
+// makes the CPU contended (more busy threads than cores, bounded at 20 s).
+TEST(PsiEventsTest, CpuTriggerReRunsTheCpuCheckOnRealStall) {
+  VIGIL_REQUIRE_OR_SKIP(access("/proc/pressure/cpu", R_OK) == 0,
+                        "no PSI on this kernel");
+  HealthRegistry registry;
+  CpuOptions cpu;
+  cpu.check.interval = absl::Hours(1);  // Only events re-run it.
+  cpu.check.initial_delay = absl::ZeroDuration();
+  MemoryEventsOptions eo = MemoryEventsOptions::ForPsi();
+  eo.follow_up_for = absl::ZeroDuration();
+  auto events = RegisterCpuCheck(&registry, cpu, eo);
+  ASSERT_TRUE(events.ok()) << events.status();
+  VIGIL_REQUIRE_OR_SKIP((*events)->any_armed(),
+                        Unavailable((*events)->unavailable()));
+  registry.Start();
+  auto run_count = [&]() -> uint64_t {
+    const std::shared_ptr<const Snapshot> snapshot = registry.snapshot();
+    const CheckSnapshot* c = snapshot->FindCheck("cpu");
+    return c == nullptr ? 0 : c->run_count;
+  };
+  ASSERT_TRUE(WaitFor([&] { return run_count() >= 1; }, absl::Seconds(10)));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  const absl::Time until = absl::Now() + absl::Seconds(20);
+  const unsigned n = 2 * std::max(1u, std::thread::hardware_concurrency()) + 1;
+  for (unsigned i = 0; i < n; ++i) {
+    busy.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed) && absl::Now() < until) {
+      }
+    });
+  }
+  const bool woke =
+      WaitFor([&] { return (*events)->call_count() >= 1 && run_count() >= 2; },
+              absl::Seconds(20));
+  stop = true;
+  for (std::thread& t : busy) t.join();
+  ASSERT_TRUE(woke) << "event wakeups " << (*events)->event_count() << ", runs "
+                    << run_count();
+  const std::shared_ptr<const Snapshot> snapshot = registry.snapshot();
+  const CheckSnapshot* c = snapshot->FindCheck("cpu");
+  EXPECT_EQ(c->result.details.at("events"), "psi_trigger");
+  EXPECT_NE(c->result.details.at("event_wakeups"), "0");
+  registry.Stop();
+  events->reset();
 }
 
 }  // namespace

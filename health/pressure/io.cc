@@ -136,6 +136,10 @@ IoReading IoDetector::LatestReading() const {
   return latest_;
 }
 
+std::string IoDetector::PsiPath() const {
+  return impl_->psi.opened() ? impl_->psi.path() : std::string();
+}
+
 std::vector<std::string> IoDetector::Files() const {
   std::vector<std::string> files;
   if (impl_->psi.opened()) files.push_back(impl_->psi.path());

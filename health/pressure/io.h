@@ -71,6 +71,9 @@ class IoDetector {
   CheckResult Run();
   IoReading LatestReading() const;  // Thread-safe.
   std::vector<std::string> Files() const;
+  // The IO PSI file sampled (cgroup-local or /proc/pressure/io), or ""
+  // without PSI. Fixed at Create(); thread-safe.
+  std::string PsiPath() const;
   const IoOptions& options() const { return options_; }
 
  private:

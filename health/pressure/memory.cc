@@ -99,6 +99,26 @@ struct MemoryDetector::Impl {
   absl::Time last_oom_kill_time = absl::InfinitePast();
 
   MemoryReading reading;
+
+  // The steps of Sample(), in order, along its signals.
+  // The limit that binds: the cgroup on the path whose working set is the
+  // largest share of its limit.
+  struct Binding {
+    bool cgroup_limited = false;
+    std::optional<double> ws, limit;
+    int depth = MemoryReading::kHostLimit;
+  };
+  // Cgroup usage, inactive file pages, limits, OOM counters.
+  void ReadCgroups(MemoryReading& r, Binding* binding);
+  void ReadOomCounters(MemoryReading& r);
+  // Headroom: the cgroup's when a real limit applies, else the host's.
+  void UpdateHeadroom(absl::Time now, const Binding& binding, MemoryReading& r);
+  // Stall (PSI).
+  void UpdateStall(absl::Time now, MemoryReading& r);
+  // OOM kills since the previous sample, held for `hold`.
+  void UpdateOom(absl::Time now, absl::Duration hold, const MemoryReading& r);
+  // Combine the signals into r.level.
+  void Combine(MemoryReading& r) const;
 };
 
 MemoryDetector::MemoryDetector(MemoryOptions options)
@@ -189,14 +209,9 @@ absl::StatusOr<std::unique_ptr<MemoryDetector>> MemoryDetector::Create(
   return d;
 }
 
-const MemoryReading& MemoryDetector::Sample() {
-  Impl& m = *impl_;
-  const absl::Time now = options_.clock->Now();
-  MemoryReading& r = m.reading;
-  r = MemoryReading();
-  r.time = now;
-
-  // Cgroup usage, inactive file pages, limits, OOM counters.
+void MemoryDetector::Impl::ReadCgroups(MemoryReading& r, Binding* binding) {
+  Impl& m = *this;
+  // Usage, inactive file pages and limits of every level.
   std::optional<double> own_ws;
   // The binding limit: the cgroup on the path whose working set is the
   // largest share of its limit.
@@ -302,34 +317,48 @@ const MemoryReading& MemoryDetector::Sample() {
     } else {
       m.signals.Ok(m.sig_limit);
     }
-    // OOM counters.
-    std::optional<uint64_t> oom, oom_kill, under_oom;
-    if (m.events_file.Read()) {
-      const internal::KeyedField fields[] = {
-          {"oom", &oom}, {"oom_kill", &oom_kill}, {"under_oom", &under_oom}};
-      internal::ParseFlatKeyed(m.events_file.content(), fields);
-      if (!oom_kill) m.events_file.set_parse_error();
-    }
-    if (oom_kill) {
-      m.signals.Ok(m.sig_oom);
-      r.oom_kills = *oom_kill;
-      if (m.v2 && oom) r.oom_events = *oom;
-      if (!m.v2 && under_oom) r.under_oom = *under_oom != 0;
-    } else {
-      m.signals.Failed(m.sig_oom, m.events_file);
-    }
+    m.ReadOomCounters(r);
   }
+  binding->cgroup_limited = cgroup_limited;
+  binding->ws = best_ws;
+  binding->limit = best_limit;
+  binding->depth = best_depth;
+}
 
+void MemoryDetector::Impl::ReadOomCounters(MemoryReading& r) {
+  Impl& m = *this;
+  // OOM counters.
+  std::optional<uint64_t> oom, oom_kill, under_oom;
+  if (m.events_file.Read()) {
+    const internal::KeyedField fields[] = {
+        {"oom", &oom}, {"oom_kill", &oom_kill}, {"under_oom", &under_oom}};
+    internal::ParseFlatKeyed(m.events_file.content(), fields);
+    if (!oom_kill) m.events_file.set_parse_error();
+  }
+  if (oom_kill) {
+    m.signals.Ok(m.sig_oom);
+    r.oom_kills = *oom_kill;
+    if (m.v2 && oom) r.oom_events = *oom;
+    if (!m.v2 && under_oom) r.under_oom = *under_oom != 0;
+  } else {
+    m.signals.Failed(m.sig_oom, m.events_file);
+  }
+}
+
+void MemoryDetector::Impl::UpdateHeadroom(absl::Time now,
+                                          const Binding& binding,
+                                          MemoryReading& r) {
+  Impl& m = *this;
   // Headroom: the cgroup's when a real limit applies, else the host's.
   // With a cgroup limit but no readable usage there is no headroom signal:
   // the host's figures would describe something else.
-  if (cgroup_limited) {
+  if (binding.cgroup_limited) {
     m.signals.NotApplicable(m.sig_host, "a cgroup limit applies");
-    if (best_limit) {
-      r.working_set_bytes = best_ws;
-      r.limit_bytes = best_limit;
+    if (binding.limit) {
+      r.working_set_bytes = binding.ws;
+      r.limit_bytes = binding.limit;
       r.limit_from_cgroup = true;
-      r.limit_depth = best_depth;
+      r.limit_depth = binding.depth;
     }
   } else {
     internal::MemInfo info;
@@ -371,7 +400,10 @@ const MemoryReading& MemoryDetector::Sample() {
     m.spike_gauge.MarkUnavailable();
     m.have_headroom_source = false;
   }
+}
 
+void MemoryDetector::Impl::UpdateStall(absl::Time now, MemoryReading& r) {
+  Impl& m = *this;
   // Stall.
   if (!m.psi.opened()) {
     m.signals.Failed(m.sig_psi, &m.psi.path(), m.psi.error());
@@ -395,7 +427,11 @@ const MemoryReading& MemoryDetector::Sample() {
     m.psi_some.Reset();
   }
   m.stall_level = MaxLevel(m.psi_full.level(), m.psi_some.level());
+}
 
+void MemoryDetector::Impl::UpdateOom(absl::Time now, absl::Duration hold,
+                                     const MemoryReading& r) {
+  Impl& m = *this;
   // OOM kills since the previous sample.
   if (r.oom_kills) {
     if (m.last_oom_kills && *r.oom_kills > *m.last_oom_kills) {
@@ -405,11 +441,14 @@ const MemoryReading& MemoryDetector::Sample() {
   }
   m.oom_level = Level::kOk;
   if (m.last_oom_kill_time != absl::InfinitePast() &&
-      now - m.last_oom_kill_time < options_.oom_kill_hold) {
+      now - m.last_oom_kill_time < hold) {
     m.oom_level = Level::kWarn;
   }
   if (r.under_oom.value_or(false)) m.oom_level = Level::kCritical;
+}
 
+void MemoryDetector::Impl::Combine(MemoryReading& r) const {
+  const Impl& m = *this;
   // Combine.
   const internal::GaugeState& g = m.usage_gauge.state();
   Level stall = m.stall_level;
@@ -418,6 +457,20 @@ const MemoryReading& MemoryDetector::Sample() {
   }
   r.level = MaxLevel(MaxLevel(g.level(), stall), m.oom_level);
   r.level = MaxLevel(r.level, m.spike_gauge.state().trend_level);
+}
+
+const MemoryReading& MemoryDetector::Sample() {
+  Impl& m = *impl_;
+  const absl::Time now = options_.clock->Now();
+  MemoryReading& r = m.reading;
+  r = MemoryReading();
+  r.time = now;
+  Impl::Binding binding;
+  m.ReadCgroups(r, &binding);
+  m.UpdateHeadroom(now, binding, r);
+  m.UpdateStall(now, r);
+  m.UpdateOom(now, options_.oom_kill_hold, r);
+  m.Combine(r);
   {
     MutexLock lock(&mu_);
     latest_ = r;

@@ -24,15 +24,12 @@ absl::Status PressureMonitorOptions::Validate() const {
   if (poll_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("monitor.poll_interval: must be > 0");
   }
-  if (use_psi_trigger && (trigger_window < absl::Milliseconds(500) ||
-                          trigger_window > absl::Seconds(10))) {
-    return absl::InvalidArgumentError(
-        "monitor.trigger_window: must be between 500ms and 10s");
-  }
-  if (use_psi_trigger && (trigger_stall <= absl::ZeroDuration() ||
-                          trigger_stall >= trigger_window)) {
-    return absl::InvalidArgumentError(
-        "monitor.trigger_stall: must be > 0 and below trigger_window");
+  if (use_psi_trigger) {
+    if (absl::Status s = internal::ValidatePsiTrigger("monitor", trigger_stall,
+                                                      trigger_window);
+        !s.ok()) {
+      return s;
+    }
   }
   if (!(level_start >= 0 && level_start < 1)) {
     return absl::InvalidArgumentError("monitor.level_start: must be in [0, 1)");
@@ -67,17 +64,9 @@ PressureMonitor::~PressureMonitor() {
 }
 
 void PressureMonitor::ArmTrigger() {
-  if (!options_.use_psi_trigger) {
-    trigger_problem_ = "disabled";
-    return;
-  }
-  const std::string path = detector_->PsiPath();
-  if (path.empty()) {
-    trigger_problem_ = "no memory PSI file";
-    return;
-  }
   const int fd = internal::ArmPsiTrigger(
-      path, options_.trigger_stall, options_.trigger_window, &trigger_problem_);
+      options_.use_psi_trigger, detector_->PsiPath(), "memory",
+      options_.trigger_stall, options_.trigger_window, &trigger_problem_);
   if (fd < 0) return;
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) {

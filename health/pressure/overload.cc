@@ -47,9 +47,13 @@ OverloadManager::OverloadManager(HealthRegistry* registry,
   Action close;
   close.state.name = "close_connections";
   close.state.at = options_.close_connections_at;
+  Action stop_accepting;
+  stop_accepting.state.name = "stop_accepting";
+  stop_accepting.state.at = options_.stop_accepting_at;
   MutexLock lock(&mu_);
   actions_.push_back(std::move(shed));
   actions_.push_back(std::move(close));
+  actions_.push_back(std::move(stop_accepting));
 }
 
 absl::StatusOr<std::unique_ptr<OverloadManager>> OverloadManager::Create(
@@ -89,6 +93,20 @@ std::vector<OverloadActionState> OverloadManager::States() const {
   std::vector<OverloadActionState> out;
   for (const Action& a : actions_) out.push_back(a.state);
   return out;
+}
+
+bool OverloadManager::WaitUntilAccepting(absl::Duration timeout) {
+  if (!stopping_accept()) return true;
+  {
+    MutexLock lock(&mu_);
+    // Woken by the unlock of the evaluation that changes the action.
+    mu_.AwaitWithTimeout(
+        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return !actions_[2].state.active;
+        },
+        timeout);
+  }
+  return !stopping_accept();  // Also releases a hold that has passed.
 }
 
 void OverloadManager::Evaluate() {
@@ -132,7 +150,7 @@ std::vector<std::function<void()>> OverloadManager::UpdateLocked(
     }
     if (next != a.state.active) {
       a.state.active = next;
-      if (i < 2) flags_[i].store(next, std::memory_order_relaxed);
+      if (i < 3) flags_[i].store(next, std::memory_order_relaxed);
       if (a.callback) calls.push_back([cb = a.callback, next] { cb(next); });
     }
   }

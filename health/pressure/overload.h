@@ -9,6 +9,12 @@
 //                     the cpp-httplib hook, health/http/overload_hook.h)
 //   close_connections answer with "Connection: close", so clients do not
 //                     keep idle connections (and their server threads)
+//   stop_accepting    the application server accepts no new connection:
+//                     new clients wait in the kernel's listen backlog (and
+//                     are served once the action is off) while connections
+//                     already open keep being served (the cpp-httplib
+//                     accept gate, health/http/overload_hook.h). Off unless
+//                     `stop_accepting_at` is set.
 //   callbacks         application code: trim caches, pause batch work;
 //                     called with true on entry and false on exit
 // Hysteresis: on top of the checks' own (thresholds, flap damping), an
@@ -54,6 +60,9 @@ struct OverloadOptions {
   // Level at or above which each built-in action is on (kUnknown: never).
   Status shed_at = Status::kUnhealthy;
   Status close_connections_at = Status::kDegraded;
+  // Opt-in: a load balancer that retries elsewhere on a connect timeout
+  // takes the new connections away from a service under pressure.
+  Status stop_accepting_at = Status::kUnknown;
   // Minimum time an action stays on once it turned on. >= 0.
   absl::Duration hold = absl::Seconds(2);
   // Retry-After of shed answers, rounded up to whole seconds. > 0.
@@ -66,7 +75,8 @@ struct OverloadOptions {
 
 // One action's state, for metrics and logs.
 struct OverloadActionState {
-  std::string name;  // "shed", "close_connections" or a callback's name.
+  // "shed", "close_connections", "stop_accepting" or a callback's name.
+  std::string name;
   Status at = Status::kUnknown;
   bool active = false;
   uint64_t activations = 0;
@@ -92,6 +102,12 @@ class OverloadManager {
   // The hot-path reads of the built-in actions.
   bool shedding() { return Read(0); }
   bool closing_connections() { return Read(1); }
+  bool stopping_accept() { return Read(2); }
+  // Blocks while stop_accepting is on, for at most `timeout`; returns
+  // !stopping_accept() as of return. Wakes at once when an evaluation turns
+  // the action off; a release that only waits for `hold` to pass is seen at
+  // the timeout (the caller loops). Used by the accept gate.
+  bool WaitUntilAccepting(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
   // Whole seconds, for the Retry-After header.
   int64_t retry_after_seconds() const { return retry_after_seconds_; }
   // The current pressure level (worst status of the watched checks).
@@ -123,7 +139,8 @@ class OverloadManager {
   Clock* const clock_;
   const int64_t retry_after_seconds_;
   std::atomic<int> level_{static_cast<int>(Status::kUnknown)};
-  std::atomic<bool> flags_[2] = {false, false};  // shed, close_connections
+  // shed, close_connections, stop_accepting.
+  std::atomic<bool> flags_[3] = {false, false, false};
   std::atomic<bool> release_pending_{false};
 
   mutable Mutex mu_;

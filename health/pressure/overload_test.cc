@@ -80,12 +80,15 @@ TEST_F(OverloadTest, ActionsFollowTheLevelWithAHold) {
   EXPECT_EQ(trims, (std::vector<bool>{true, false}));
 
   const std::vector<OverloadActionState> states = o.States();
-  ASSERT_EQ(states.size(), 3u);
+  ASSERT_EQ(states.size(), 4u);
   EXPECT_EQ(states[0].name, "shed");
   EXPECT_EQ(states[0].activations, 1u);
   EXPECT_FALSE(states[0].active);
-  EXPECT_EQ(states[2].name, "trim_caches");
-  EXPECT_EQ(states[2].activations, 1u);
+  EXPECT_EQ(states[2].name, "stop_accepting");  // Off unless configured.
+  EXPECT_EQ(states[2].activations, 0u);
+  EXPECT_FALSE(o.stopping_accept());
+  EXPECT_EQ(states[3].name, "trim_caches");
+  EXPECT_EQ(states[3].activations, 1u);
 }
 
 TEST_F(OverloadTest, RecoveryWithinTheHoldIsNotAFlap) {

@@ -64,6 +64,16 @@ struct TasksDetector::Impl {
   internal::Gauge process;
   internal::Gauge system;
   TasksReading reading;
+
+  // The steps of Sample(), one per signal.
+  // cgroup: pids.current against the smallest pids.max.
+  void ReadCgroup(TasksReading& r);
+  // process: threads against RLIMIT_NPROC.
+  void ReadProcess(TasksReading& r);
+  // system: all tasks against threads-max and pid_max.
+  void ReadSystem(TasksReading& r);
+  // Feeds the three gauges; the worst level.
+  Level Combine(absl::Time now, TasksReading& r);
 };
 
 TasksDetector::TasksDetector(TasksOptions options)
@@ -118,13 +128,8 @@ std::optional<uint64_t> ReadUint(KeptOpenFile& f) {
 
 }  // namespace
 
-const TasksReading& TasksDetector::Sample() {
-  Impl& t = *impl_;
-  const absl::Time now = options_.clock->Now();
-  TasksReading& r = t.reading;
-  r = TasksReading();
-  r.time = now;
-
+void TasksDetector::Impl::ReadCgroup(TasksReading& r) {
+  Impl& t = *this;
   // cgroup: pids.current against the smallest pids.max.
   if (!t.pids_dir.ok()) {
     t.signals.Unavailable(t.sig_cgroup, "no pids cgroup");
@@ -174,7 +179,10 @@ const TasksReading& TasksDetector::Sample() {
       t.signals.NotApplicable(t.sig_cgroup, "no pids.max limit");
     }
   }
+}
 
+void TasksDetector::Impl::ReadProcess(TasksReading& r) {
+  Impl& t = *this;
   // process: threads against RLIMIT_NPROC.
   std::optional<uint64_t> threads;
   if (t.stat_file.Read()) {
@@ -200,7 +208,10 @@ const TasksReading& TasksDetector::Sample() {
       t.signals.Ok(t.sig_process);
     }
   }
+}
 
+void TasksDetector::Impl::ReadSystem(TasksReading& r) {
+  Impl& t = *this;
   // system: all tasks against threads-max and pid_max.
   std::optional<uint64_t> tasks;
   if (t.loadavg_file.Read()) {
@@ -219,7 +230,11 @@ const TasksReading& TasksDetector::Sample() {
         threads_max.value_or(UINT64_MAX), pid_max.value_or(UINT64_MAX)));
     t.signals.Ok(t.sig_system);
   }
+}
 
+Level TasksDetector::Impl::Combine(absl::Time now, TasksReading& r) {
+  Impl& t = *this;
+  // The fullest of the three, with their trends.
   Level level = Level::kOk;
   auto feed = [&](internal::Gauge& g, const std::optional<double>& used,
                   const std::optional<double>& limit) {
@@ -239,7 +254,19 @@ const TasksReading& TasksDetector::Sample() {
   feed(t.cgroup, r.cgroup_pids_used, r.cgroup_pids_limit);
   feed(t.process, r.process_threads, r.nproc_limit);
   feed(t.system, r.system_tasks, r.system_tasks_limit);
-  r.level = level;
+  return level;
+}
+
+const TasksReading& TasksDetector::Sample() {
+  Impl& t = *impl_;
+  const absl::Time now = options_.clock->Now();
+  TasksReading& r = t.reading;
+  r = TasksReading();
+  r.time = now;
+  t.ReadCgroup(r);
+  t.ReadProcess(r);
+  t.ReadSystem(r);
+  r.level = t.Combine(now, r);
   {
     MutexLock lock(&mu_);
     latest_ = r;

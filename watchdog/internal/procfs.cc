@@ -1,17 +1,18 @@
 #include "watchdog/internal/procfs.h"
 
 #include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <cstdint>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "health/pressure/internal/file.h"
+#include "health/pressure/internal/parse.h"
 
 namespace vigil {
 namespace internal {
@@ -36,59 +37,29 @@ absl::StatusOr<int64_t> StatusField(absl::string_view root,
   return absl::NotFoundError(absl::StrCat(path, ": no ", key, " line"));
 }
 
-// The integer after `key ` on its own line of a "key value" file.
+// The value of `key` in a flat keyed file ("key value" lines: cpu.stat).
 std::optional<int64_t> KeyedValue(absl::string_view text,
                                   absl::string_view key) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::ConsumePrefix(&line, key) || !absl::ConsumePrefix(&line, " ")) {
-      continue;
-    }
-    int64_t value = 0;
-    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &value)) {
-      return value;
-    }
-  }
-  return std::nullopt;
-}
-
-// "some avg10=.. avg60=.. avg300=.. total=N" -> N (microseconds).
-std::optional<int64_t> PressureSomeTotal(absl::string_view text) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::ConsumePrefix(&line, "some ")) continue;
-    for (absl::string_view field : absl::StrSplit(line, ' ')) {
-      if (absl::ConsumePrefix(&field, "total=")) {
-        int64_t value = 0;
-        if (absl::SimpleAtoi(field, &value)) return value;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-bool Exists(const std::string& path) {
-  std::ifstream f(path);
-  return f.good();
+  std::optional<uint64_t> value;
+  const pressure::internal::KeyedField fields[] = {{key, &value}};
+  pressure::internal::ParseFlatKeyed(text, fields);
+  if (!value) return std::nullopt;
+  return static_cast<int64_t>(*value);
 }
 
 }  // namespace
 
 std::string RootedPath(absl::string_view root, absl::string_view path) {
-  absl::string_view r = root;
-  while (absl::ConsumeSuffix(&r, "/")) {
-  }
-  return absl::StrCat(r, path);
+  return pressure::internal::JoinRoot(root, path);
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    const int err = errno;
-    if (err == ENOENT) return absl::NotFoundError(path + ": not found");
-    return absl::InternalError(absl::StrCat(path, ": ", std::strerror(err)));
-  }
-  std::ostringstream out;
-  out << f.rdbuf();
-  return out.str();
+  std::string out;
+  int error = 0;
+  if (pressure::internal::ReadWholeFile(path, &out, &error)) return out;
+  if (error == ENOENT) return absl::NotFoundError(path + ": not found");
+  return absl::InternalError(
+      absl::StrCat(path, ": ", pressure::internal::ErrorText(error)));
 }
 
 absl::StatusOr<pid_t> TracerPid(absl::string_view root) {
@@ -131,17 +102,15 @@ CpuStarvationSample SampleCpuStarvation(absl::string_view root) {
   if (!cgroups.ok()) return sample;
   std::optional<std::string> v2_path;
   std::optional<std::pair<std::string, std::string>> v1_cpu;  // mount, path
-  for (absl::string_view line : absl::StrSplit(*cgroups, '\n')) {
-    std::vector<absl::string_view> parts =
-        absl::StrSplit(line, absl::MaxSplits(':', 2));
-    if (parts.size() != 3) continue;
-    if (parts[0] == "0" && parts[1].empty()) {
-      v2_path = std::string(parts[2]);
+  for (const pressure::internal::CgroupEntry& e :
+       pressure::internal::ParseProcCgroup(*cgroups)) {
+    if (e.id == 0 && e.controllers.empty()) {
+      v2_path = e.path;
       continue;
     }
-    for (absl::string_view controller : absl::StrSplit(parts[1], ',')) {
+    for (const std::string& controller : e.controllers) {
       if (controller == "cpu") {
-        v1_cpu = std::make_pair(std::string(parts[1]), std::string(parts[2]));
+        v1_cpu = std::make_pair(absl::StrJoin(e.controllers, ","), e.path);
       }
     }
   }
@@ -149,7 +118,9 @@ CpuStarvationSample SampleCpuStarvation(absl::string_view root) {
     // Pure v2 mounts the hierarchy at /sys/fs/cgroup; a v1/v2 hybrid at
     // /sys/fs/cgroup/unified.
     std::string base = RootedPath(root, "/sys/fs/cgroup");
-    if (!Exists(base + "/cgroup.controllers")) base += "/unified";
+    if (!pressure::internal::PathExists(base + "/cgroup.controllers")) {
+      base += "/unified";
+    }
     const std::string dir =
         *v2_path == "/" ? base : absl::StrCat(base, *v2_path);
     if (absl::StatusOr<std::string> stat = ReadSmallFile(dir + "/cpu.stat");
@@ -163,8 +134,10 @@ CpuStarvationSample SampleCpuStarvation(absl::string_view root) {
       if (absl::StatusOr<std::string> psi =
               ReadSmallFile(dir + "/cpu.pressure");
           psi.ok()) {
-        if (std::optional<int64_t> us = PressureSomeTotal(*psi)) {
-          sample.cpu_pressure_some = absl::Microseconds(*us);
+        pressure::internal::PsiContent content;
+        if (pressure::internal::ParsePsi(*psi, &content) && content.some) {
+          sample.cpu_pressure_some =
+              absl::Microseconds(static_cast<int64_t>(content.some->total_us));
           sample.sources.push_back(dir + "/cpu.pressure");
         }
       }

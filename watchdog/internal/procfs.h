@@ -21,10 +21,15 @@
 namespace vigil {
 namespace internal {
 
-// `root` + `path`, without a doubled slash.
+// The files are read and parsed by the one /proc + cgroup + PSI reader,
+// health/pressure/internal/{file,parse}.h; these keep the watchdog's
+// StatusOr-style calls.
+
+// `root` + `path`, without a doubled slash (pressure::internal::JoinRoot).
 std::string RootedPath(absl::string_view root, absl::string_view path);
 
-// The whole file, or NotFound / Internal.
+// The whole file (pressure::internal::ReadWholeFile), or NotFound /
+// Internal.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 
 // TracerPid from <root>/proc/self/status: 0 when no debugger is attached.

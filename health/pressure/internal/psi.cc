@@ -1,6 +1,8 @@
 #include "health/pressure/internal/psi.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,8 +43,25 @@ bool PsiSource::Read() {
   return true;
 }
 
-int ArmPsiTrigger(const std::string& path, absl::Duration stall,
+int ArmPsiTrigger(bool enabled, const std::string& path,
+                  absl::string_view resource, absl::Duration stall,
                   absl::Duration window, std::string* problem) {
+  if (!enabled) {
+    *problem = "disabled";
+    return -1;
+  }
+  if (path.empty()) {
+    *problem = absl::StrCat("no ", resource, " PSI file");
+    return -1;
+  }
+  // A trigger is written into the file: only into the kernel's own (procfs
+  // or cgroup2), never into a fixture tree's regular file.
+  struct statfs fs = {};
+  if (statfs(path.c_str(), &fs) != 0 ||
+      (fs.f_type != PROC_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC)) {
+    *problem = absl::StrCat(path, ": not a kernel PSI file; polling only");
+    return -1;
+  }
   const int fd = open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     *problem = absl::StrCat(path, ": open for writing: ", ErrorText(errno));
@@ -58,7 +77,21 @@ int ArmPsiTrigger(const std::string& path, absl::Duration stall,
     close(fd);
     return -1;
   }
+  problem->clear();
   return fd;
+}
+
+absl::Status ValidatePsiTrigger(absl::string_view prefix, absl::Duration stall,
+                                absl::Duration window) {
+  if (window < absl::Milliseconds(500) || window > absl::Seconds(10)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, ".trigger_window: must be between 500ms and 10s"));
+  }
+  if (stall <= absl::ZeroDuration() || stall >= window) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix, ".trigger_stall: must be > 0 and below trigger_window"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace internal

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "health/pressure/internal/file.h"
@@ -44,15 +45,30 @@ class PsiSource {
   PsiContent content_;
 };
 
-// Arms a PSI trigger "some <stall> <window>" (microseconds) on the PSI file
-// at `path`: opens it read-write and writes the trigger with its NUL. On
-// success returns the fd (owned by the caller; it signals POLLPRI when the
-// trigger fires, POLLERR when its cgroup goes away). On failure returns -1
-// and sets *problem ("<path>: trigger \"some 150000 2000000\" refused: ...").
+// The one way vigil arms a PSI trigger (MemoryEvents, PsiEvents and
+// PressureMonitor all call it). Arms "some <stall> <window>" (microseconds)
+// on the PSI file at `path`: opens it read-write and writes the trigger
+// with its NUL. Returns the fd (owned by the caller; it signals POLLPRI
+// when the trigger fires, POLLERR when its cgroup goes away), or -1 with
+// *problem set to why not:
+//   "disabled"                                   `enabled` is false
+//   "no <resource> PSI file"                     `path` is empty
+//   "<path>: not a kernel PSI file; polling only"  not on procfs or cgroup2
+//                                                (a fixture tree's regular
+//                                                file is never written)
+//   "<path>: open for writing: ..." or "<path>: trigger \"some 150000
+//   2000000\" refused: ..."
 // The kernel needs windows of 0.5..10 s (multiples of 2 s without
 // CAP_SYS_RESOURCE) and has triggers from 5.2 on.
-int ArmPsiTrigger(const std::string& path, absl::Duration stall,
+int ArmPsiTrigger(bool enabled, const std::string& path,
+                  absl::string_view resource, absl::Duration stall,
                   absl::Duration window, std::string* problem);
+
+// OK, or InvalidArgument "<prefix>.trigger_window: must be between 500ms
+// and 10s" / "<prefix>.trigger_stall: must be > 0 and below
+// trigger_window", the kernel's own limits.
+absl::Status ValidatePsiTrigger(absl::string_view prefix, absl::Duration stall,
+                                absl::Duration window);
 
 }  // namespace internal
 }  // namespace pressure
