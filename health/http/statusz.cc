@@ -17,7 +17,7 @@ constexpr absl::string_view kStyle = R"css(
 :root{--ok:#1a7f37;--warn:#b26a00;--bad:#c62828;--unk:#6b7280;--bg:#f7f7f8;
 --fg:#1f2328;--mute:#57606a;--line:#d0d7de;font:14px/1.4 system-ui,sans-serif}
 body{margin:0;background:var(--bg);color:var(--fg)}
-main{max-width:1200px;margin:0 auto;padding:12px}
+main{max-width:1440px;margin:0 auto;padding:12px}
 h1{font-size:20px;margin:0}h2{font-size:16px;margin:18px 0 6px}
 .banner{border-radius:8px;padding:12px 16px;color:#fff;display:flex;
 flex-wrap:wrap;gap:8px 24px;align-items:baseline}
