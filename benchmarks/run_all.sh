@@ -46,6 +46,10 @@ for name in "${suites[@]}"; do
     --benchmark_out_format=json 2>&1 | tee "$out/$name.txt"
 done
 
+echo "=== history cost (instructions, callgrind)"
+bash benchmarks/history_cost.sh --binary bazel-bin/benchmarks/core_benchmark \
+  --json "$out/history_cost.json" 2>&1 | tee "$out/history_cost.txt"
+
 echo "=== loopback probe harness"
 http_args=(--json "$out/http.json")
 ((quick)) && http_args+=(--quick)

@@ -89,6 +89,14 @@ class Ratios(unittest.TestCase):
                      "off": {"cpu_s": 0.02, "rss_kib": 11900}},
         }
         self.write("http.json", self.http)
+        self.write("history_cost.json", {
+            "checks": 10, "rounds": 5,
+            "instructions_per_completion": {
+                "without": 10000, "with_history": 10400,
+                "noop_listener": 10100},
+            "range": {"without": [9900, 10100],
+                      "with_history": [10300, 10600],
+                      "noop_listener": [10000, 10200]}})
 
     def write(self, name, data):
         with open(os.path.join(self.dir.name, name), "w") as f:
@@ -130,6 +138,34 @@ class Ratios(unittest.TestCase):
         row = self.row(r.stdout, "idle RSS of the example service")
         self.assertEqual(row[1:], ["12800 KiB", "11900 KiB (--vigil=false)",
                                    "1.08", "ok"])
+
+    def test_history_cost_in_instructions(self):
+        r = summarize("headline", self.dir.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        row = self.row(
+            r.stdout,
+            "check completion (10 checks) with the history attached vs "
+            "without, instructions (issue 16 asks <= 1.05)")
+        self.assertEqual(row[1:], [
+            "10400 instr. (10300–10600, 5 rounds)",
+            "10000 instr. (9900–10100, 5 rounds)", "1.04", "ok"])
+        self.write("history_cost.json", {
+            "checks": 10,
+            "instructions_per_completion": {
+                "without": 10000, "with_history": 10700,
+                "noop_listener": 10100}})
+        r = summarize("headline", self.dir.name)
+        row = self.row(
+            r.stdout,
+            "check completion (10 checks) with the history attached vs "
+            "without, instructions (issue 16 asks <= 1.05)")
+        self.assertEqual(row[3:], ["1.07", "**7.0% over (allowed 5%)**"])
+
+    def test_missing_history_cost_fails(self):
+        os.remove(os.path.join(self.dir.name, "history_cost.json"))
+        r = summarize("headline", self.dir.name)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("MISSING: history_cost.json", r.stdout)
 
     def test_missing_figure_fails_and_is_named(self):
         path = os.path.join(self.dir.name, "watchdog_benchmark.json")

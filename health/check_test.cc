@@ -138,8 +138,8 @@ TEST(AggregateTest, WorstOfCriticalNonCriticalOnlyDegrades) {
 }
 
 // A list of `n` elements 0..n-1, built with both push_backs.
-SharedList<int> IntList(size_t n) {
-  SharedList<int> list;
+internal::SharedList<int> IntList(size_t n) {
+  internal::SharedList<int> list;
   list.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (i % 2 == 0) {
@@ -152,11 +152,11 @@ SharedList<int> IntList(size_t n) {
 }
 
 TEST(SharedListTest, ChunkBoundaries) {
-  constexpr size_t kChunk = SharedList<int>::kChunkSize;
+  constexpr size_t kChunk = internal::SharedList<int>::kChunkSize;
   for (size_t n : {size_t{0}, size_t{1}, kChunk - 1, kChunk, kChunk + 1,
                    2 * kChunk, 3 * kChunk + 5}) {
     SCOPED_TRACE(n);
-    const SharedList<int> list = IntList(n);
+    const internal::SharedList<int> list = IntList(n);
     ASSERT_EQ(list.size(), n);
     EXPECT_EQ(list.empty(), n == 0);
     EXPECT_EQ(static_cast<size_t>(list.end() - list.begin()), n);
@@ -183,12 +183,12 @@ TEST(SharedListTest, ChunkBoundaries) {
 }
 
 TEST(SharedListTest, SetCopiesOnlyItsChunkAndLeavesCopiesAlone) {
-  constexpr size_t kChunk = SharedList<int>::kChunkSize;
+  constexpr size_t kChunk = internal::SharedList<int>::kChunkSize;
   const size_t n = 3 * kChunk + 1;
   for (size_t changed : {size_t{0}, kChunk - 1, kChunk, n / 2, n - 1}) {
     SCOPED_TRACE(changed);
-    const SharedList<int> before = IntList(n);
-    SharedList<int> after = before;
+    const internal::SharedList<int> before = IntList(n);
+    internal::SharedList<int> after = before;
     after.Set(changed, std::make_shared<const int>(-1));
     EXPECT_EQ(after[changed], -1);
     EXPECT_EQ(before[changed], static_cast<int>(changed));
@@ -213,8 +213,8 @@ TEST(SharedListTest, SetCopiesOnlyItsChunkAndLeavesCopiesAlone) {
 }
 
 TEST(SharedListTest, PushBackOnCopyDoesNotTouchOriginalsLastChunk) {
-  SharedList<int> original = IntList(5);
-  SharedList<int> copy = original;
+  internal::SharedList<int> original = IntList(5);
+  internal::SharedList<int> copy = original;
   copy.push_back(100);
   original.push_back(200);
   EXPECT_EQ(copy.size(), 6u);
@@ -226,7 +226,7 @@ TEST(SharedListTest, PushBackOnCopyDoesNotTouchOriginalsLastChunk) {
 
 TEST(SnapshotTest, FindCheckAcrossChunks) {
   Snapshot s;
-  const size_t n = 2 * SharedList<CheckSnapshot>::kChunkSize + 3;
+  const size_t n = 2 * internal::SharedList<CheckSnapshot>::kChunkSize + 3;
   for (size_t i = 0; i < n; ++i) {
     CheckSnapshot c;
     c.name = absl::StrCat("c", absl::Dec(i, absl::kZeroPad4));

@@ -1,15 +1,17 @@
 #include "health/history.h"
 
-#include <map>
+#include <algorithm>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "health/sync.h"
 
 namespace vigil {
 namespace {
 
-// A fixed-capacity ring: push overwrites the oldest once full.
+// A fixed-capacity ring: push overwrites the oldest once full. No division
+// on the way in (Push runs on every check completion with a value).
 template <typename T>
 class Ring {
  public:
@@ -17,11 +19,13 @@ class Ring {
   // True if an old item was overwritten.
   bool Push(T item) {
     if (items_.size() < items_.capacity()) {
+      last_ = items_.size();
       items_.push_back(std::move(item));
       return false;
     }
+    last_ = head_;
     items_[head_] = std::move(item);
-    head_ = (head_ + 1) % items_.size();
+    if (++head_ == items_.size()) head_ = 0;
     return true;
   }
   size_t size() const { return items_.size(); }
@@ -29,11 +33,13 @@ class Ring {
   const T& operator[](size_t i) const {
     return items_[(head_ + i) % items_.size()];
   }
-  const T& back() const { return (*this)[size() - 1]; }
+  // The newest item; size() must be > 0.
+  const T& back() const { return items_[last_]; }
 
  private:
   std::vector<T> items_;
   size_t head_ = 0;
+  size_t last_ = 0;
 };
 
 struct Series {
@@ -118,7 +124,7 @@ struct HealthHistory::Journal {
     Series& r = it->second;
     // A run reported after its successor (see ResultListener) is dropped.
     if (r.samples.size() > 0 && r.samples.back().time > s.time) return;
-    r.unit = c.result.observed_unit;
+    if (r.unit != c.result.observed_unit) r.unit = c.result.observed_unit;
     r.samples.Push(std::move(s));
   }
 
@@ -131,7 +137,8 @@ struct HealthHistory::Journal {
   uint64_t next_sequence ABSL_GUARDED_BY(mu) = 1;
   uint64_t dropped ABSL_GUARDED_BY(mu) = 0;
   bool drain_recorded ABSL_GUARDED_BY(mu) = false;
-  std::map<std::string, Series, std::less<>> series ABSL_GUARDED_BY(mu);
+  // Hashed: found on every completion with a value (Samples() sorts).
+  absl::flat_hash_map<std::string, Series> series ABSL_GUARDED_BY(mu);
   std::function<std::vector<HeartbeatView>()> heartbeats ABSL_GUARDED_BY(mu);
 };
 
@@ -235,6 +242,10 @@ std::vector<SampleSeries> HealthHistory::Samples(absl::string_view check,
     }
     if (!s.samples.empty()) out.push_back(std::move(s));
   }
+  std::sort(out.begin(), out.end(),
+            [](const SampleSeries& a, const SampleSeries& b) {
+              return a.check < b.check;
+            });
   return out;
 }
 

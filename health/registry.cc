@@ -563,9 +563,9 @@ absl::Status HealthRegistry::CheckNameSpaceLocked(const Check& check) {
       return false;
     }
     // The index is current (every membership change publishes) and sorted.
-    auto it = std::lower_bound(
-        group_index_.begin(), group_index_.end(), name,
-        [](const GroupIndex& gi, absl::string_view n) { return gi.name < n; });
+    auto it = std::lower_bound(group_index_.begin(), group_index_.end(), name,
+                               [](const internal::GroupIndex& gi,
+                                  absl::string_view n) { return gi.name < n; });
     return it != group_index_.end() && it->name == name;
   };
   if (is_group(check.name)) {
@@ -589,12 +589,13 @@ void HealthRegistry::RebuildGroupIndexLocked() {
     for (const std::string& g : state->published.groups) names.insert(g);
   }
   std::map<std::string, Status, std::less<>> previous;
-  for (const GroupIndex& gi : group_index_) previous[gi.name] = gi.last_status;
+  for (const internal::GroupIndex& gi : group_index_)
+    previous[gi.name] = gi.last_status;
   group_index_.clear();
   group_index_.reserve(names.size());
   std::map<absl::string_view, size_t> slots;
   for (const std::string& g : names) {
-    GroupIndex gi;
+    internal::GroupIndex gi;
     gi.name = g;
     if (auto it = previous.find(g); it != previous.end()) {
       gi.last_status = it->second;
@@ -628,7 +629,7 @@ void HealthRegistry::PublishLocked(absl::Time now) {
   if (membership_dirty_) {
     // Membership changed: rebuild the index, the counts and the list, O(n).
     RebuildGroupIndexLocked();
-    list_ = SharedList<CheckSnapshot>();
+    list_ = internal::SharedList<CheckSnapshot>();
     list_.reserve(checks_.size());
     for (auto& [name, state] : checks_) {
       RefreshViewLocked(*state, s->generation, now);
@@ -660,7 +661,7 @@ void HealthRegistry::PublishLocked(absl::Time now) {
 
   s->groups.reserve(group_index_.size());
   uint32_t packed = 0;
-  for (GroupIndex& gi : group_index_) {
+  for (internal::GroupIndex& gi : group_index_) {
     std::string reason;
     const Status status = GateGroup(gi.name, AggregateCounts(gi.counts),
                                     startup_complete_, shutting_down_, &reason);

@@ -55,6 +55,7 @@
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
+#include "health/internal/registry_state.h"
 #include "health/snapshot.h"
 #include "health/status.h"
 #include "health/sync.h"
@@ -225,27 +226,6 @@ class HealthRegistry {
 
  private:
   struct CheckState;
-  // A group's members, cached between registrations.
-  struct GroupIndex {
-    std::string name;
-    std::vector<std::string> names;
-    // Members by [critical][status] as last published, so the aggregate is
-    // recomputed in O(1) when a member changes.
-    int counts[2][4] = {};
-    // Last published aggregate (nullptr after a membership change) and
-    // status (kept across membership changes, for transitions).
-    std::shared_ptr<const GroupSnapshot> last;
-    Status last_status = Status::kUnknown;
-  };
-  // Orders the scheduler's events by time (ties by address: due runs are
-  // sorted by name before they are queued).
-  struct EventOrder {
-    bool operator()(const std::pair<absl::Time, CheckState*>& a,
-                    const std::pair<absl::Time, CheckState*>& b) const {
-      if (a.first != b.first) return a.first < b.first;
-      return std::less<CheckState*>()(a.second, b.second);
-    }
-  };
   void RebuildGroupIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // AlreadyExists when `check`'s name is a group's or one of its groups is
   // a check's (see Register()).
@@ -325,19 +305,19 @@ class HealthRegistry {
   absl::Time waiting_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int in_flight_untimed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<GroupIndex> group_index_ ABSL_GUARDED_BY(mu_);
+  std::vector<internal::GroupIndex> group_index_ ABSL_GUARDED_BY(mu_);
   size_t startup_group_ ABSL_GUARDED_BY(mu_) = 0;  // In group_index_.
   bool membership_dirty_ ABSL_GUARDED_BY(mu_) = true;
   // Every registered check's next event, earliest first; checks whose run is
   // stuck past its timeout are in `stuck_` instead (refreshed every step).
-  std::set<std::pair<absl::Time, CheckState*>, EventOrder> events_
-      ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<absl::Time, CheckState*>, internal::EventOrder<CheckState>>
+      events_ ABSL_GUARDED_BY(mu_);
   std::set<CheckState*> stuck_ ABSL_GUARDED_BY(mu_);
   // Registered checks whose view changed since the last publication.
   std::vector<CheckState*> dirty_ ABSL_GUARDED_BY(mu_);
   // The checks of the next snapshot, in name order; shares its chunks with
   // the published snapshots.
-  SharedList<CheckSnapshot> list_ ABSL_GUARDED_BY(mu_);
+  internal::SharedList<CheckSnapshot> list_ ABSL_GUARDED_BY(mu_);
   std::vector<Listener> listeners_ ABSL_GUARDED_BY(mu_);
   // Copy-on-write, so a worker takes it with one pointer copy.
   std::shared_ptr<const std::vector<ResultListener>> result_listeners_

@@ -844,7 +844,7 @@ TEST_F(RegistryTest, GroupsAndTransitionsMatchRecomputationAsChecksChange) {
 }
 
 TEST_F(RegistryTest, PublicationSharesUnchangedChecks) {
-  const int n = 2 * SharedList<CheckSnapshot>::kChunkSize + 1;
+  const int n = 2 * internal::SharedList<CheckSnapshot>::kChunkSize + 1;
   std::vector<std::unique_ptr<Scripted>> scripted;
   for (int i = 0; i < n; ++i) {
     scripted.push_back(std::make_unique<Scripted>());

@@ -17,7 +17,7 @@ constexpr absl::string_view kStyle = R"css(
 :root{--ok:#1a7f37;--warn:#b26a00;--bad:#c62828;--unk:#6b7280;--bg:#f7f7f8;
 --fg:#1f2328;--mute:#57606a;--line:#d0d7de;font:14px/1.4 system-ui,sans-serif}
 body{margin:0;background:var(--bg);color:var(--fg)}
-main{max-width:1200px;margin:0 auto;padding:12px}
+main{max-width:1440px;margin:0 auto;padding:12px}
 h1{font-size:20px;margin:0}h2{font-size:16px;margin:18px 0 6px}
 .banner{border-radius:8px;padding:12px 16px;color:#fff;display:flex;
 flex-wrap:wrap;gap:8px 24px;align-items:baseline}
@@ -46,8 +46,28 @@ ol.timeline{list-style:none;margin:0;padding:0;background:#fff;
 border:1px solid var(--line);border-radius:6px}
 ol.timeline li{padding:6px 10px;border-bottom:1px solid var(--line)}
 footer{color:var(--mute);margin:16px 0;font-size:12px}
-@media (max-width:640px){.opt{display:none}main{padding:6px}
-.banner{padding:10px}}
+h1,.banner,.chip,ol.timeline li{overflow-wrap:anywhere}
+@media (max-width:640px){main{padding:6px}.banner{padding:10px}
+h1{font-size:18px}
+.wrap{overflow:visible;background:none;border:0}
+.wrap table,.wrap tbody,.wrap tr,.wrap td{display:block}
+.wrap thead{position:absolute;width:1px;height:1px;overflow:hidden;
+clip:rect(0 0 0 0)}
+.wrap tr{background:#fff;border:1px solid var(--line);border-radius:6px;
+margin:0 0 8px;padding:4px 0;border-left-width:4px;display:grid;
+grid-template-columns:minmax(0,1fr) minmax(0,1fr)}
+.wrap td.msg,.wrap td.trend{grid-column:1/-1}
+.wrap tr.unhealthy{border-left-color:var(--bad)}
+.wrap tr.degraded{border-left-color:var(--warn)}
+.wrap tr.unknown{border-left-color:var(--unk)}
+.wrap tr.healthy{border-left-color:var(--ok)}
+.wrap tr td:first-child{border-left:0}
+.wrap td{border:0;padding:2px 10px;white-space:normal;
+overflow-wrap:anywhere;min-width:0}
+.wrap td[data-label]::before{content:attr(data-label) ": ";
+color:var(--mute)}
+.wrap td.trend:empty{display:none}
+svg.spark{width:100%;height:auto}}
 )css";
 
 constexpr absl::string_view kScript = R"js(
@@ -72,16 +92,26 @@ function bind(){var t=document.getElementById('checks');if(!t)return;
 Array.prototype.forEach.call(t.tHead.rows[0].cells,function(th,i){
 th.addEventListener('click',function(){sortAsc=sortIdx===i?!sortAsc:true;
 sortIdx=i;sort(t,i,sortAsc);});});if(sortIdx>=0)sort(t,sortIdx,sortAsc);}
+// Layout self-check, for tests and for anyone reading the DOM: rows that
+// stick out of the viewport, cells whose text is cut, the smallest font.
+function measure(){var w=root.clientWidth,out=0,clip=0,font=99;
+Array.prototype.forEach.call(document.querySelectorAll('tr[data-check]'),
+function(r){var b=r.getBoundingClientRect();if(b.left<-1||b.right>w+1)out++;
+Array.prototype.forEach.call(r.cells,function(c){
+if(c.scrollWidth>c.clientWidth+1)clip++;
+font=Math.min(font,parseFloat(getComputedStyle(c).fontSize));});});
+root.setAttribute('data-layout','viewport='+w+' document='+root.scrollWidth+
+' rows-outside='+out+' cells-clipped='+clip+' min-font='+font);}
 function live(m){var e=document.getElementById('live');if(e)e.textContent=m;}
 var main=document.querySelector('main'),busy=false;
 function refresh(){if(busy)return;busy=true;
 fetch(main.getAttribute('data-self'),{cache:'no-store'}).then(function(r){
 return r.text();}).then(function(h){busy=false;
 var m=new DOMParser().parseFromString(h,'text/html').querySelector('main');
-if(!m)return;main.replaceWith(m);main=m;bind();
+if(!m)return;main.replaceWith(m);main=m;bind();measure();
 live('live: updated '+new Date().toLocaleTimeString());}).catch(function(){
 busy=false;live('live: cannot reach the service (showing the last copy)');});}
-bind();
+bind();measure();window.addEventListener('resize',measure);
 var sec=Number(main.getAttribute('data-refresh'));
 if(location.protocol==='file:'||!(sec>0)){live('live updates off');return;}
 var ev=main.getAttribute('data-events');
@@ -328,40 +358,43 @@ class PageWriter {
     const Status s = c.result.status;
     absl::StrAppend(&out_, "<tr class=\"", Name(s), "\" data-check=\"",
                     Escape(c.name), "\" data-status=\"", Name(s), "\"><td ",
-                    "data-v=\"", Rank(s), "\"><span class=\"st ", Name(s),
-                    "\">", Name(s), "</span>",
+                    "data-label=\"Status\" data-v=\"", Rank(s),
+                    "\"><span class=\"st ", Name(s), "\">", Name(s), "</span>",
                     c.timed_out ? " <span class=\"mute\">timed out</span>" : "",
-                    "</td><td>", Escape(c.name), "</td><td class=\"msg\">");
+                    "</td><td data-label=\"Check\">", Escape(c.name),
+                    "</td><td class=\"msg\" data-label=\"Message\">");
     if (options_.details) {
       out_ += Escape(c.result.message);
     } else {
       out_ += "<span class=\"mute\">withheld</span>";
     }
-    out_ += "</td><td data-v=\"\">";
+    out_ += "</td><td class=\"trend\" data-v=\"\">";
     auto it = series_.find(c.name);
     if (it != series_.end()) out_ += Sparkline(it->second);
     const absl::Duration in_state = now_ - c.state_since;
-    absl::StrAppend(
-        &out_, "</td><td class=\"opt\">", Escape(absl::StrJoin(c.groups, ", ")),
-        "</td><td class=\"opt\">",
-        c.kind == CheckKind::kDependency ? "dependency" : "self",
-        "</td><td class=\"opt\">", c.critical ? "yes" : "no", "</td>");
+    absl::StrAppend(&out_, "</td><td class=\"opt\" data-label=\"Groups\">",
+                    Escape(absl::StrJoin(c.groups, ", ")),
+                    "</td><td class=\"opt\" data-label=\"Kind\">",
+                    c.kind == CheckKind::kDependency ? "dependency" : "self",
+                    "</td><td class=\"opt\" data-label=\"Critical\">",
+                    c.critical ? "yes" : "no", "</td>");
     if (c.last_run_time == absl::InfinitePast()) {
-      out_ += "<td data-v=\"1e18\">never</td>";
+      out_ += "<td data-label=\"Last run\" data-v=\"1e18\">never</td>";
     } else {
       const absl::Duration ago = now_ - c.last_run_time;
-      absl::StrAppend(&out_, "<td data-v=\"", absl::ToInt64Milliseconds(ago),
-                      "\" title=\"", UtcTime(c.last_run_time), "\">",
-                      Short(ago), " ago</td>");
+      absl::StrAppend(&out_, "<td data-label=\"Last run\" data-v=\"",
+                      absl::ToInt64Milliseconds(ago), "\" title=\"",
+                      UtcTime(c.last_run_time), "\">", Short(ago), " ago</td>");
     }
-    absl::StrAppend(&out_, "<td class=\"opt\" data-v=\"",
-                    absl::ToDoubleMilliseconds(c.last_duration), "\">",
-                    Short(c.last_duration), "</td><td data-v=\"",
-                    absl::ToInt64Milliseconds(in_state), "\" title=\"since ",
-                    UtcTime(c.state_since), "\">", Short(in_state),
-                    "</td><td class=\"opt\" data-v=\"", c.consecutive_failures,
-                    "\">", c.consecutive_failures, " / ",
-                    c.consecutive_successes, "</td></tr>");
+    absl::StrAppend(
+        &out_, "<td class=\"opt\" data-label=\"Duration\" ", "data-v=\"",
+        absl::ToDoubleMilliseconds(c.last_duration), "\">",
+        Short(c.last_duration), "</td><td data-label=\"In state\" data-v=\"",
+        absl::ToInt64Milliseconds(in_state), "\" title=\"since ",
+        UtcTime(c.state_since), "\">", Short(in_state),
+        "</td><td class=\"opt\" data-label=\"Fail / pass\" ", "data-v=\"",
+        c.consecutive_failures, "\">", c.consecutive_failures, " / ",
+        c.consecutive_successes, "</td></tr>");
   }
 
   void Heartbeats() {
@@ -375,13 +408,16 @@ class PageWriter {
       const char* cls = h.stage == "ok"     ? "healthy"
                         : h.stage == "miss" ? "degraded"
                                             : "unhealthy";
-      absl::StrAppend(&out_, "<tr class=\"", cls, "\" data-heartbeat=\"",
-                      Escape(h.name), "\" data-stage=\"", Escape(h.stage),
-                      "\"><td><span class=\"st ", cls, "\">", Escape(h.stage),
-                      "</span>", h.paused ? " (paused)" : "", "</td><td>",
-                      Escape(h.name), "</td><td>", Short(h.silent_for),
-                      "</td><td>", Short(h.miss_after), "</td><td>",
-                      Short(h.kill_after), "</td></tr>");
+      absl::StrAppend(
+          &out_, "<tr class=\"", cls, "\" data-heartbeat=\"", Escape(h.name),
+          "\" data-stage=\"", Escape(h.stage),
+          "\"><td data-label=\"Stage\"><span class=\"st ", cls, "\">",
+          Escape(h.stage), "</span>", h.paused ? " (paused)" : "",
+          "</td><td data-label=\"Heartbeat\">", Escape(h.name),
+          "</td><td data-label=\"Silent for\">", Short(h.silent_for),
+          "</td><td data-label=\"Miss after\">", Short(h.miss_after),
+          "</td><td data-label=\"Kill after\">", Short(h.kill_after),
+          "</td></tr>");
     }
     out_ += "</tbody></table></div>";
   }

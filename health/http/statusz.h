@@ -10,6 +10,13 @@
 // place (re-fetching itself every few seconds, or on each Server-Sent Event
 // when the transport streams them).
 //
+// Narrower than 640 CSS px (a phone) each check becomes a card of labelled
+// fields and the sparklines take the card's width, so nothing scrolls
+// sideways. The page's script records what it measured of its own layout
+// on the root element, for tests and for anyone reading the DOM:
+// data-layout="viewport=W document=W rows-outside=N cells-clipped=N
+// min-font=PX", and data-js-errors (script errors seen).
+//
 // Everything on it follows the details policy: without details the page
 // shows names, statuses and times only, and says so at the top.
 //
