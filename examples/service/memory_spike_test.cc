@@ -15,9 +15,7 @@
 // Needs root, the v1 memory hierarchy and a writable /sys/fs/cgroup
 // (tags = ["no-sandbox"]).
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,24 +35,29 @@
 #include "gtest/gtest.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/upstream.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil_example {
 namespace {
 
 using testing::ServiceProcess;
-using vigil::pressure::testing::Child;
-using vigil::pressure::testing::ReadFile;
-using vigil::pressure::testing::RunfilePath;
-using vigil::pressure::testing::WaitFor;
-using vigil::pressure::testing::WriteFile;
+using vigil::pressure::testing::StartWorkload;
+using vigil::testing::ReadFile;
+using vigil::testing::Subprocess;
+using vigil::testing::Upstream;
+using vigil::testing::WaitFor;
+using vigil::testing::WriteFile;
 
 constexpr int64_t kLimit = 256 << 20;
 const char kMemoryRoot[] = "/sys/fs/cgroup/memory";
 
 std::optional<uint64_t> Field(const std::string& path, absl::string_view key) {
-  std::optional<std::string> c = ReadFile(path);
-  if (!c) return std::nullopt;
+  absl::StatusOr<std::string> c = ReadFile(path);
+  if (!c.ok()) return std::nullopt;
   for (absl::string_view line : absl::StrSplit(*c, '\n')) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(line, ' ');
@@ -96,7 +99,7 @@ class SharedCgroup {
   bool Create(std::string* error) {
     dir_ = absl::StrCat(kMemoryRoot, "/vigil-s1-service-", getpid(), "-",
                         absl::ToUnixNanos(absl::Now()) % 1000000);
-    std::optional<std::string> self = ReadFile("/proc/self/cgroup");
+    absl::StatusOr<std::string> self = ReadFile("/proc/self/cgroup");
     for (absl::string_view line : absl::StrSplit(self.value_or(""), '\n')) {
       std::vector<std::string> f = absl::StrSplit(line, ':');
       if (f.size() == 3 && absl::StrContains(f[1], "memory")) {
@@ -109,17 +112,20 @@ class SharedCgroup {
       dir_.clear();
       return false;
     }
-    if (!WriteFile(dir_ + "/memory.limit_in_bytes", absl::StrCat(kLimit),
-                   error)) {
-      return false;
+    absl::Status s =
+        WriteFile(dir_ + "/memory.limit_in_bytes", absl::StrCat(kLimit));
+    if (s.ok()) {
+      WriteFile(dir_ + "/memory.memsw.limit_in_bytes", absl::StrCat(kLimit))
+          .IgnoreError();
+      WriteFile(dir_ + "/memory.swappiness", "0").IgnoreError();
+      s = WriteFile(dir_ + "/cgroup.procs", absl::StrCat(getpid()));
     }
-    WriteFile(dir_ + "/memory.memsw.limit_in_bytes", absl::StrCat(kLimit));
-    WriteFile(dir_ + "/memory.swappiness", "0");
-    return WriteFile(dir_ + "/cgroup.procs", absl::StrCat(getpid()), error);
+    if (!s.ok()) *error = std::string(s.message());
+    return s.ok();
   }
   ~SharedCgroup() {
     if (dir_.empty()) return;
-    WriteFile(home_ + "/cgroup.procs", absl::StrCat(getpid()));
+    WriteFile(home_ + "/cgroup.procs", absl::StrCat(getpid())).IgnoreError();
     // EBUSY until every killed task has fully exited.
     WaitFor([&] { return rmdir(dir_.c_str()) == 0 || errno == ENOENT; },
             absl::Seconds(10));
@@ -129,9 +135,9 @@ class SharedCgroup {
     return Field(dir_ + "/memory.oom_control", "oom_kill").value_or(0);
   }
   double UsageMiB() const {
-    std::optional<std::string> u = ReadFile(dir_ + "/memory.usage_in_bytes");
+    absl::StatusOr<std::string> u = ReadFile(dir_ + "/memory.usage_in_bytes");
     double v = 0;
-    return u && absl::SimpleAtod(absl::StripAsciiWhitespace(*u), &v)
+    return u.ok() && absl::SimpleAtod(absl::StripAsciiWhitespace(*u), &v)
                ? v / (1 << 20)
                : 0;
   }
@@ -139,28 +145,6 @@ class SharedCgroup {
  private:
   std::string dir_;
   std::string home_ = kMemoryRoot;
-};
-
-// A listening loopback port: the service's upstream dependency, up.
-class Upstream {
- public:
-  Upstream() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    listen(fd_, SOMAXCONN);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~Upstream() { close(fd_); }
-  std::string HostPort() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
 };
 
 class MemorySpikeTest : public ::testing::Test {
@@ -176,7 +160,7 @@ class MemorySpikeTest : public ::testing::Test {
     // Default flags, as a new user runs it; the upstream is up so that
     // memory is the only reason readiness can fail.
     auto s = ServiceProcess::Start(
-        {"--warmup=0s", absl::StrCat("--upstream=", upstream_.HostPort())});
+        {"--warmup=0s", absl::StrCat("--upstream=", upstream_.address())});
     ASSERT_TRUE(s.ok()) << s.status();
     service_ = *std::move(s);
     const int port = service_->probe_port();
@@ -190,18 +174,16 @@ class MemorySpikeTest : public ::testing::Test {
 
   // Starts the allocator: `step_kib` every `interval_ms`.
   void Grow(int step_kib, int interval_ms) {
-    std::string error;
-    allocator_ = Child::Start(
-        {RunfilePath("health/pressure/pressure_workload"), "memory",
-         absl::StrCat(step_kib), absl::StrCat(interval_ms), "1024"},
-        "", &error);
-    ASSERT_TRUE(allocator_.has_value()) << error;
+    absl::StatusOr<std::unique_ptr<Subprocess>> started = StartWorkload(
+        {"memory", absl::StrCat(step_kib), absl::StrCat(interval_ms), "1024"});
+    ASSERT_TRUE(started.ok()) << started.status();
+    allocator_ = *std::move(started);
   }
 
   SharedCgroup cgroup_;
   Upstream upstream_;
   std::unique_ptr<ServiceProcess> service_;
-  std::optional<Child> allocator_;
+  std::unique_ptr<Subprocess> allocator_;
   std::string events_;
 };
 
@@ -245,7 +227,7 @@ TEST_F(MemorySpikeTest, SpikeFailsReadinessAndShedsBeforeTheOomKill) {
   }
   ASSERT_NE(killed_at, absl::InfiniteFuture())
       << "no OOM kill within 30 s; usage " << cgroup_.UsageMiB() << " MiB";
-  std::optional<int> status = allocator_->Wait(absl::Seconds(10));
+  std::optional<int> status = allocator_->WaitForExit(absl::Seconds(10));
   const bool allocator_killed =
       status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL;
 
@@ -319,7 +301,7 @@ TEST_F(MemorySpikeTest, SlowGrowthWarnsMinutesAhead) {
   const double real_left = (kLimit / double(1 << 20) - *usage_mib) / 2.0;
   EXPECT_GE(*tte, 60) << body;  // Minutes ahead.
   EXPECT_NEAR(*tte, real_left, 0.25 * real_left) << body;
-  allocator_->Kill();
+  allocator_->Stop(SIGKILL, absl::ZeroDuration());
   std::cout << "S1 slow (v1 cgroup, limit 256 MiB, 2 MiB / s):\n"
             << "  DEGRADED with a time to exhaustion at "
             << absl::FormatDuration(*warned - start) << ": predicted " << *tte

@@ -41,22 +41,24 @@
 #include "examples/sidecar/testing/s8_harness.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
-#include "health/checks/testing/subprocess.h"
-#include "health/checks/testing/temp_dir.h"
-#include "health/checks/testing/wait.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/upstream.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil_example {
 namespace testing {
 namespace {
 
 using vigil::checks::testing::CanConnect;
-using vigil::checks::testing::LogTail;
 using vigil::checks::testing::PickFreePort;
-using vigil::checks::testing::ScopedTempDir;
-using vigil::checks::testing::Subprocess;
-using vigil::checks::testing::SubprocessOptions;
-using vigil::checks::testing::WaitFor;
+using vigil::testing::LogTail;
+using vigil::testing::RunfilePath;
+using vigil::testing::ScopedTempDir;
+using vigil::testing::Subprocess;
+using vigil::testing::SubprocessOptions;
+using vigil::testing::WaitFor;
 
 constexpr absl::Duration kInter = absl::Milliseconds(200);  // haproxy.cfg
 constexpr int kFall = 2;                                    // haproxy.cfg
@@ -138,7 +140,7 @@ class S8Test : public ::testing::TestWithParam<Kind> {
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = *std::move(dir);
     for (int i = 0; i < 2; ++i) {
-      upstreams_[i] = std::make_unique<Upstream>();
+      upstreams_[i] = std::make_unique<vigil::testing::Upstream>();
       auto probe = PickFreePort();
       auto app = PickFreePort();
       ASSERT_TRUE(probe.ok() && app.ok());
@@ -185,7 +187,7 @@ class S8Test : public ::testing::TestWithParam<Kind> {
     }
     SubprocessOptions o;
     o.argv = {"/usr/sbin/haproxy", "-db", "-f",
-              Runfile("examples/deploy/haproxy.cfg")};
+              RunfilePath("examples/deploy/haproxy.cfg")};
     haproxy_log_ = dir_->path() + "/haproxy.log";
     o.log_path = haproxy_log_;
     auto haproxy = Subprocess::Start(o);
@@ -257,7 +259,7 @@ class S8Test : public ::testing::TestWithParam<Kind> {
   }
 
   std::unique_ptr<ScopedTempDir> dir_;
-  std::unique_ptr<Upstream> upstreams_[2];
+  std::unique_ptr<vigil::testing::Upstream> upstreams_[2];
   int probe_ports_[2] = {0, 0};
   int app_ports_[2] = {0, 0};
   std::unique_ptr<Instance> instances_[2];

@@ -41,24 +41,26 @@
 #include "examples/sidecar/testing/s8_harness.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
-#include "health/checks/testing/subprocess.h"
-#include "health/checks/testing/temp_dir.h"
-#include "health/checks/testing/wait.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/upstream.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil_example {
 namespace testing {
 namespace {
 
 using vigil::checks::testing::CanConnect;
-using vigil::checks::testing::LogTail;
 using vigil::checks::testing::PickFreePort;
-using vigil::checks::testing::ReadFile;
-using vigil::checks::testing::ScopedTempDir;
-using vigil::checks::testing::Subprocess;
-using vigil::checks::testing::SubprocessOptions;
-using vigil::checks::testing::WaitFor;
-using vigil::checks::testing::WriteFile;
+using vigil::testing::LogTail;
+using vigil::testing::ReadFile;
+using vigil::testing::RunfilePath;
+using vigil::testing::ScopedTempDir;
+using vigil::testing::Subprocess;
+using vigil::testing::SubprocessOptions;
+using vigil::testing::WaitFor;
+using vigil::testing::WriteFile;
 
 constexpr char kNginx[] = "/usr/sbin/nginx";
 // Concurrent keep-alive clients (load threads, one connection each).
@@ -109,7 +111,7 @@ class S8NginxTest : public ::testing::TestWithParam<Kind> {
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = *std::move(dir);
     for (int i = 0; i < 2; ++i) {
-      upstreams_[i] = std::make_unique<Upstream>();
+      upstreams_[i] = std::make_unique<vigil::testing::Upstream>();
       auto probe = PickFreePort();
       auto app = PickFreePort();
       ASSERT_TRUE(probe.ok() && app.ok());
@@ -142,7 +144,7 @@ class S8NginxTest : public ::testing::TestWithParam<Kind> {
     auto front = PickFreePort();
     ASSERT_TRUE(front.ok());
     front_port_ = *front;
-    auto conf = ReadFile(Runfile("examples/deploy/nginx.conf"));
+    auto conf = ReadFile(RunfilePath("examples/deploy/nginx.conf"));
     ASSERT_TRUE(conf.ok()) << conf.status();
     const std::string& d = dir_->path();
     const std::string rendered = absl::StrReplaceAll(
@@ -285,7 +287,7 @@ class S8NginxTest : public ::testing::TestWithParam<Kind> {
   }
 
   std::unique_ptr<ScopedTempDir> dir_;
-  std::unique_ptr<Upstream> upstreams_[2];
+  std::unique_ptr<vigil::testing::Upstream> upstreams_[2];
   int probe_ports_[2] = {0, 0};
   int app_ports_[2] = {0, 0};
   std::unique_ptr<Instance> instances_[2];

@@ -20,6 +20,7 @@
 #include "health/http/probe_server.h"
 #include "health/http/testing/http_test_util.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil {

@@ -13,15 +13,17 @@
 #include "health/pressure/testing/test_util.h"
 #include "health/registry.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace pressure {
 namespace {
 
 using testing::CopyFixture;
-using testing::ReadFile;
-using testing::SetFile;
-using testing::WaitFor;
+using vigil::testing::ReadFile;
+using vigil::testing::SetFile;
+using vigil::testing::WaitFor;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 const char kV1Cgroup[] = "/sys/fs/cgroup/memory/docker/abc";

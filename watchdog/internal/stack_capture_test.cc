@@ -36,6 +36,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health/sync.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace internal {
@@ -181,8 +182,7 @@ struct Target {
 std::atomic<bool> g_stop{false};
 
 std::string PluginPath() {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"),
-                      "/vigil/watchdog/libstress_plugin.so");
+  return vigil::testing::RunfilePath("watchdog/libstress_plugin.so");
 }
 
 void LoopDlopen(Target* t) {

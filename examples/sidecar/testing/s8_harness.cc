@@ -18,7 +18,8 @@
 #include "examples/service/testing/raw_http.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
-#include "health/checks/testing/wait.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil_example {
@@ -26,10 +27,11 @@ namespace testing {
 namespace {
 
 using vigil::checks::testing::CanConnect;
-using vigil::checks::testing::LogTail;
-using vigil::checks::testing::Subprocess;
-using vigil::checks::testing::SubprocessOptions;
-using vigil::checks::testing::WaitFor;
+using vigil::testing::LogTail;
+using vigil::testing::RunfilePath;
+using vigil::testing::Subprocess;
+using vigil::testing::SubprocessOptions;
+using vigil::testing::WaitFor;
 
 // `python3 -m http.server --bind 127.0.0.1 PORT` with a backlog of 1024.
 constexpr char kPythonServer[] =
@@ -94,7 +96,7 @@ class SidecarInstance : public Instance {
     if (app_ == nullptr) return false;
     SubprocessOptions sidecar;
     sidecar.argv = {
-        Runfile("examples/sidecar/vigil-sidecar"),
+        RunfilePath("examples/sidecar/vigil-sidecar"),
         "--address=127.0.0.1",
         absl::StrCat("--port=", probe_port_),
         absl::StrCat("--target=http://127.0.0.1:", app_port_, "/"),
@@ -131,55 +133,6 @@ class SidecarInstance : public Instance {
 };
 
 }  // namespace
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir != nullptr ? srcdir : ".", "/",
-                      workspace != nullptr ? workspace : "vigil", "/", path);
-}
-
-void Upstream::Open() {
-  Close();
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port_);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      listen(fd_, 64) != 0) {
-    ADD_FAILURE() << "upstream listen on port " << port_;
-    return;
-  }
-  socklen_t len = sizeof(a);
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
-  stop_.store(false);
-  const int fd = fd_;
-  thread_ = std::thread([this, fd] {
-    while (!stop_.load()) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 50) > 0) {
-        const int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c >= 0) close(c);
-      }
-    }
-  });
-}
-
-void Upstream::Close() {
-  if (fd_ < 0) return;
-  stop_.store(true);
-  if (thread_.joinable()) thread_.join();
-  close(fd_);
-  fd_ = -1;
-}
-
-std::string Upstream::address() const {
-  return absl::StrCat("127.0.0.1:", port_);
-}
 
 std::unique_ptr<Instance> StartExampleInstance(const std::string& upstream,
                                                int probe_port, int app_port) {
@@ -293,7 +246,7 @@ void Load::Run(int port, int max_requests) {
 
 int RunGate(const std::string& url, const std::string& log) {
   SubprocessOptions o;
-  o.argv = {Runfile("examples/sidecar/vigil-sidecar"),
+  o.argv = {RunfilePath("examples/sidecar/vigil-sidecar"),
             "wait",
             absl::StrCat("--url=", url),
             "--timeout=30s",

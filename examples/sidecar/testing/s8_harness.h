@@ -3,7 +3,7 @@
 // critical dependency, steady keep-alive load that records who answered each
 // request, and the deploy gate.
 //
-//   Upstream dep;                                   // the dependency
+//   vigil::testing::Upstream dep;                   // the dependency
 //   auto app = ExampleInstance::Start(dep.address(), probe_port, app_port);
 //   Load load(front_port, 3);                       // through the balancer
 //   ...
@@ -12,8 +12,8 @@
 //   load.Stop();
 //   EXPECT_EQ(load.failures(), 0) << load.FailureSamples();
 //
-// Test-only. Instances and Upstream are used from the test's main thread;
-// Load's accessors are thread-safe.
+// Test-only. Instances are used from the test's main thread; Load's
+// accessors are thread-safe.
 
 #ifndef VIGIL_EXAMPLES_SIDECAR_TESTING_S8_HARNESS_H_
 #define VIGIL_EXAMPLES_SIDECAR_TESTING_S8_HARNESS_H_
@@ -29,36 +29,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "examples/service/testing/service_process.h"
-#include "health/checks/testing/subprocess.h"
 #include "health/sync.h"
+#include "health/testing/subprocess.h"
 
 namespace vigil_example {
 namespace testing {
 
 // The drain delay every instance runs with.
 inline constexpr absl::Duration kDrainDelay = absl::Seconds(2);
-
-// `path` (workspace-relative) in the test's runfiles.
-std::string Runfile(const std::string& path);
-
-// A TCP listener owned by the test standing for an instance's critical
-// dependency: Close() makes the instance's readiness fail, Open() restores
-// it on the same port. A thread accepts and closes connections.
-class Upstream {
- public:
-  Upstream() { Open(); }
-  ~Upstream() { Close(); }
-
-  void Open();
-  void Close();
-  std::string address() const;
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 // One backend instance: an application port and a probe port (/readyz).
 class Instance {
