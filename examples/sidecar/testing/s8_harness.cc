@@ -18,6 +18,7 @@
 #include "examples/service/testing/raw_http.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
+#include "health/testing/require.h"
 #include "health/testing/temp_dir.h"
 #include "health/testing/wait_for.h"
 #include "httplib.h"
@@ -27,8 +28,10 @@ namespace testing {
 namespace {
 
 using vigil::checks::testing::CanConnect;
+using vigil::checks::testing::PickFreePort;
 using vigil::testing::LogTail;
 using vigil::testing::RunfilePath;
+using vigil::testing::ScopedTempDir;
 using vigil::testing::Subprocess;
 using vigil::testing::SubprocessOptions;
 using vigil::testing::WaitFor;
@@ -266,6 +269,63 @@ int ReadyzStatus(int probe_port) {
   c.set_read_timeout(1, 0);
   httplib::Result r = c.Get("/readyz");
   return r ? r->status : 0;
+}
+
+const char* KindName(Kind kind) {
+  return kind == Kind::kExample ? "example service" : "sidecar";
+}
+
+void S8Fixture::StartInstances(const std::string& dir_prefix, bool gate_each) {
+  VIGIL_REQUIRE_OR_SKIP(
+      GetParam() != Kind::kSidecar || access("/usr/bin/python3", X_OK) == 0,
+      "python3 not installed");
+  auto dir = ScopedTempDir::Create(dir_prefix, "/tmp");  // short socket path
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  dir_ = *std::move(dir);
+  auto front = PickFreePort();
+  ASSERT_TRUE(front.ok());
+  front_port_ = *front;
+  for (int i = 0; i < 2; ++i) {
+    upstreams_[i] = std::make_unique<vigil::testing::Upstream>();
+    auto probe = PickFreePort();
+    auto app = PickFreePort();
+    ASSERT_TRUE(probe.ok() && app.ok());
+    probe_ports_[i] = *probe;
+    app_ports_[i] = *app;
+    instances_[i] = StartInstance(i);
+    ASSERT_NE(instances_[i], nullptr) << "instance " << i;
+    if (gate_each) {
+      ASSERT_EQ(RunGate(ReadyzUrl(i), GateLog()), 0) << LogTail(GateLog());
+    }
+  }
+}
+
+void S8Fixture::TearDown() {
+  if (load_ != nullptr) load_->Stop();
+}
+
+std::unique_ptr<Instance> S8Fixture::StartInstance(int i) {
+  if (GetParam() == Kind::kExample) {
+    return StartExampleInstance(upstreams_[i]->address(), probe_ports_[i],
+                                app_ports_[i]);
+  }
+  return StartSidecarInstance(upstreams_[i]->address(), probe_ports_[i],
+                              app_ports_[i], dir_->path());
+}
+
+void S8Fixture::StartLoad(int clients) {
+  load_ = std::make_unique<Load>(front_port_, clients);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitFor(
+        [&] { return load_->LastServedBy(Name(i)) != absl::InfinitePast(); },
+        absl::Seconds(20)))
+        << Name(i) << " never served\n"
+        << Diagnostics();
+  }
+}
+
+std::string S8Fixture::ReadyzUrl(int i) const {
+  return absl::StrCat("http://127.0.0.1:", probe_ports_[i], "/readyz");
 }
 
 }  // namespace testing
