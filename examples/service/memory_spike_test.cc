@@ -199,32 +199,37 @@ TEST_F(MemorySpikeTest, SpikeFailsReadinessAndShedsBeforeTheOomKill) {
   std::string readyz_body, shed_retry_after;
   absl::Time killed_at = absl::InfiniteFuture();
   bool eof = false;
-  // Bounded: 256 MiB at 40 MiB/s is under 7 s; 30 s and 3000 polls at most
-  // (the kill is seen within one poll, ~10 ms, of the oom_kill counter).
-  for (int i = 0; i < 3000 && absl::Now() - start < absl::Seconds(30); ++i) {
-    while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
-    }
-    if (cgroup_.OomKills() > 0 || eof) {
-      killed_at = absl::Now();
-      break;
-    }
-    if (!ready_503) {
-      const Answer r = Get(probe, "/readyz?verbose");
-      if (r.status == 503 && absl::StrContains(r.body, "[-]memory failed")) {
-        ready_503 = absl::Now();
-        kills_at_503 = cgroup_.OomKills();
-        usage_at_503 = cgroup_.UsageMiB();
-        readyz_body = r.body;
-      }
-    } else if (!shed) {
-      const Answer a = Get(app, "/");
-      if (a.status == 503) {
-        shed = absl::Now();
-        shed_retry_after = a.retry_after;
-      }
-    }
-    absl::SleepFor(absl::Milliseconds(10));  // Polls every ~10 ms.
-  }
+  // One observation per poll until the kill: /readyz failing because of
+  // memory, then the application shed. Bounded: 256 MiB at 40 MiB/s is under
+  // 7 s; 30 s at most (the kill is seen within one poll, ~10 ms, of the
+  // oom_kill counter).
+  WaitFor(
+      [&] {
+        while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
+        }
+        if (cgroup_.OomKills() > 0 || eof) {
+          killed_at = absl::Now();
+          return true;
+        }
+        if (!ready_503) {
+          const Answer r = Get(probe, "/readyz?verbose");
+          if (r.status == 503 &&
+              absl::StrContains(r.body, "[-]memory failed")) {
+            ready_503 = absl::Now();
+            kills_at_503 = cgroup_.OomKills();
+            usage_at_503 = cgroup_.UsageMiB();
+            readyz_body = r.body;
+          }
+        } else if (!shed) {
+          const Answer a = Get(app, "/");
+          if (a.status == 503) {
+            shed = absl::Now();
+            shed_retry_after = a.retry_after;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(30), absl::Milliseconds(10));
   ASSERT_NE(killed_at, absl::InfiniteFuture())
       << "no OOM kill within 30 s; usage " << cgroup_.UsageMiB() << " MiB";
   std::optional<int> status = allocator_->WaitForExit(absl::Seconds(10));
@@ -277,24 +282,28 @@ TEST_F(MemorySpikeTest, SlowGrowthWarnsMinutesAhead) {
   std::optional<absl::Time> warned;
   std::string body;
   bool eof = false;
-  // The long trend speaks after 30 s of samples: bounded at 75 s.
-  while (absl::Now() - start < absl::Seconds(75)) {
-    while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
-    }
-    ASSERT_FALSE(eof) << "allocator died early";
-    const Answer r = Get(probe, "/readyz?verbose");
-    const std::string t = MemoryDetail(probe, "time_to_exhaustion_seconds");
-    double v = 0;
-    if (absl::StrContains(r.body, "[+]memory degraded") && !t.empty() &&
-        absl::SimpleAtod(t, &v)) {
-      warned = absl::Now();
-      tte = v;
-      usage_mib = cgroup_.UsageMiB();
-      body = r.body;
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(200));
-  }
+  // The long trend speaks after 30 s of samples: bounded at 75 s, polled
+  // every 200 ms; stops early if the allocator dies.
+  WaitFor(
+      [&] {
+        while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
+        }
+        if (eof) return true;
+        const Answer r = Get(probe, "/readyz?verbose");
+        const std::string t = MemoryDetail(probe, "time_to_exhaustion_seconds");
+        double v = 0;
+        if (absl::StrContains(r.body, "[+]memory degraded") && !t.empty() &&
+            absl::SimpleAtod(t, &v)) {
+          warned = absl::Now();
+          tte = v;
+          usage_mib = cgroup_.UsageMiB();
+          body = r.body;
+          return true;
+        }
+        return false;
+      },
+      absl::Seconds(75), absl::Milliseconds(200));
+  ASSERT_FALSE(eof) << "allocator died early";
   ASSERT_TRUE(warned.has_value()) << Get(probe, "/readyz?verbose").body;
   EXPECT_EQ(cgroup_.OomKills(), 0u);
   // The real time left at 2 MiB/s from the cgroup's usage then.
