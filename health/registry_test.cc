@@ -115,6 +115,27 @@ class RegistryTest : public ::testing::Test {
     return c == nullptr ? Status::kUnknown : c->result.status;
   }
 
+  // Registers "db" (readiness) on `s`, runs it healthy, then once more 10 s
+  // later failing with "refused".
+  void RunDbHealthyThenRefused(Scripted& s) {
+    ASSERT_TRUE(registry_.Register(Make("db", s.Function())).ok());
+    Step();
+    s.Set(Status::kUnhealthy, "refused");
+    clock_.Advance(absl::Seconds(10));
+    Step();
+  }
+
+  // Steps 1 ms shy of `d` from now (expects `s` still at `runs_before`),
+  // then exactly to `d` (expects one run more).
+  void StepAcross(const Scripted& s, absl::Duration d, int runs_before) {
+    clock_.Advance(d - absl::Milliseconds(1));
+    Step();
+    EXPECT_EQ(s.runs(), runs_before) << "1 ms shy of " << d;
+    clock_.Advance(absl::Milliseconds(1));
+    Step();
+    EXPECT_EQ(s.runs(), runs_before + 1) << "at " << d;
+  }
+
   testing::FakeClock clock_;
   HealthRegistry registry_;
 };
@@ -126,20 +147,10 @@ TEST_F(RegistryTest, RunsOnIntervalExactlyAtBoundary) {
   ASSERT_TRUE(registry_.Register(c).ok());
   EXPECT_EQ(CheckStatus("a"), Status::kUnknown);
 
-  clock_.Advance(absl::Seconds(5) - absl::Milliseconds(1));
-  Step();
-  EXPECT_EQ(s.runs(), 0);
-  clock_.Advance(absl::Milliseconds(1));
-  Step();
-  EXPECT_EQ(s.runs(), 1);
+  StepAcross(s, absl::Seconds(5), /*runs_before=*/0);
   EXPECT_EQ(CheckStatus("a"), Status::kHealthy);
 
-  clock_.Advance(absl::Seconds(10) - absl::Milliseconds(1));
-  Step();
-  EXPECT_EQ(s.runs(), 1);
-  clock_.Advance(absl::Milliseconds(1));
-  Step();
-  EXPECT_EQ(s.runs(), 2);
+  StepAcross(s, absl::Seconds(10), /*runs_before=*/1);
   // Ticking again at the same instant runs nothing more.
   Step();
   EXPECT_EQ(s.runs(), 2);
@@ -171,12 +182,7 @@ TEST_F(RegistryTest, RunNowRunsAtOnceAndRestartsTheInterval) {
   EXPECT_EQ(s.runs(), 2);
   EXPECT_EQ(CheckStatus("a"), Status::kUnhealthy);
   // The interval now counts from the RunNow() run: 1 ms shy, then due.
-  clock_.Advance(absl::Seconds(10) - absl::Milliseconds(1));
-  Step();
-  EXPECT_EQ(s.runs(), 2);
-  clock_.Advance(absl::Milliseconds(1));
-  Step();
-  EXPECT_EQ(s.runs(), 3);
+  StepAcross(s, absl::Seconds(10), /*runs_before=*/2);
 }
 
 TEST_F(RegistryTest, RunNowDuringARunRunsOnceMoreAfterIt) {
@@ -552,11 +558,7 @@ TEST_F(RegistryTest, ListenersSeeCheckAndGroupTransitionsInOrder) {
         t.message.empty() ? "" : " ", t.message));
   });
   Scripted s;
-  ASSERT_TRUE(registry_.Register(Make("db", s.Function())).ok());
-  Step();
-  s.Set(Status::kUnhealthy, "refused");
-  clock_.Advance(absl::Seconds(10));
-  Step();
+  ASSERT_NO_FATAL_FAILURE(RunDbHealthyThenRefused(s));
   MutexLock lock(&mu);
   EXPECT_THAT(seen,
               ::testing::IsSupersetOf({"check db unknown->healthy",
@@ -606,11 +608,7 @@ TEST_F(RegistryTest, ResultListenersSeeEveryCompletedRunBeforeIdle) {
                                 c.result.message));
   });
   Scripted s;
-  ASSERT_TRUE(registry_.Register(Make("db", s.Function())).ok());
-  Step();
-  s.Set(Status::kUnhealthy, "refused");
-  clock_.Advance(absl::Seconds(10));
-  Step();
+  ASSERT_NO_FATAL_FAILURE(RunDbHealthyThenRefused(s));
   // Step() waits until idle, which includes the result listeners.
   MutexLock lock(&mu);
   EXPECT_THAT(seen, ElementsAre("db 1 healthy ", "db 2 unhealthy refused"));

@@ -16,39 +16,56 @@
 #include <vector>
 
 #include "absl/base/config.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "watchdog/testing/child_process.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace {
 
 using ::testing::AnyOf;
-using testing::ChildProcess;
-using testing::Field;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
+using testing::Subprocess;
+using testing::SubprocessOptions;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 // hang_child's default miss_after.
 constexpr absl::Duration kMiss = absl::Milliseconds(300);
 
-std::string HangChild() {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/vigil/watchdog/hang_child");
-}
+std::string HangChild() { return testing::RunfilePath("watchdog/hang_child"); }
 
-std::unique_ptr<ChildProcess> Start(std::vector<std::string> args) {
-  args.insert(args.begin(), HangChild());
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
-      ChildProcess::Start(args);
+std::unique_ptr<Subprocess> Start(std::vector<std::string> args) {
+  SubprocessOptions o;
+  o.argv = std::move(args);
+  o.argv.insert(o.argv.begin(), HangChild());
+  o.stop_signal = SIGKILL;
+  o.stop_grace = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<Subprocess>> child = Subprocess::Start(o);
   EXPECT_TRUE(child.ok()) << child.status();
   return *std::move(child);
 }
 
+// "name=<value>" from a line like "CHILD pid=12 restart=0": the value as an
+// integer, or -1 when absent.
+int64_t Field(absl::string_view line, absl::string_view name) {
+  const std::string key = absl::StrCat(name, "=");
+  for (absl::string_view part : absl::StrSplit(line, ' ')) {
+    if (absl::ConsumePrefix(&part, key)) {
+      int64_t v;
+      if (absl::SimpleAtoi(part, &v)) return v;
+    }
+  }
+  return -1;
+}
+
 // The first line containing `needle`, or "".
-std::string Line(const ChildProcess& c, absl::string_view needle) {
+std::string Line(const Subprocess& c, absl::string_view needle) {
   std::vector<std::string> lines = c.Lines(needle);
   return lines.empty() ? "" : lines.front();
 }
@@ -327,7 +344,7 @@ TEST(SupervisorTest, ACrashLoopBacksOffThenExhaustsTheBudget) {
 TEST(SupervisorTest, SigtermToTheSupervisorStopsTheChildAndEndsCleanly) {
   auto child = Start({"--supervise", "--mode=healthy"});
   ASSERT_TRUE(child->WaitForOutput("HEALTHY pid=", kWait)) << child->Output();
-  child->Signal(SIGTERM);
+  child->SignalProcess(SIGTERM);
   std::optional<int> status = child->WaitForExit(kWait);
   ASSERT_TRUE(status.has_value()) << child->Output();
   ASSERT_TRUE(WIFEXITED(*status));

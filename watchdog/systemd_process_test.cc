@@ -17,25 +17,25 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "watchdog/testing/child_process.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
 #include "watchdog/testing/notify_socket.h"
 
 namespace vigil {
 namespace {
 
-using testing::ChildProcess;
 using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::NotifySocket;
+using testing::Subprocess;
+using testing::SubprocessOptions;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 // WATCHDOG_USEC=400000: pings every 200 ms.
 constexpr absl::Duration kPing = absl::Milliseconds(200);
 
-std::string HangChild() {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/vigil/watchdog/hang_child");
-}
+std::string HangChild() { return testing::RunfilePath("watchdog/hang_child"); }
 
 // The time in a hang_child line's "at=<Unix ns>" field.
 absl::Time AtOf(const std::string& line) {
@@ -73,13 +73,18 @@ int Count(const std::vector<NotifySocket::Datagram>& got,
 
 TEST(SystemdProcessTest, ReadyWatchdogStoppingAndNoPingsWhileLivenessFails) {
   NotifySocket systemd(NotifySocket::Kind::kPath);
-  auto started = ChildProcess::Start(
-      {HangChild(), "--notify", "--mode=deadlock", "--hang_after=1500ms",
-       "--miss=300ms", "--long_miss=600ms", "--kill=1s"},
-      {absl::StrCat("NOTIFY_SOCKET=", systemd.address()),
-       "WATCHDOG_USEC=400000", "WATCHDOG_PID="});
+  SubprocessOptions o;
+  o.argv = {HangChild(),       "--notify",
+            "--mode=deadlock", "--hang_after=1500ms",
+            "--miss=300ms",    "--long_miss=600ms",
+            "--kill=1s"};
+  o.env = {absl::StrCat("NOTIFY_SOCKET=", systemd.address()),
+           "WATCHDOG_USEC=400000", "WATCHDOG_PID="};
+  o.stop_signal = SIGKILL;
+  o.stop_grace = absl::ZeroDuration();
+  auto started = Subprocess::Start(o);
   ASSERT_TRUE(started.ok()) << started.status();
-  ChildProcess& child = **started;
+  Subprocess& child = **started;
 
   // READY=1 once, then WATCHDOG=1 every 200 ms while liveness passes.
   std::vector<NotifySocket::Datagram> before = CollectUntil(
@@ -129,19 +134,22 @@ TEST(SystemdProcessTest, ReadyWatchdogStoppingAndNoPingsWhileLivenessFails) {
       << "WATCHDOG=1 sent while liveness fails";
 
   // SIGTERM: the service says STOPPING=1.
-  child.Signal(SIGTERM);
+  child.SignalProcess(SIGTERM);
   EXPECT_EQ(systemd.Receive(kWait), "STOPPING=1");
   EXPECT_EQ(systemd.Receive(4 * kPing), std::nullopt);
 }
 
 TEST(SystemdProcessTest, TheSupervisorRelaysForItsChildAsTheMainPid) {
   NotifySocket systemd(NotifySocket::Kind::kAbstract);
-  auto started = ChildProcess::Start(
-      {HangChild(), "--supervise", "--notify", "--mode=healthy"},
-      {absl::StrCat("NOTIFY_SOCKET=", systemd.address()),
-       "WATCHDOG_USEC=400000", "WATCHDOG_PID="});
+  SubprocessOptions o;
+  o.argv = {HangChild(), "--supervise", "--notify", "--mode=healthy"};
+  o.env = {absl::StrCat("NOTIFY_SOCKET=", systemd.address()),
+           "WATCHDOG_USEC=400000", "WATCHDOG_PID="};
+  o.stop_signal = SIGKILL;
+  o.stop_grace = absl::ZeroDuration();
+  auto started = Subprocess::Start(o);
   ASSERT_TRUE(started.ok()) << started.status();
-  ChildProcess& child = **started;
+  Subprocess& child = **started;
   const pid_t supervisor = child.pid();
 
   std::vector<NotifySocket::Datagram> got = CollectUntil(
@@ -160,7 +168,7 @@ TEST(SystemdProcessTest, TheSupervisorRelaysForItsChildAsTheMainPid) {
   }
   EXPECT_THAT(child.Output(), HasSubstr("ENV NOTIFY_SOCKET=unset"));
 
-  child.Signal(SIGTERM);
+  child.SignalProcess(SIGTERM);
   // Pings may be in flight; STOPPING=1 comes, and nothing after it.
   std::vector<NotifySocket::Datagram> tail = CollectUntil(
       systemd,

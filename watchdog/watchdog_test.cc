@@ -22,11 +22,23 @@
 #include "gtest/gtest.h"
 #include "health/sync.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/wait_for.h"
 #include "watchdog/internal/stack_capture.h"
-#include "watchdog/testing/wait_for.h"
 
 namespace vigil {
 namespace {
+
+// The scheduler state letter of thread `tid` of this process ('R', 'S',
+// 'D', 'T', ...), from /proc/self/task/<tid>/stat; '?' if unreadable.
+char ThreadState(pid_t tid) {
+  std::ifstream f(absl::StrCat("/proc/self/task/", tid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(f)),
+                   std::istreambuf_iterator<char>());
+  // "tid (comm) S ...": comm may contain spaces and parentheses.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return '?';
+  return stat[close + 2];
+}
 
 using ::testing::AllOf;
 using ::testing::Contains;
@@ -693,9 +705,7 @@ class StackTest : public WatchdogTest {
     registered.WaitForNotification();
     // Asleep where it blocks, not on its way there.
     EXPECT_TRUE(testing::WaitFor(
-        [&] {
-          return about_to_block && testing::ThreadState(stuck_tid) == 'S';
-        },
+        [&] { return about_to_block && ThreadState(stuck_tid) == 'S'; },
         absl::Seconds(30)));
     StepBy(absl::Seconds(2) + kMs);
     release();

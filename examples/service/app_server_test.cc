@@ -23,18 +23,18 @@
 #include "absl/strings/str_split.h"
 #include "examples/service/testing/raw_http.h"
 #include "gtest/gtest.h"
-#include "health/checks/testing/subprocess.h"
-#include "health/checks/testing/temp_dir.h"
-#include "health/checks/testing/wait.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil_example {
 namespace {
 
-using vigil::checks::testing::ScopedTempDir;
-using vigil::checks::testing::Subprocess;
-using vigil::checks::testing::SubprocessOptions;
-using vigil::checks::testing::WaitFor;
+using vigil::testing::ScopedTempDir;
+using vigil::testing::Subprocess;
+using vigil::testing::SubprocessOptions;
+using vigil::testing::WaitFor;
 using vigil_example::testing::RawHttpConnection;
 
 bool SaysClose(const RawHttpConnection::Response& r) {
@@ -53,7 +53,7 @@ std::optional<int> ListenBacklog(int port) {
   if (!p.ok() || (*p)->WaitForExit(absl::Seconds(10)) != 0) {
     return std::nullopt;
   }
-  auto out = vigil::checks::testing::ReadFile(o.log_path);
+  auto out = vigil::testing::ReadFile(o.log_path);
   if (!out.ok()) return std::nullopt;
   std::printf("ss -ltnH sport = :%d -> %s", port, out->c_str());
   // State Recv-Q Send-Q Local-Address:Port Peer-Address:Port

@@ -33,6 +33,8 @@
 #include "health/checks/testing/ports.h"
 #include "health/http/testing/http_test_util.h"
 #include "health/sync.h"
+#include "health/testing/upstream.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 #include "watchdog/testing/notify_socket.h"
 
@@ -42,6 +44,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::ServiceProcess;
 using vigil::testing::NotifySocket;
+using vigil::testing::Upstream;
 using vigil::testing::WaitFor;
 
 // WATCHDOG_USEC=2 s: the service pings every second while alive.
@@ -106,28 +109,6 @@ class FakeSystemd {
   std::thread thread_;
 };
 
-// A loopback listener standing for the service's upstream (up).
-class Upstream {
- public:
-  Upstream() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    listen(fd_, SOMAXCONN);
-  }
-  ~Upstream() { close(fd_); }
-  std::string HostPort() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
 int Get(int port, const std::string& path, int timeout_s = 1) {
   httplib::Client c("127.0.0.1", port);
   c.set_connection_timeout(timeout_s, 0);
@@ -167,7 +148,7 @@ class DeploymentTest : public ::testing::Test {
     auto s = ServiceProcess::Start({
         absl::StrCat("--port=", probe_port_),
         absl::StrCat("--app_port=", app_port_),
-        "--upstream=" + upstream_.HostPort(),
+        "--upstream=" + upstream_.address(),
         "--pressure=false",
         absl::StrCat("--warmup=", absl::FormatDuration(kWarmup)),
         absl::StrCat("--drain_delay=", absl::FormatDuration(kDrainDelay)),

@@ -16,6 +16,7 @@
 #include "examples/service/testing/service_process.h"
 #include "gtest/gtest.h"
 #include "health/http/testing/http_test_util.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil_example {
 namespace {

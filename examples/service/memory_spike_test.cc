@@ -22,9 +22,7 @@
 // Needs root, the v1 memory hierarchy and a writable /sys/fs/cgroup
 // (tags = ["no-sandbox"]).
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,24 +44,29 @@
 #include "gtest/gtest.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/upstream.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil_example {
 namespace {
 
 using testing::ServiceProcess;
-using vigil::pressure::testing::Child;
-using vigil::pressure::testing::ReadFile;
-using vigil::pressure::testing::RunfilePath;
-using vigil::pressure::testing::WaitFor;
-using vigil::pressure::testing::WriteFile;
+using vigil::pressure::testing::StartWorkload;
+using vigil::testing::ReadFile;
+using vigil::testing::Subprocess;
+using vigil::testing::Upstream;
+using vigil::testing::WaitFor;
+using vigil::testing::WriteFile;
 
 constexpr int64_t kLimit = 256 << 20;
 const char kMemoryRoot[] = "/sys/fs/cgroup/memory";
 
 std::optional<uint64_t> Field(const std::string& path, absl::string_view key) {
-  std::optional<std::string> c = ReadFile(path);
-  if (!c) return std::nullopt;
+  absl::StatusOr<std::string> c = ReadFile(path);
+  if (!c.ok()) return std::nullopt;
   for (absl::string_view line : absl::StrSplit(*c, '\n')) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(line, ' ');
@@ -105,7 +108,7 @@ class SharedCgroup {
   bool Create(int64_t limit, std::string* error) {
     dir_ = absl::StrCat(kMemoryRoot, "/vigil-s1-service-", getpid(), "-",
                         absl::ToUnixNanos(absl::Now()) % 1000000);
-    std::optional<std::string> self = ReadFile("/proc/self/cgroup");
+    absl::StatusOr<std::string> self = ReadFile("/proc/self/cgroup");
     for (absl::string_view line : absl::StrSplit(self.value_or(""), '\n')) {
       std::vector<std::string> f = absl::StrSplit(line, ':');
       if (f.size() == 3 && absl::StrContains(f[1], "memory")) {
@@ -118,17 +121,20 @@ class SharedCgroup {
       dir_.clear();
       return false;
     }
-    if (!WriteFile(dir_ + "/memory.limit_in_bytes", absl::StrCat(limit),
-                   error)) {
-      return false;
+    absl::Status s =
+        WriteFile(dir_ + "/memory.limit_in_bytes", absl::StrCat(limit));
+    if (s.ok()) {
+      WriteFile(dir_ + "/memory.memsw.limit_in_bytes", absl::StrCat(limit))
+          .IgnoreError();
+      WriteFile(dir_ + "/memory.swappiness", "0").IgnoreError();
+      s = WriteFile(dir_ + "/cgroup.procs", absl::StrCat(getpid()));
     }
-    WriteFile(dir_ + "/memory.memsw.limit_in_bytes", absl::StrCat(limit));
-    WriteFile(dir_ + "/memory.swappiness", "0");
-    return WriteFile(dir_ + "/cgroup.procs", absl::StrCat(getpid()), error);
+    if (!s.ok()) *error = std::string(s.message());
+    return s.ok();
   }
   ~SharedCgroup() {
     if (dir_.empty()) return;
-    WriteFile(home_ + "/cgroup.procs", absl::StrCat(getpid()));
+    WriteFile(home_ + "/cgroup.procs", absl::StrCat(getpid())).IgnoreError();
     // EBUSY until every killed task has fully exited.
     WaitFor([&] { return rmdir(dir_.c_str()) == 0 || errno == ENOENT; },
             absl::Seconds(10));
@@ -138,9 +144,9 @@ class SharedCgroup {
     return Field(dir_ + "/memory.oom_control", "oom_kill").value_or(0);
   }
   double UsageMiB() const {
-    std::optional<std::string> u = ReadFile(dir_ + "/memory.usage_in_bytes");
+    absl::StatusOr<std::string> u = ReadFile(dir_ + "/memory.usage_in_bytes");
     double v = 0;
-    return u && absl::SimpleAtod(absl::StripAsciiWhitespace(*u), &v)
+    return u.ok() && absl::SimpleAtod(absl::StripAsciiWhitespace(*u), &v)
                ? v / (1 << 20)
                : 0;
   }
@@ -148,28 +154,6 @@ class SharedCgroup {
  private:
   std::string dir_;
   std::string home_ = kMemoryRoot;
-};
-
-// A listening loopback port: the service's upstream dependency, up.
-class Upstream {
- public:
-  Upstream() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    listen(fd_, SOMAXCONN);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~Upstream() { close(fd_); }
-  std::string HostPort() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
 };
 
 class MemorySpikeTest : public ::testing::Test {
@@ -189,7 +173,7 @@ class MemorySpikeTest : public ::testing::Test {
     // Default flags, as a new user runs it (plus `flags_`); the upstream is
     // up so that memory is the only reason readiness can fail.
     std::vector<std::string> args = {
-        "--warmup=0s", absl::StrCat("--upstream=", upstream_.HostPort())};
+        "--warmup=0s", absl::StrCat("--upstream=", upstream_.address())};
     args.insert(args.end(), flags_.begin(), flags_.end());
     auto s = ServiceProcess::Start(args);
     ASSERT_TRUE(s.ok()) << s.status();
@@ -205,12 +189,10 @@ class MemorySpikeTest : public ::testing::Test {
 
   // Starts the allocator: `step_kib` every `interval_ms`.
   void Grow(int step_kib, int interval_ms) {
-    std::string error;
-    allocator_ = Child::Start(
-        {RunfilePath("health/pressure/pressure_workload"), "memory",
-         absl::StrCat(step_kib), absl::StrCat(interval_ms), "1024"},
-        "", &error);
-    ASSERT_TRUE(allocator_.has_value()) << error;
+    absl::StatusOr<std::unique_ptr<Subprocess>> started = StartWorkload(
+        {"memory", absl::StrCat(step_kib), absl::StrCat(interval_ms), "1024"});
+    ASSERT_TRUE(started.ok()) << started.status();
+    allocator_ = *std::move(started);
   }
 
   const int64_t limit_ = kLimit;
@@ -218,7 +200,7 @@ class MemorySpikeTest : public ::testing::Test {
   SharedCgroup cgroup_;
   Upstream upstream_;
   std::unique_ptr<ServiceProcess> service_;
-  std::optional<Child> allocator_;
+  std::unique_ptr<Subprocess> allocator_;
   std::string events_;
 };
 
@@ -234,35 +216,40 @@ TEST_F(MemorySpikeTest, SpikeFailsReadinessAndShedsBeforeTheOomKill) {
   std::string readyz_body, shed_retry_after;
   absl::Time killed_at = absl::InfiniteFuture();
   bool eof = false;
-  // Bounded: 256 MiB at 40 MiB/s is under 7 s; 30 s and 3000 polls at most
-  // (the kill is seen within one poll, ~10 ms, of the oom_kill counter).
-  for (int i = 0; i < 3000 && absl::Now() - start < absl::Seconds(30); ++i) {
-    while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
-    }
-    if (cgroup_.OomKills() > 0 || eof) {
-      killed_at = absl::Now();
-      break;
-    }
-    if (!ready_503) {
-      const Answer r = Get(probe, "/readyz?verbose");
-      if (r.status == 503 && absl::StrContains(r.body, "[-]memory failed")) {
-        ready_503 = absl::Now();
-        kills_at_503 = cgroup_.OomKills();
-        usage_at_503 = cgroup_.UsageMiB();
-        readyz_body = r.body;
-      }
-    } else if (!shed) {
-      const Answer a = Get(app, "/");
-      if (a.status == 503) {
-        shed = absl::Now();
-        shed_retry_after = a.retry_after;
-      }
-    }
-    absl::SleepFor(absl::Milliseconds(10));  // Polls every ~10 ms.
-  }
+  // One observation per poll until the kill: /readyz failing because of
+  // memory, then the application shed. Bounded: 256 MiB at 40 MiB/s is under
+  // 7 s; 30 s at most (the kill is seen within one poll, ~10 ms, of the
+  // oom_kill counter).
+  WaitFor(
+      [&] {
+        while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
+        }
+        if (cgroup_.OomKills() > 0 || eof) {
+          killed_at = absl::Now();
+          return true;
+        }
+        if (!ready_503) {
+          const Answer r = Get(probe, "/readyz?verbose");
+          if (r.status == 503 &&
+              absl::StrContains(r.body, "[-]memory failed")) {
+            ready_503 = absl::Now();
+            kills_at_503 = cgroup_.OomKills();
+            usage_at_503 = cgroup_.UsageMiB();
+            readyz_body = r.body;
+          }
+        } else if (!shed) {
+          const Answer a = Get(app, "/");
+          if (a.status == 503) {
+            shed = absl::Now();
+            shed_retry_after = a.retry_after;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(30), absl::Milliseconds(10));
   ASSERT_NE(killed_at, absl::InfiniteFuture())
       << "no OOM kill within 30 s; usage " << cgroup_.UsageMiB() << " MiB";
-  std::optional<int> status = allocator_->Wait(absl::Seconds(10));
+  std::optional<int> status = allocator_->WaitForExit(absl::Seconds(10));
   const bool allocator_killed =
       status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL;
 
@@ -356,7 +343,7 @@ TEST_F(StopAcceptingSpikeTest, NewConnectionsWaitWhileMemoryIsUnhealthy) {
   }
   ASSERT_NE(killed_at, absl::InfiniteFuture())
       << "no OOM kill within 30 s; usage " << cgroup_.UsageMiB() << " MiB";
-  allocator_->Wait(absl::Seconds(10));
+  allocator_->WaitForExit(absl::Seconds(10));
   ASSERT_TRUE(ready_503.has_value());
   ASSERT_TRUE(held.has_value()) << "a new connection was never held";
   EXPECT_TRUE(absl::StrContains(
@@ -397,31 +384,35 @@ TEST_F(SlowGrowthTest, SlowGrowthWarnsMinutesAhead) {
   std::optional<absl::Time> warned;
   std::string body;
   bool eof = false;
-  // The long trend speaks after 30 s of samples: bounded at 75 s.
-  while (absl::Now() - start < absl::Seconds(75)) {
-    while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
-    }
-    ASSERT_FALSE(eof) << "allocator died early";
-    const Answer r = Get(probe, "/readyz?verbose");
-    const std::string t = MemoryDetail(probe, "time_to_exhaustion_seconds");
-    double v = 0;
-    if (absl::StrContains(r.body, "[+]memory degraded") && !t.empty() &&
-        absl::SimpleAtod(t, &v)) {
-      warned = absl::Now();
-      tte = v;
-      usage_mib = cgroup_.UsageMiB();
-      body = r.body;
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(200));
-  }
+  // The long trend speaks after 30 s of samples: bounded at 75 s, polled
+  // every 200 ms; stops early if the allocator dies.
+  WaitFor(
+      [&] {
+        while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
+        }
+        if (eof) return true;
+        const Answer r = Get(probe, "/readyz?verbose");
+        const std::string t = MemoryDetail(probe, "time_to_exhaustion_seconds");
+        double v = 0;
+        if (absl::StrContains(r.body, "[+]memory degraded") && !t.empty() &&
+            absl::SimpleAtod(t, &v)) {
+          warned = absl::Now();
+          tte = v;
+          usage_mib = cgroup_.UsageMiB();
+          body = r.body;
+          return true;
+        }
+        return false;
+      },
+      absl::Seconds(75), absl::Milliseconds(200));
+  ASSERT_FALSE(eof) << "allocator died early";
   ASSERT_TRUE(warned.has_value()) << Get(probe, "/readyz?verbose").body;
   EXPECT_EQ(cgroup_.OomKills(), 0u);
   // The real time left at 2 MiB/s from the cgroup's usage then.
   const double real_left = (kSlowLimit / double(1 << 20) - *usage_mib) / 2.0;
   EXPECT_GE(*tte, 5 * 60) << body;  // Minutes ahead.
   EXPECT_NEAR(*tte, real_left, 0.25 * real_left) << body;
-  allocator_->Kill();
+  allocator_->Stop(SIGKILL, absl::ZeroDuration());
   std::cout << "S1 slow (v1 cgroup, limit 1 GiB, 2 MiB / s):\n"
             << "  DEGRADED with a time to exhaustion at "
             << absl::FormatDuration(*warned - start) << ": predicted " << *tte

@@ -18,6 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health/http/testing/http_test_util.h"
+#include "health/testing/upstream.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil_example {
@@ -25,36 +27,8 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::ServiceProcess;
+using vigil::testing::Upstream;
 using vigil::testing::WaitFor;
-
-// A loopback TCP port: listening (a dependency that is up) or closed.
-class Port {
- public:
-  explicit Port(bool listening) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    if (listening) {
-      listen(fd_, SOMAXCONN);
-    } else {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~Port() {
-    if (fd_ >= 0) close(fd_);
-  }
-  std::string HostPort() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 // GET with a probe's one-second timeouts. Status 0 when there is no answer.
 struct Answer {
@@ -87,7 +61,7 @@ class ServiceTest : public ::testing::Test {
         timeout);
   }
 
-  Port upstream_{/*listening=*/true};
+  Upstream upstream_;
   std::unique_ptr<ServiceProcess> service_;
 };
 
@@ -109,7 +83,7 @@ TEST(ServiceHelpTest, HelpListsTheServicesOwnFlags) {
 }
 
 TEST_F(ServiceTest, PrintsTheUrlsAndACurlLinePerFormat) {
-  StartService({"--warmup=0s", "--upstream=" + upstream_.HostPort()});
+  StartService({"--warmup=0s", "--upstream=" + upstream_.address()});
   const std::string probe =
       absl::StrCat("http://127.0.0.1:", service_->probe_port());
   const std::string out = service_->Output();
@@ -132,7 +106,7 @@ TEST_F(ServiceTest, PrintsTheUrlsAndACurlLinePerFormat) {
 
 TEST_F(ServiceTest, ProbesAnsweredWhileTheApplicationThreadsAreAllBusy) {
   StartService(
-      {"--warmup=0s", "--app_threads=2", "--upstream=" + upstream_.HostPort()});
+      {"--warmup=0s", "--app_threads=2", "--upstream=" + upstream_.address()});
   ASSERT_TRUE(WaitForProbe("/readyz", 200));
   // Occupy both application threads with CPU work, plus two more requests
   // queued behind them.
@@ -167,8 +141,9 @@ TEST_F(ServiceTest, ProbesAnsweredWhileTheApplicationThreadsAreAllBusy) {
 }
 
 TEST_F(ServiceTest, CriticalDependencyDownFailsReadinessOnly) {
-  Port closed(/*listening=*/false);
-  StartService({"--warmup=0s", "--upstream=" + closed.HostPort()});
+  Upstream closed;
+  closed.Close();  // Refused from now on.
+  StartService({"--warmup=0s", "--upstream=" + closed.address()});
   ASSERT_TRUE(WaitFor(
       [&] {
         return absl::StrContains(
@@ -179,15 +154,15 @@ TEST_F(ServiceTest, CriticalDependencyDownFailsReadinessOnly) {
   const Answer ready = Probe(service_->probe_port(), "/readyz?verbose");
   EXPECT_EQ(ready.status, 503);
   EXPECT_THAT(ready.body, HasSubstr("[-]upstream failed: connection refused (" +
-                                    closed.HostPort() + ")\n"));
+                                    closed.address() + ")\n"));
   EXPECT_EQ(Probe(service_->probe_port(), "/readyz/upstream").status, 503);
   EXPECT_TRUE(WaitForProbe("/livez", 200));
   EXPECT_TRUE(WaitForProbe("/startupz", 200));
 }
 
 TEST_F(ServiceTest, SigtermDrainsThenExits) {
-  StartService({"--warmup=0s", "--drain_delay=5s",
-                "--upstream=" + upstream_.HostPort()});
+  StartService(
+      {"--warmup=0s", "--drain_delay=5s", "--upstream=" + upstream_.address()});
   ASSERT_TRUE(WaitForProbe("/readyz", 200));
   service_->Signal(SIGTERM);
   ASSERT_TRUE(WaitForProbe("/readyz", 503, absl::Seconds(10)));
@@ -205,7 +180,7 @@ TEST_F(ServiceTest, SigtermDrainsThenExits) {
 // the loop's stack in the log, while readiness is left to its own checks;
 // when the loop beats again liveness recovers without a restart.
 TEST_F(ServiceTest, HungMainLoopFailsLivenessWithItsStackThenRecovers) {
-  StartService({"--warmup=0s", "--upstream=" + upstream_.HostPort(),
+  StartService({"--warmup=0s", "--upstream=" + upstream_.address(),
                 // Unsupervised: the supervisor would replace the hung
                 // process (deployment_test); here it recovers in place.
                 "--supervise=false", "--main_loop_deadline=1s",

@@ -57,6 +57,8 @@
 #include "gtest/gtest.h"
 #include "health/http/testing/http_test_util.h"
 #include "health/testing/require.h"
+#include "health/testing/upstream.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil_example {
@@ -65,6 +67,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::ServiceProcess;
+using vigil::testing::Upstream;
 using vigil::testing::WaitFor;
 
 constexpr char kMemoryRoot[] = "/sys/fs/cgroup/memory";
@@ -171,32 +174,6 @@ class Tmpfs {
  private:
   const std::string path_;
   bool mounted_ = false;
-};
-
-// A loopback port with a listener until Close().
-class Upstream {
- public:
-  Upstream() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    listen(fd_, SOMAXCONN);
-  }
-  ~Upstream() { Close(); }
-  void Close() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  std::string HostPort() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
 };
 
 std::string Get(int port, const std::string& path) {
@@ -366,7 +343,7 @@ TEST(StatuszBrowserTest, PressureRisingAndADependencyLostInChromium) {
       absl::Seconds(30)));
   // Made after the fork, so the filler does not hold the socket open.
   Upstream upstream;
-  args.push_back("--upstream=" + upstream.HostPort());
+  args.push_back("--upstream=" + upstream.address());
   auto service = ServiceProcess::Start(args);
   if (memory) ASSERT_TRUE(MemoryCgroup::Leave(getpid()));
   ASSERT_TRUE(service.ok()) << service.status();

@@ -41,22 +41,21 @@
 #include "examples/sidecar/testing/s8_harness.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
-#include "health/checks/testing/subprocess.h"
-#include "health/checks/testing/temp_dir.h"
-#include "health/checks/testing/wait.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil_example {
 namespace testing {
 namespace {
 
 using vigil::checks::testing::CanConnect;
-using vigil::checks::testing::LogTail;
-using vigil::checks::testing::PickFreePort;
-using vigil::checks::testing::ScopedTempDir;
-using vigil::checks::testing::Subprocess;
-using vigil::checks::testing::SubprocessOptions;
-using vigil::checks::testing::WaitFor;
+using vigil::testing::LogTail;
+using vigil::testing::RunfilePath;
+using vigil::testing::Subprocess;
+using vigil::testing::SubprocessOptions;
+using vigil::testing::WaitFor;
 
 constexpr absl::Duration kInter = absl::Milliseconds(200);  // haproxy.cfg
 constexpr int kFall = 2;                                    // haproxy.cfg
@@ -119,60 +118,29 @@ int64_t Counter(const StatRow& row, const std::string& name) {
   return v;
 }
 
-enum class Kind { kExample, kSidecar };
-
-const char* KindName(Kind kind) {
-  return kind == Kind::kExample ? "example service" : "sidecar";
-}
-
-class S8Test : public ::testing::TestWithParam<Kind> {
+class S8Test : public S8Fixture {
  protected:
   void SetUp() override {
     VIGIL_REQUIRE_OR_SKIP(access("/usr/sbin/haproxy", X_OK) == 0,
                           "haproxy not installed (scripts/setup.sh installs "
                           "it)");
-    VIGIL_REQUIRE_OR_SKIP(
-        GetParam() != Kind::kSidecar || access("/usr/bin/python3", X_OK) == 0,
-        "python3 not installed");
-    auto dir = ScopedTempDir::Create("vigil-s8-", "/tmp");  // short socket path
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    for (int i = 0; i < 2; ++i) {
-      upstreams_[i] = std::make_unique<Upstream>();
-      auto probe = PickFreePort();
-      auto app = PickFreePort();
-      ASSERT_TRUE(probe.ok() && app.ok());
-      probe_ports_[i] = *probe;
-      app_ports_[i] = *app;
-      instances_[i] = StartInstance(i);
-      ASSERT_NE(instances_[i], nullptr) << "instance " << i;
-    }
-    StartHaproxy();
+    ASSERT_NO_FATAL_FAILURE(StartInstances("vigil-s8-", /*gate_each=*/false));
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(StartHaproxy());
     // Both instances ready and in rotation before the load starts.
     for (int i = 0; i < 2; ++i) {
-      ASSERT_EQ(RunGate(ReadyzUrl(i), dir_->path() + "/gate.log"), 0)
-          << LogTail(dir_->path() + "/gate.log");
+      ASSERT_EQ(RunGate(ReadyzUrl(i), GateLog()), 0) << LogTail(GateLog());
     }
-    load_ = std::make_unique<Load>(front_port_, kClients);
-    for (int i = 0; i < 2; ++i) {
-      ASSERT_TRUE(WaitFor(
-          [&] { return load_->LastServedBy(Name(i)) != absl::InfinitePast(); },
-          absl::Seconds(20)))
-          << Name(i) << " never served; haproxy log:\n"
-          << LogTail(haproxy_log_);
-    }
+    StartLoad(kClients);
   }
 
   void TearDown() override {
-    if (load_ != nullptr) load_->Stop();
+    S8Fixture::TearDown();  // The load first.
     if (haproxy_ != nullptr) haproxy_->Stop(SIGTERM, absl::Seconds(10));
   }
 
   // The shipped file, strict (NO_RETRIES=1), addresses from the environment.
   void StartHaproxy() {
-    auto front = PickFreePort();
-    ASSERT_TRUE(front.ok());
-    front_port_ = *front;
     stats_socket_ = dir_->path() + "/haproxy.sock";
     setenv("FRONTEND_ADDR", absl::StrCat("127.0.0.1:", front_port_).c_str(), 1);
     setenv("STATS_SOCKET", stats_socket_.c_str(), 1);
@@ -185,7 +153,7 @@ class S8Test : public ::testing::TestWithParam<Kind> {
     }
     SubprocessOptions o;
     o.argv = {"/usr/sbin/haproxy", "-db", "-f",
-              Runfile("examples/deploy/haproxy.cfg")};
+              RunfilePath("examples/deploy/haproxy.cfg")};
     haproxy_log_ = dir_->path() + "/haproxy.log";
     o.log_path = haproxy_log_;
     auto haproxy = Subprocess::Start(o);
@@ -201,19 +169,8 @@ class S8Test : public ::testing::TestWithParam<Kind> {
         << LogTail(haproxy_log_);
   }
 
-  std::unique_ptr<Instance> StartInstance(int i) {
-    if (GetParam() == Kind::kExample) {
-      return StartExampleInstance(upstreams_[i]->address(), probe_ports_[i],
-                                  app_ports_[i]);
-    }
-    return StartSidecarInstance(upstreams_[i]->address(), probe_ports_[i],
-                                app_ports_[i], dir_->path());
-  }
-
-  static std::string Name(int i) { return absl::StrCat("app", i + 1); }
-  std::string ReadyzUrl(int i) const {
-    return absl::StrCat("http://127.0.0.1:", probe_ports_[i], "/readyz");
-  }
+  std::string Name(int i) const override { return absl::StrCat("app", i + 1); }
+  std::string Diagnostics() const override { return Failures(); }
   std::string Failures() const {
     return load_->FailureSamples() + "haproxy log:\n" + LogTail(haproxy_log_);
   }
@@ -256,16 +213,9 @@ class S8Test : public ::testing::TestWithParam<Kind> {
     std::fflush(stdout);
   }
 
-  std::unique_ptr<ScopedTempDir> dir_;
-  std::unique_ptr<Upstream> upstreams_[2];
-  int probe_ports_[2] = {0, 0};
-  int app_ports_[2] = {0, 0};
-  std::unique_ptr<Instance> instances_[2];
-  int front_port_ = 0;
   std::string stats_socket_;
   std::string haproxy_log_;
   std::unique_ptr<Subprocess> haproxy_;
-  std::unique_ptr<Load> load_;
 };
 
 // No restart: the same load is clean on its own (with cpp-httplib's backlog

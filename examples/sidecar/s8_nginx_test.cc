@@ -41,24 +41,23 @@
 #include "examples/sidecar/testing/s8_harness.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
-#include "health/checks/testing/subprocess.h"
-#include "health/checks/testing/temp_dir.h"
-#include "health/checks/testing/wait.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil_example {
 namespace testing {
 namespace {
 
 using vigil::checks::testing::CanConnect;
-using vigil::checks::testing::LogTail;
-using vigil::checks::testing::PickFreePort;
-using vigil::checks::testing::ReadFile;
-using vigil::checks::testing::ScopedTempDir;
-using vigil::checks::testing::Subprocess;
-using vigil::checks::testing::SubprocessOptions;
-using vigil::checks::testing::WaitFor;
-using vigil::checks::testing::WriteFile;
+using vigil::testing::LogTail;
+using vigil::testing::ReadFile;
+using vigil::testing::RunfilePath;
+using vigil::testing::Subprocess;
+using vigil::testing::SubprocessOptions;
+using vigil::testing::WaitFor;
+using vigil::testing::WriteFile;
 
 constexpr char kNginx[] = "/usr/sbin/nginx";
 // Concurrent keep-alive clients (load threads, one connection each).
@@ -90,59 +89,27 @@ std::set<pid_t> ChildrenOf(pid_t parent) {
   return out;
 }
 
-enum class Kind { kExample, kSidecar };
-
-const char* KindName(Kind kind) {
-  return kind == Kind::kExample ? "example service" : "sidecar";
-}
-
-class S8NginxTest : public ::testing::TestWithParam<Kind> {
+class S8NginxTest : public S8Fixture {
  protected:
   void SetUp() override {
     VIGIL_REQUIRE_OR_SKIP(access(kNginx, X_OK) == 0,
                           "nginx not installed (scripts/setup.sh installs "
                           "nginx-light)");
-    VIGIL_REQUIRE_OR_SKIP(
-        GetParam() != Kind::kSidecar || access("/usr/bin/python3", X_OK) == 0,
-        "python3 not installed");
-    auto dir = ScopedTempDir::Create("vigil-s8n-", "/tmp");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    for (int i = 0; i < 2; ++i) {
-      upstreams_[i] = std::make_unique<Upstream>();
-      auto probe = PickFreePort();
-      auto app = PickFreePort();
-      ASSERT_TRUE(probe.ok() && app.ok());
-      probe_ports_[i] = *probe;
-      app_ports_[i] = *app;
-      instances_[i] = StartInstance(i);
-      ASSERT_NE(instances_[i], nullptr) << "instance " << i;
-      ASSERT_EQ(RunGate(ReadyzUrl(i), dir_->path() + "/gate.log"), 0)
-          << LogTail(dir_->path() + "/gate.log");
-    }
-    StartNginx();
-    load_ = std::make_unique<Load>(front_port_, kClients);
-    for (int i = 0; i < 2; ++i) {
-      ASSERT_TRUE(WaitFor(
-          [&] { return load_->LastServedBy(Name(i)) != absl::InfinitePast(); },
-          absl::Seconds(20)))
-          << Name(i) << " never served\n"
-          << load_->FailureSamples() << LogTail(ErrorLog());
-    }
+    ASSERT_NO_FATAL_FAILURE(StartInstances("vigil-s8n-", /*gate_each=*/true));
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(StartNginx());
+    StartLoad(kClients);
   }
 
   void TearDown() override {
-    if (load_ != nullptr) load_->Stop();
+    S8Fixture::TearDown();  // The load first.
     if (nginx_ != nullptr) nginx_->Stop(SIGQUIT, absl::Seconds(10));
   }
 
   // The shipped template, rendered as its header says (envsubst of these
   // four variables and nothing else).
   void StartNginx() {
-    auto front = PickFreePort();
-    ASSERT_TRUE(front.ok());
-    front_port_ = *front;
-    auto conf = ReadFile(Runfile("examples/deploy/nginx.conf"));
+    auto conf = ReadFile(RunfilePath("examples/deploy/nginx.conf"));
     ASSERT_TRUE(conf.ok()) << conf.status();
     const std::string& d = dir_->path();
     const std::string rendered = absl::StrReplaceAll(
@@ -206,21 +173,12 @@ class S8NginxTest : public ::testing::TestWithParam<Kind> {
     return absl::Now();
   }
 
-  std::unique_ptr<Instance> StartInstance(int i) {
-    if (GetParam() == Kind::kExample) {
-      return StartExampleInstance(upstreams_[i]->address(), probe_ports_[i],
-                                  app_ports_[i]);
-    }
-    return StartSidecarInstance(upstreams_[i]->address(), probe_ports_[i],
-                                app_ports_[i], dir_->path());
-  }
-
   // nginx's X-Served-By: $upstream_addr.
-  std::string Name(int i) const {
+  std::string Name(int i) const override {
     return absl::StrCat("127.0.0.1:", app_ports_[i]);
   }
-  std::string ReadyzUrl(int i) const {
-    return absl::StrCat("http://127.0.0.1:", probe_ports_[i], "/readyz");
+  std::string Diagnostics() const override {
+    return load_->FailureSamples() + LogTail(ErrorLog());
   }
 
   // Stops the load and nginx (gracefully, so the logs are complete), prints
@@ -284,14 +242,7 @@ class S8NginxTest : public ::testing::TestWithParam<Kind> {
     EXPECT_EQ(lines, load_->total());
   }
 
-  std::unique_ptr<ScopedTempDir> dir_;
-  std::unique_ptr<Upstream> upstreams_[2];
-  int probe_ports_[2] = {0, 0};
-  int app_ports_[2] = {0, 0};
-  std::unique_ptr<Instance> instances_[2];
-  int front_port_ = 0;
   std::unique_ptr<Subprocess> nginx_;
-  std::unique_ptr<Load> load_;
 };
 
 TEST_P(S8NginxTest, ControlRunWithoutRestartIsClean) {

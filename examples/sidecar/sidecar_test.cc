@@ -24,33 +24,27 @@
 #include "examples/sidecar/process_check.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
-#include "health/checks/testing/subprocess.h"
-#include "health/checks/testing/temp_dir.h"
-#include "health/checks/testing/wait.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil_sidecar {
 namespace {
 
-using vigil::checks::testing::LogTail;
 using vigil::checks::testing::PickFreePort;
-using vigil::checks::testing::ScopedTempDir;
-using vigil::checks::testing::Subprocess;
-using vigil::checks::testing::SubprocessOptions;
-using vigil::checks::testing::WaitFor;
-using vigil::checks::testing::WriteFile;
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir != nullptr ? srcdir : ".", "/",
-                      workspace != nullptr ? workspace : "vigil", "/", path);
-}
+using vigil::testing::LogTail;
+using vigil::testing::RunfilePath;
+using vigil::testing::ScopedTempDir;
+using vigil::testing::Subprocess;
+using vigil::testing::SubprocessOptions;
+using vigil::testing::WaitFor;
+using vigil::testing::WriteFile;
 
 TEST(ConfigTest, ExampleFileLoads) {
   // The shipped example parses; its disk path may not exist here, but
   // parsing and check construction succeed.
-  auto plan = LoadConfigFile(Runfile("examples/sidecar/sidecar.textproto"));
+  auto plan = LoadConfigFile(RunfilePath("examples/sidecar/sidecar.textproto"));
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->port, 8090);
   EXPECT_EQ(plan->drain_delay, absl::Seconds(5));
@@ -264,7 +258,7 @@ class BinaryTest : public ::testing::Test {
   }
   std::unique_ptr<Subprocess> Start(std::vector<std::string> args) {
     SubprocessOptions o;
-    o.argv = {Runfile("examples/sidecar/vigil-sidecar")};
+    o.argv = {RunfilePath("examples/sidecar/vigil-sidecar")};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
     o.log_path = log_;
     auto p = Subprocess::Start(o);

@@ -7,10 +7,10 @@
 #include "gtest/gtest.h"
 #include "health/checks/internal/dns_lookup.h"
 #include "health/checks/testing/run_check.h"
-#include "health/checks/testing/wait.h"
 #include "health/registry.h"
 #include "health/sync.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace checks {
@@ -143,8 +143,8 @@ TEST(DnsCheckTest, HungResolverTimesOutWithoutBlockingTheWorker) {
     Unblock unblock{&clock, &lookup};
 
     registry.RunOnceForTest();  // Queues both; the DNS check takes the worker.
-    ASSERT_TRUE(testing::WaitFor([&] { return lookup.started() == 1; },
-                                 absl::Seconds(20)));
+    ASSERT_TRUE(vigil::testing::WaitFor([&] { return lookup.started() == 1; },
+                                        absl::Seconds(20)));
     clock.Advance(absl::Seconds(2));
     ASSERT_TRUE(registry.WaitUntilIdleForTest(absl::Seconds(20)));
     auto snap = registry.snapshot();

@@ -14,8 +14,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/run_check.h"
-#include "health/checks/testing/temp_dir.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace checks {
@@ -23,7 +23,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::vigil::checks::testing::RunCheckOnce;
-using ::vigil::checks::testing::ScopedTempDir;
+using ::vigil::testing::ScopedTempDir;
 
 class FileFreshnessTest : public ::testing::Test {
  protected:
@@ -36,7 +36,7 @@ class FileFreshnessTest : public ::testing::Test {
   // Creates `name` with `size` bytes, modified `age` before the fake now.
   void Make(const std::string& name, size_t size, absl::Duration age) {
     const std::string path = dir_->path() + "/" + name;
-    ASSERT_TRUE(testing::WriteFile(path, std::string(size, 'x')).ok());
+    ASSERT_TRUE(vigil::testing::WriteFile(path, std::string(size, 'x')).ok());
     const timespec t = absl::ToTimespec(clock_.Now() - age);
     const timespec times[2] = {t, t};
     ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);

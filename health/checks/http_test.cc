@@ -10,9 +10,9 @@
 #include "health/checks/testing/http_server.h"
 #include "health/checks/testing/ports.h"
 #include "health/checks/testing/run_check.h"
-#include "health/checks/testing/temp_dir.h"
 #include "health/sync.h"
 #include "health/testing/require.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace checks {
@@ -23,10 +23,10 @@ using ::testing::Not;
 using ::vigil::checks::testing::CertSpec;
 using ::vigil::checks::testing::KeyAndCert;
 using ::vigil::checks::testing::RunCheckOnce;
-using ::vigil::checks::testing::ScopedTempDir;
 using ::vigil::checks::testing::TestCa;
 using ::vigil::checks::testing::TestHttpServer;
 using ::vigil::checks::testing::TestHttpServerOptions;
+using ::vigil::testing::ScopedTempDir;
 
 // A plain HTTP server with a few routes used by most tests.
 class HttpCheckTest : public ::testing::Test {
@@ -345,7 +345,7 @@ class HttpsCheckTest : public ::testing::Test {
     ASSERT_TRUE(dir.ok());
     dir_ = *std::move(dir);
     ca_file_ = dir_->path() + "/ca.pem";
-    ASSERT_TRUE(testing::WriteFile(ca_file_, ca_->cert_pem()).ok());
+    ASSERT_TRUE(vigil::testing::WriteFile(ca_file_, ca_->cert_pem()).ok());
   }
 
   std::unique_ptr<TestHttpServer> Serve(const KeyAndCert& kc) {

@@ -16,8 +16,8 @@
 #include "health/checks/testing/ports.h"
 #include "health/checks/testing/postgres_server.h"
 #include "health/checks/testing/run_check.h"
-#include "health/checks/testing/wait.h"
 #include "health/testing/require.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace checks {
@@ -269,7 +269,7 @@ TEST_F(PostgresCheckTest, TooManyConnectionsThenRecovered) {
 
   // Start from no other client connections.
   ASSERT_TRUE(server_->Execute(kTerminateAppBackends).ok());
-  ASSERT_TRUE(testing::WaitFor(
+  ASSERT_TRUE(vigil::testing::WaitFor(
       [] {
         return server_
             ->Execute(

@@ -11,8 +11,8 @@
 #include "health/checks/testing/http_server.h"
 #include "health/checks/testing/ports.h"
 #include "health/checks/testing/run_check.h"
-#include "health/checks/testing/temp_dir.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace checks {
@@ -23,10 +23,10 @@ using ::testing::HasSubstr;
 using ::vigil::checks::testing::CertSpec;
 using ::vigil::checks::testing::KeyAndCert;
 using ::vigil::checks::testing::RunCheckOnce;
-using ::vigil::checks::testing::ScopedTempDir;
 using ::vigil::checks::testing::TestCa;
 using ::vigil::checks::testing::TestHttpServer;
 using ::vigil::checks::testing::TestHttpServerOptions;
+using ::vigil::testing::ScopedTempDir;
 
 constexpr absl::Duration kDay = absl::Hours(24);
 
@@ -40,7 +40,7 @@ class TlsCertTest : public ::testing::Test {
     ASSERT_TRUE(dir.ok());
     dir_ = *std::move(dir);
     ca_file_ = Path("ca.pem");
-    ASSERT_TRUE(testing::WriteFile(ca_file_, ca_->cert_pem()).ok());
+    ASSERT_TRUE(vigil::testing::WriteFile(ca_file_, ca_->cert_pem()).ok());
   }
 
   std::string Path(const std::string& name) {
@@ -56,9 +56,9 @@ class TlsCertTest : public ::testing::Test {
     auto kc = ca_->Issue(spec);
     EXPECT_TRUE(kc.ok()) << kc.status();
     const std::string path = Path(name);
-    EXPECT_TRUE(
-        testing::WriteFile(path, kc->cert_pem + extra_chain + kc->key_pem)
-            .ok());
+    EXPECT_TRUE(vigil::testing::WriteFile(
+                    path, kc->cert_pem + extra_chain + kc->key_pem)
+                    .ok());
     return path;
   }
 
@@ -150,7 +150,7 @@ TEST_F(TlsCertTest, UntrustedChainIsUnhealthyUnlessVerificationIsOff) {
   auto kc = testing::SelfSigned(spec);
   ASSERT_TRUE(kc.ok());
   const std::string path = Path("self.pem");
-  ASSERT_TRUE(testing::WriteFile(path, kc->cert_pem).ok());
+  ASSERT_TRUE(vigil::testing::WriteFile(path, kc->cert_pem).ok());
   CheckResult r = RunCheckOnce(*FileCheck(path));
   EXPECT_EQ(r.status, Status::kUnhealthy);
   EXPECT_THAT(r.message, HasSubstr("chain does not verify: self-signed"));
@@ -187,7 +187,8 @@ TEST_F(TlsCertTest, IntermediateExpiringFirstCounts) {
   ASSERT_TRUE(kc.ok());
   const std::string path = Path("chain.pem");
   ASSERT_TRUE(
-      testing::WriteFile(path, kc->cert_pem + (*inter)->cert_pem()).ok());
+      vigil::testing::WriteFile(path, kc->cert_pem + (*inter)->cert_pem())
+          .ok());
   CheckResult r = RunCheckOnce(*FileCheck(path));
   EXPECT_EQ(r.status, Status::kDegraded) << r.message;
   EXPECT_THAT(r.message,
@@ -205,7 +206,7 @@ TEST_F(TlsCertTest, FileIsReReadOnEveryRun) {
   EXPECT_EQ(RunCheckOnce(*c).status, Status::kUnhealthy);
   WriteLeaf("site.pem", absl::Now() + 90 * kDay);  // Renewed.
   EXPECT_EQ(RunCheckOnce(*c).status, Status::kHealthy);
-  ASSERT_TRUE(testing::WriteFile(path, "garbage").ok());
+  ASSERT_TRUE(vigil::testing::WriteFile(path, "garbage").ok());
   CheckResult r = RunCheckOnce(*c);
   EXPECT_EQ(r.status, Status::kUnhealthy);
   EXPECT_EQ(r.details["reason"], "malformed");
@@ -234,17 +235,20 @@ TEST_F(TlsCertTest, RejectsBadInputNamingTheField) {
   o = TlsCertCheckOptions();
   o.pem_file = Path("missing.pem");
   expect_invalid(o, "pem_file");
-  ASSERT_TRUE(testing::WriteFile(Path("junk.pem"), "not a certificate\n").ok());
+  ASSERT_TRUE(
+      vigil::testing::WriteFile(Path("junk.pem"), "not a certificate\n").ok());
   o.pem_file = Path("junk.pem");
   expect_invalid(o, "pem_file");
-  ASSERT_TRUE(testing::WriteFile(Path("bad.pem"),
-                                 "-----BEGIN CERTIFICATE-----\nAAAA!!!!\n"
-                                 "-----END CERTIFICATE-----\n")
-                  .ok());
+  ASSERT_TRUE(
+      vigil::testing::WriteFile(Path("bad.pem"),
+                                "-----BEGIN CERTIFICATE-----\nAAAA!!!!\n"
+                                "-----END CERTIFICATE-----\n")
+          .ok());
   o.pem_file = Path("bad.pem");
   expect_invalid(o, "pem_file");
   auto kc = ca_->Issue(CertSpec());
-  ASSERT_TRUE(testing::WriteFile(Path("key-only.pem"), kc->key_pem).ok());
+  ASSERT_TRUE(
+      vigil::testing::WriteFile(Path("key-only.pem"), kc->key_pem).ok());
   o.pem_file = Path("key-only.pem");
   expect_invalid(o, "pem_file");
 

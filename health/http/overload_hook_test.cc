@@ -19,6 +19,7 @@
 #include "health/http/testing/http_test_util.h"
 #include "health/registry.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil {

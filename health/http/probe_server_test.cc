@@ -27,6 +27,7 @@
 #include "health/http/testing/http_test_util.h"
 #include "health/testing/fake_clock.h"
 #include "health/testing/require.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil {

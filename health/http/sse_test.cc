@@ -20,6 +20,7 @@
 #include "health/http/probe_server.h"
 #include "health/http/testing/http_test_util.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil {
@@ -205,6 +206,8 @@ TEST_F(SseTest, HundredSlowReadersAreDroppedAndDoNotDelayReadyz) {
       e.subject = "hb";
       e.message = std::string(1024, 'x');
       history_->Record(e);
+      // Paces the writer on purpose (not a wait for a condition): the
+      // events keep coming while the 50 probes below are answered.
       if (i % 100 == 0) absl::SleepFor(absl::Milliseconds(5));
     }
   });

@@ -8,6 +8,7 @@
 #include "health/pressure/io.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace pressure {
@@ -15,7 +16,7 @@ namespace {
 
 using testing::CopyFixture;
 using testing::FixtureRoot;
-using testing::SetFile;
+using vigil::testing::SetFile;
 
 const char kApp[] = "/sys/fs/cgroup/system.slice/app.service";
 

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -28,14 +29,14 @@
 #include "health/pressure/testing/test_util.h"
 #include "health/testing/fake_clock.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
 
 namespace vigil {
 namespace pressure {
 namespace {
 
-using testing::Child;
-using testing::Cleanup;
-using testing::RunfilePath;
+using testing::StartWorkload;
+using vigil::testing::Subprocess;
 
 // Mounts a tmpfs with `options` at a fresh directory; "" on failure with
 // *error set.
@@ -76,11 +77,11 @@ TEST(DiskFullScenario, WarnCriticalAndTimeToFullOnAFillingTmpfs) {
   std::string error;
   const std::string dir = MountTmpfs("s2-bytes", "size=16m", &error);
   VIGIL_REQUIRE_OR_SKIP(!dir.empty(), error);
-  std::optional<Child> child;
-  Cleanup cleanup([&] {
-    if (child) child->Kill();
+  std::unique_ptr<Subprocess> child;
+  absl::Cleanup cleanup = [&] {
+    if (child) child->Stop(SIGKILL, absl::ZeroDuration());
     Unmount(dir);
-  });
+  };
 
   DiskOptions options;
   options.path = dir;
@@ -97,10 +98,10 @@ TEST(DiskFullScenario, WarnCriticalAndTimeToFullOnAFillingTmpfs) {
   ASSERT_EQ(d.Sample().bytes_total, 16.0 * 1024 * 1024);
 
   // 64 KiB every 50 ms: 1.25 MiB/s, full after about 13 s.
-  child = Child::Start({RunfilePath("health/pressure/pressure_workload"),
-                        "fill", dir + "/fill.bin", "64", "50"},
-                       "", &error);
-  ASSERT_TRUE(child.has_value()) << error;
+  absl::StatusOr<std::unique_ptr<Subprocess>> started =
+      StartWorkload({"fill", dir + "/fill.bin", "64", "50"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  child = *std::move(started);
 
   std::optional<Prediction> first, at_warn, at_critical;
   std::optional<absl::Time> degraded_at, unhealthy_at;
@@ -184,7 +185,7 @@ TEST(DiskFullScenario, InodeExhaustionWithEmptyFiles) {
   const std::string dir =
       MountTmpfs("s2-inodes", "size=4m,nr_inodes=200", &error);
   VIGIL_REQUIRE_OR_SKIP(!dir.empty(), error);
-  Cleanup cleanup([&] { Unmount(dir); });
+  absl::Cleanup cleanup = [&] { Unmount(dir); };
 
   // One empty file per (fake) second: the prediction is exact, so this
   // checks the plumbing from statvfs to the reported time to full.

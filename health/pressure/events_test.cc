@@ -20,6 +20,8 @@
 #include "health/registry.h"
 #include "health/testing/fake_clock.h"
 #include "health/testing/require.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace pressure {
@@ -34,9 +36,9 @@ std::string Unavailable(const std::map<std::string, std::string>& u) {
 }
 
 using testing::CopyFixture;
-using testing::ReadFile;
-using testing::SetFile;
-using testing::WaitFor;
+using vigil::testing::ReadFile;
+using vigil::testing::SetFile;
+using vigil::testing::WaitFor;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 const char kV1Cgroup[] = "/sys/fs/cgroup/memory/docker/abc";

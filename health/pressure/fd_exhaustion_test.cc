@@ -14,20 +14,20 @@
 #include "health/pressure/fds.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/subprocess.h"
 
 namespace vigil {
 namespace pressure {
 namespace {
 
-using testing::Child;
-using testing::RunfilePath;
+using testing::StartWorkload;
+using vigil::testing::Subprocess;
 
 TEST(FdExhaustionScenario, TransitionsUpToEmfileAndBack) {
-  std::string error;
-  std::optional<Child> child = Child::Start(
-      {RunfilePath("health/pressure/pressure_workload"), "fds", "64"}, "",
-      &error);
-  ASSERT_TRUE(child.has_value()) << error;
+  absl::StatusOr<std::unique_ptr<Subprocess>> started =
+      StartWorkload({"fds", "64"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<Subprocess> child = *std::move(started);
   ASSERT_EQ(child->ReadLine(absl::Seconds(10)), "ready");
 
   // One descriptor per (fake) second, so the trend is exact.

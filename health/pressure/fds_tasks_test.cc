@@ -12,6 +12,7 @@
 #include "health/pressure/tasks.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace pressure {
@@ -19,7 +20,7 @@ namespace {
 
 using testing::CopyFixture;
 using testing::FixtureRoot;
-using testing::SetFile;
+using vigil::testing::SetFile;
 
 std::string Detail(const CheckResult& r, const std::string& key) {
   auto it = r.details.find(key);

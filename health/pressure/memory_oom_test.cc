@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -32,17 +33,19 @@
 #include "health/pressure/testing/test_util.h"
 #include "health/registry.h"
 #include "health/testing/require.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace pressure {
 namespace {
 
-using testing::Child;
-using testing::Cleanup;
-using testing::ReadFile;
-using testing::RunfilePath;
-using testing::WaitFor;
-using testing::WriteFile;
+using testing::StartWorkload;
+using vigil::testing::ReadFile;
+using vigil::testing::Subprocess;
+using vigil::testing::WaitFor;
+using vigil::testing::WriteFile;
 
 constexpr int64_t kLimit = 96 << 20;
 
@@ -54,8 +57,8 @@ struct MemoryHierarchy {
 // Where a memory cgroup can be created: the v1 memory hierarchy, or a v2
 // hierarchy offering the memory controller.
 std::optional<MemoryHierarchy> FindMemoryHierarchy() {
-  std::optional<std::string> mountinfo = ReadFile("/proc/self/mountinfo");
-  if (!mountinfo) return std::nullopt;
+  absl::StatusOr<std::string> mountinfo = ReadFile("/proc/self/mountinfo");
+  if (!mountinfo.ok()) return std::nullopt;
   std::optional<MemoryHierarchy> v2;
   for (const internal::MountEntry& m : internal::ParseMountinfo(*mountinfo)) {
     if (m.fs_type == "cgroup") {
@@ -63,9 +66,9 @@ std::optional<MemoryHierarchy> FindMemoryHierarchy() {
         if (o == "memory") return MemoryHierarchy{false, m.mount_point};
       }
     } else if (m.fs_type == "cgroup2" && !v2) {
-      std::optional<std::string> c =
+      absl::StatusOr<std::string> c =
           ReadFile(m.mount_point + "/cgroup.controllers");
-      if (c && c->find("memory") != std::string::npos) {
+      if (c.ok() && c->find("memory") != std::string::npos) {
         v2 = MemoryHierarchy{true, m.mount_point};
       }
     }
@@ -74,9 +77,9 @@ std::optional<MemoryHierarchy> FindMemoryHierarchy() {
 }
 
 std::optional<uint64_t> OomKills(const std::string& dir, bool v2) {
-  std::optional<std::string> c =
+  absl::StatusOr<std::string> c =
       ReadFile(dir + (v2 ? "/memory.events" : "/memory.oom_control"));
-  if (!c) return std::nullopt;
+  if (!c.ok()) return std::nullopt;
   std::optional<uint64_t> kills;
   const internal::KeyedField fields[] = {{"oom_kill", &kills}};
   internal::ParseFlatKeyed(*c, fields);
@@ -92,7 +95,8 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
                    absl::ToUnixNanos(absl::Now()) % 1000000);
   if (h->v2) {
     // Children of the v2 root get the controller only when it is enabled.
-    WriteFile(h->mount_point + "/cgroup.subtree_control", "+memory");
+    WriteFile(h->mount_point + "/cgroup.subtree_control", "+memory")
+        .IgnoreError();
   }
   const bool made = mkdir(dir.c_str(), 0755) == 0;
   const int mkdir_errno = errno;
@@ -100,28 +104,30 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
       made, "cannot create " << dir << ": " << std::strerror(mkdir_errno)
                              << " (a sandbox mounts /sys/fs/cgroup read-only: "
                                 "tags = [\"no-sandbox\"])");
-  std::optional<Child> child;
-  Cleanup cleanup([&] {
-    if (child) child->Kill();
+  std::unique_ptr<Subprocess> child;
+  absl::Cleanup cleanup = [&] {
+    if (child) child->Stop(SIGKILL, absl::ZeroDuration());
     // rmdir fails with EBUSY until the killed task has fully exited.
     const bool removed =
         WaitFor([&] { return rmdir(dir.c_str()) == 0 || errno == ENOENT; },
                 absl::Seconds(10));
     EXPECT_TRUE(removed) << "could not remove " << dir << ": "
                          << std::strerror(errno);
-  });
-  std::string error;
+  };
   if (h->v2) {
-    ASSERT_TRUE(WriteFile(dir + "/memory.max", absl::StrCat(kLimit), &error))
-        << error;
-    WriteFile(dir + "/memory.swap.max", "0");  // Absent without swap support.
+    const absl::Status limited =
+        WriteFile(dir + "/memory.max", absl::StrCat(kLimit));
+    ASSERT_TRUE(limited.ok()) << limited;
+    // Absent without swap support.
+    WriteFile(dir + "/memory.swap.max", "0").IgnoreError();
   } else {
-    ASSERT_TRUE(
-        WriteFile(dir + "/memory.limit_in_bytes", absl::StrCat(kLimit), &error))
-        << error;
+    const absl::Status limited =
+        WriteFile(dir + "/memory.limit_in_bytes", absl::StrCat(kLimit));
+    ASSERT_TRUE(limited.ok()) << limited;
     // No swapping out of the squeeze (absent without swap accounting).
-    WriteFile(dir + "/memory.memsw.limit_in_bytes", absl::StrCat(kLimit));
-    WriteFile(dir + "/memory.swappiness", "0");
+    WriteFile(dir + "/memory.memsw.limit_in_bytes", absl::StrCat(kLimit))
+        .IgnoreError();
+    WriteFile(dir + "/memory.swappiness", "0").IgnoreError();
   }
   ASSERT_EQ(OomKills(dir, h->v2), 0u);
 
@@ -147,10 +153,10 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
   // 1 MiB every 40 ms (25 MiB/s) until the OOM kill: 9 steps (360 ms)
   // between the critical threshold and the limit, enough for a loaded
   // machine to sample in between.
-  child = Child::Start({RunfilePath("health/pressure/pressure_workload"),
-                        "memory", "1024", "40", "1024"},
-                       dir + "/cgroup.procs", &error);
-  ASSERT_TRUE(child.has_value()) << error;
+  absl::StatusOr<std::unique_ptr<Subprocess>> started =
+      StartWorkload({"memory", "1024", "40", "1024"}, dir + "/cgroup.procs");
+  ASSERT_TRUE(started.ok()) << started.status();
+  child = *std::move(started);
 
   struct Event {
     absl::Time time = absl::InfinitePast();
@@ -199,7 +205,7 @@ TEST(MemoryOomScenario, DegradedThenUnhealthyBeforeTheOomKill) {
                    << " steps)";
 
   // The child died of the OOM killer.
-  std::optional<int> status = child->Wait(absl::Seconds(10));
+  std::optional<int> status = child->WaitForExit(absl::Seconds(10));
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
       << "wait status " << *status;

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "health/pressure/testing/test_util.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace pressure {
@@ -16,7 +17,7 @@ namespace {
 
 using testing::CopyFixture;
 using testing::FixtureRoot;
-using testing::SetFile;
+using vigil::testing::SetFile;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 const char kApp[] = "/sys/fs/cgroup/system.slice/app.service";

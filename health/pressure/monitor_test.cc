@@ -9,6 +9,7 @@
 #include "health/sync.h"
 #include "health/testing/fake_clock.h"
 #include "health/testing/require.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace pressure {
@@ -16,7 +17,7 @@ namespace {
 
 using testing::CopyFixture;
 using testing::FixtureRoot;
-using testing::SetFile;
+using vigil::testing::SetFile;
 
 TEST(PressureMonitor, LevelCombinesHeadroomAndStall) {
   MemoryOptions m;  // warn 0.80, psi_full critical 40.

@@ -36,6 +36,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health/sync.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace internal {
@@ -181,8 +183,7 @@ struct Target {
 std::atomic<bool> g_stop{false};
 
 std::string PluginPath() {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"),
-                      "/vigil/watchdog/libstress_plugin.so");
+  return vigil::testing::RunfilePath("watchdog/libstress_plugin.so");
 }
 
 void LoopDlopen(Target* t) {
@@ -251,6 +252,8 @@ void LoopEpoll(Target* t) {
   }
 }
 
+// The sleep is the workload: a thread blocked in nanosleep, whose stack is
+// captured (not a test waiting for time to pass).
 void LoopNanosleep(Target* t) {
   while (!g_stop.load()) {
     timespec ts{2, 0};
@@ -324,9 +327,16 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
       loop(t);
     });
   }
-  for (auto& t : targets) {
-    while (t->tid.load() == 0) std::this_thread::yield();
-  }
+  // Every target has said which thread it is (bounded; should one never
+  // start, the failed ASSERT ends the test with the others still running).
+  ASSERT_TRUE(vigil::testing::WaitFor(
+      [&] {
+        for (auto& t : targets) {
+          if (t->tid.load() == 0) return false;
+        }
+        return true;
+      },
+      absl::Seconds(60), absl::Milliseconds(1)));
 
   const absl::Duration timeout = absl::Milliseconds(200);
   const int kCaptures = 10000;

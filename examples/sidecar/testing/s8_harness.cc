@@ -18,7 +18,9 @@
 #include "examples/service/testing/raw_http.h"
 #include "gtest/gtest.h"
 #include "health/checks/testing/ports.h"
-#include "health/checks/testing/wait.h"
+#include "health/testing/require.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 #include "httplib.h"
 
 namespace vigil_example {
@@ -26,10 +28,13 @@ namespace testing {
 namespace {
 
 using vigil::checks::testing::CanConnect;
-using vigil::checks::testing::LogTail;
-using vigil::checks::testing::Subprocess;
-using vigil::checks::testing::SubprocessOptions;
-using vigil::checks::testing::WaitFor;
+using vigil::checks::testing::PickFreePort;
+using vigil::testing::LogTail;
+using vigil::testing::RunfilePath;
+using vigil::testing::ScopedTempDir;
+using vigil::testing::Subprocess;
+using vigil::testing::SubprocessOptions;
+using vigil::testing::WaitFor;
 
 // `python3 -m http.server --bind 127.0.0.1 PORT` with a backlog of 1024.
 constexpr char kPythonServer[] =
@@ -94,7 +99,7 @@ class SidecarInstance : public Instance {
     if (app_ == nullptr) return false;
     SubprocessOptions sidecar;
     sidecar.argv = {
-        Runfile("examples/sidecar/vigil-sidecar"),
+        RunfilePath("examples/sidecar/vigil-sidecar"),
         "--address=127.0.0.1",
         absl::StrCat("--port=", probe_port_),
         absl::StrCat("--target=http://127.0.0.1:", app_port_, "/"),
@@ -131,55 +136,6 @@ class SidecarInstance : public Instance {
 };
 
 }  // namespace
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir != nullptr ? srcdir : ".", "/",
-                      workspace != nullptr ? workspace : "vigil", "/", path);
-}
-
-void Upstream::Open() {
-  Close();
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port_);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      listen(fd_, 64) != 0) {
-    ADD_FAILURE() << "upstream listen on port " << port_;
-    return;
-  }
-  socklen_t len = sizeof(a);
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
-  stop_.store(false);
-  const int fd = fd_;
-  thread_ = std::thread([this, fd] {
-    while (!stop_.load()) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 50) > 0) {
-        const int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c >= 0) close(c);
-      }
-    }
-  });
-}
-
-void Upstream::Close() {
-  if (fd_ < 0) return;
-  stop_.store(true);
-  if (thread_.joinable()) thread_.join();
-  close(fd_);
-  fd_ = -1;
-}
-
-std::string Upstream::address() const {
-  return absl::StrCat("127.0.0.1:", port_);
-}
 
 std::unique_ptr<Instance> StartExampleInstance(const std::string& upstream,
                                                int probe_port, int app_port) {
@@ -293,7 +249,7 @@ void Load::Run(int port, int max_requests) {
 
 int RunGate(const std::string& url, const std::string& log) {
   SubprocessOptions o;
-  o.argv = {Runfile("examples/sidecar/vigil-sidecar"),
+  o.argv = {RunfilePath("examples/sidecar/vigil-sidecar"),
             "wait",
             absl::StrCat("--url=", url),
             "--timeout=30s",
@@ -313,6 +269,63 @@ int ReadyzStatus(int probe_port) {
   c.set_read_timeout(1, 0);
   httplib::Result r = c.Get("/readyz");
   return r ? r->status : 0;
+}
+
+const char* KindName(Kind kind) {
+  return kind == Kind::kExample ? "example service" : "sidecar";
+}
+
+void S8Fixture::StartInstances(const std::string& dir_prefix, bool gate_each) {
+  VIGIL_REQUIRE_OR_SKIP(
+      GetParam() != Kind::kSidecar || access("/usr/bin/python3", X_OK) == 0,
+      "python3 not installed");
+  auto dir = ScopedTempDir::Create(dir_prefix, "/tmp");  // short socket path
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  dir_ = *std::move(dir);
+  auto front = PickFreePort();
+  ASSERT_TRUE(front.ok());
+  front_port_ = *front;
+  for (int i = 0; i < 2; ++i) {
+    upstreams_[i] = std::make_unique<vigil::testing::Upstream>();
+    auto probe = PickFreePort();
+    auto app = PickFreePort();
+    ASSERT_TRUE(probe.ok() && app.ok());
+    probe_ports_[i] = *probe;
+    app_ports_[i] = *app;
+    instances_[i] = StartInstance(i);
+    ASSERT_NE(instances_[i], nullptr) << "instance " << i;
+    if (gate_each) {
+      ASSERT_EQ(RunGate(ReadyzUrl(i), GateLog()), 0) << LogTail(GateLog());
+    }
+  }
+}
+
+void S8Fixture::TearDown() {
+  if (load_ != nullptr) load_->Stop();
+}
+
+std::unique_ptr<Instance> S8Fixture::StartInstance(int i) {
+  if (GetParam() == Kind::kExample) {
+    return StartExampleInstance(upstreams_[i]->address(), probe_ports_[i],
+                                app_ports_[i]);
+  }
+  return StartSidecarInstance(upstreams_[i]->address(), probe_ports_[i],
+                              app_ports_[i], dir_->path());
+}
+
+void S8Fixture::StartLoad(int clients) {
+  load_ = std::make_unique<Load>(front_port_, clients);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitFor(
+        [&] { return load_->LastServedBy(Name(i)) != absl::InfinitePast(); },
+        absl::Seconds(20)))
+        << Name(i) << " never served\n"
+        << Diagnostics();
+  }
+}
+
+std::string S8Fixture::ReadyzUrl(int i) const {
+  return absl::StrCat("http://127.0.0.1:", probe_ports_[i], "/readyz");
 }
 
 }  // namespace testing

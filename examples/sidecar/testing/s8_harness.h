@@ -3,7 +3,7 @@
 // critical dependency, steady keep-alive load that records who answered each
 // request, and the deploy gate.
 //
-//   Upstream dep;                                   // the dependency
+//   vigil::testing::Upstream dep;                   // the dependency
 //   auto app = ExampleInstance::Start(dep.address(), probe_port, app_port);
 //   Load load(front_port, 3);                       // through the balancer
 //   ...
@@ -12,8 +12,10 @@
 //   load.Stop();
 //   EXPECT_EQ(load.failures(), 0) << load.FailureSamples();
 //
-// Test-only. Instances and Upstream are used from the test's main thread;
-// Load's accessors are thread-safe.
+// S8Fixture sets up what both balancer tests need around their balancer.
+//
+// Test-only. Instances are used from the test's main thread; Load's
+// accessors are thread-safe.
 
 #ifndef VIGIL_EXAMPLES_SIDECAR_TESTING_S8_HARNESS_H_
 #define VIGIL_EXAMPLES_SIDECAR_TESTING_S8_HARNESS_H_
@@ -29,36 +31,17 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "examples/service/testing/service_process.h"
-#include "health/checks/testing/subprocess.h"
+#include "gtest/gtest.h"
 #include "health/sync.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
+#include "health/testing/upstream.h"
 
 namespace vigil_example {
 namespace testing {
 
 // The drain delay every instance runs with.
 inline constexpr absl::Duration kDrainDelay = absl::Seconds(2);
-
-// `path` (workspace-relative) in the test's runfiles.
-std::string Runfile(const std::string& path);
-
-// A TCP listener owned by the test standing for an instance's critical
-// dependency: Close() makes the instance's readiness fail, Open() restores
-// it on the same port. A thread accepts and closes connections.
-class Upstream {
- public:
-  Upstream() { Open(); }
-  ~Upstream() { Close(); }
-
-  void Open();
-  void Close();
-  std::string address() const;
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 // One backend instance: an application port and a probe port (/readyz).
 class Instance {
@@ -139,6 +122,49 @@ int RunGate(const std::string& url, const std::string& log);
 
 // HTTP status of GET 127.0.0.1:port/readyz with 1 s timeouts; 0 if none.
 int ReadyzStatus(int probe_port);
+
+// The kinds of backend instance S8 runs behind a balancer.
+enum class Kind { kExample, kSidecar };
+
+// "example service" or "sidecar".
+const char* KindName(Kind kind);
+
+// The fixture S8's balancer tests share, parameterised by Kind: a temporary
+// directory, two backend instances of that kind, each with its own Upstream
+// dependency and free probe and application ports, and steady load through
+// the balancer that the test starts in front of them.
+class S8Fixture : public ::testing::TestWithParam<Kind> {
+ protected:
+  // Skips the sidecar kind without python3, makes "/tmp/<dir_prefix>XXXXXX",
+  // picks front_port_ for the balancer and starts both instances; with
+  // `gate_each`, the deploy gate passes for each one before the next starts.
+  // Call with ASSERT_NO_FATAL_FAILURE, then return if IsSkipped().
+  void StartInstances(const std::string& dir_prefix, bool gate_each);
+  // Stops the load (before the test stops its balancer).
+  void TearDown() override;
+  // Instance `i` on its ports (again, after a Terminate()); nullptr if it
+  // does not start.
+  std::unique_ptr<Instance> StartInstance(int i);
+  // Starts `clients` load threads on front_port_ and waits until each
+  // instance has served (a fatal failure with Diagnostics() if one never
+  // does).
+  void StartLoad(int clients);
+  std::string ReadyzUrl(int i) const;
+  std::string GateLog() const { return dir_->path() + "/gate.log"; }
+
+  // The balancer's X-Served-By for instance `i`.
+  virtual std::string Name(int i) const = 0;
+  // Printed when an instance never serves: the balancer's logs.
+  virtual std::string Diagnostics() const = 0;
+
+  std::unique_ptr<vigil::testing::ScopedTempDir> dir_;
+  std::unique_ptr<vigil::testing::Upstream> upstreams_[2];
+  int probe_ports_[2] = {0, 0};
+  int app_ports_[2] = {0, 0};
+  std::unique_ptr<Instance> instances_[2];
+  int front_port_ = 0;
+  std::unique_ptr<Load> load_;
+};
 
 }  // namespace testing
 }  // namespace vigil_example

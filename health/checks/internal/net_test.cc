@@ -10,9 +10,9 @@
 #include "gtest/gtest.h"
 #include "health/checks/internal/http_client.h"
 #include "health/checks/internal/result_util.h"
-#include "health/checks/testing/wait.h"
 #include "health/sync.h"
 #include "health/testing/fake_clock.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace checks {
@@ -250,8 +250,8 @@ TEST(ResolverTest, GivesUpAtTheDeadlineWhileTheLookupHangs) {
               HasSubstr("timed out after 200ms resolving slow.example"));
   // The lookup is still stuck: the caller did not wait for it. (Under load
   // the helper thread may not have entered it by the deadline yet.)
-  ASSERT_TRUE(checks::testing::WaitFor([&] { return lookup.started() == 1; },
-                                       absl::Seconds(10)));
+  ASSERT_TRUE(vigil::testing::WaitFor([&] { return lookup.started() == 1; },
+                                      absl::Seconds(10)));
 
   // A second caller for the same name joins the lookup in flight instead of
   // queueing another; other names queue up to the limit, then fail fast.
@@ -314,14 +314,14 @@ TEST(ResolverTest, DeadlineFollowsTheInjectedClock) {
     result = r.Resolve("slow.example", 1, AF_UNSPEC, d).status();
     finished = true;
   });
-  ASSERT_TRUE(checks::testing::WaitFor([&] { return lookup.started() == 1; },
-                                       absl::Seconds(10)));
+  ASSERT_TRUE(vigil::testing::WaitFor([&] { return lookup.started() == 1; },
+                                      absl::Seconds(10)));
   // Real time passes but the fake clock does not: the caller keeps waiting.
-  EXPECT_FALSE(checks::testing::WaitFor([&] { return finished.load(); },
-                                        absl::Milliseconds(100)));
+  EXPECT_FALSE(vigil::testing::WaitFor([&] { return finished.load(); },
+                                       absl::Milliseconds(100)));
   clock.Advance(absl::Seconds(4));
-  EXPECT_FALSE(checks::testing::WaitFor([&] { return finished.load(); },
-                                        absl::Milliseconds(50)));
+  EXPECT_FALSE(vigil::testing::WaitFor([&] { return finished.load(); },
+                                       absl::Milliseconds(50)));
   clock.Advance(absl::Seconds(1));
   caller.join();
   EXPECT_EQ(KindOf(result), FailureKind::kTimedOut);

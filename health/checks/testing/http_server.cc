@@ -4,11 +4,14 @@
 #include <openssl/ssl.h>
 
 #include "absl/strings/str_cat.h"
-#include "health/checks/testing/wait.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace checks {
 namespace testing {
+
+using ::vigil::testing::WaitFor;
+
 namespace {
 
 // Loads a PEM chain (leaf first) and key into `ctx`.

@@ -29,8 +29,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "health/checks/testing/subprocess.h"
-#include "health/checks/testing/temp_dir.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace checks {
@@ -92,12 +92,12 @@ class PostgresServer {
   PostgresServerOptions options_;
   std::string bin_dir_;
   int port_ = 0;
-  std::unique_ptr<ScopedTempDir> dir_;
+  std::unique_ptr<vigil::testing::ScopedTempDir> dir_;
   std::string data_dir_;
   std::string log_path_;
   std::optional<uid_t> uid_;
   std::optional<gid_t> gid_;
-  std::unique_ptr<Subprocess> process_;
+  std::unique_ptr<vigil::testing::Subprocess> process_;
 };
 
 }  // namespace testing

@@ -2,11 +2,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "health/checks/testing/ports.h"
-#include "health/checks/testing/wait.h"
+#include "health/testing/wait_for.h"
 
 namespace vigil {
 namespace checks {
 namespace testing {
+
+using ::vigil::testing::FindExecutable;
+using ::vigil::testing::LogTail;
+using ::vigil::testing::ScopedTempDir;
+using ::vigil::testing::Subprocess;
+using ::vigil::testing::SubprocessOptions;
+using ::vigil::testing::WaitFor;
 
 std::string RedisServer::BinaryPath() {
   return FindExecutable(

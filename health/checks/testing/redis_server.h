@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "health/checks/testing/subprocess.h"
-#include "health/checks/testing/temp_dir.h"
+#include "health/testing/subprocess.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace checks {
@@ -64,9 +64,9 @@ class RedisServer {
  private:
   RedisServer() = default;
   int port_ = 0;
-  std::unique_ptr<ScopedTempDir> dir_;
+  std::unique_ptr<vigil::testing::ScopedTempDir> dir_;
   std::string log_path_;
-  std::unique_ptr<Subprocess> process_;
+  std::unique_ptr<vigil::testing::Subprocess> process_;
 };
 
 }  // namespace testing

@@ -8,7 +8,7 @@
 //                              custom group of a registered check;
 //   a check name               that check.
 // Groups and checks never share a name: the registry refuses a collision at
-// registration (HealthRegistry::Register). Status mapping (DESIGN.md):
+// registration (HealthRegistry::Register). Status mapping (docs/DESIGN.md):
 // HEALTHY and DEGRADED -> SERVING, UNHEALTHY -> NOT_SERVING, UNKNOWN ->
 // UNKNOWN.
 

@@ -18,15 +18,6 @@
 namespace vigil {
 namespace testing {
 
-bool WaitFor(const std::function<bool()>& predicate, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!predicate()) {
-    if (absl::Now() >= deadline) return predicate();
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
-
 std::optional<RawResponse> ParseResponse(absl::string_view bytes,
                                          bool head_request) {
   const size_t end = bytes.find("\r\n\r\n");

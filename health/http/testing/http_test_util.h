@@ -1,11 +1,10 @@
-// Test helpers for vigil's HTTP layer: bounded polling, raw loopback
-// connections (for malformed and slow clients), and response parsing.
-// Test-only.
+// Test helpers for vigil's HTTP layer: raw loopback connections (for
+// malformed and slow clients) and response parsing. Test-only. (Bounded
+// waiting: health/testing/wait_for.h.)
 
 #ifndef VIGIL_HEALTH_HTTP_TESTING_HTTP_TEST_UTIL_H_
 #define VIGIL_HEALTH_HTTP_TESTING_HTTP_TEST_UTIL_H_
 
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,12 +14,6 @@
 
 namespace vigil {
 namespace testing {
-
-// Polls `predicate` (every ~5 ms of real time) until it holds or `timeout`
-// passes. Returns its last value. For waiting on real processes and real
-// sockets only; unit tests drive time with a FakeClock instead.
-bool WaitFor(const std::function<bool()>& predicate,
-             absl::Duration timeout = absl::Seconds(10));
 
 // A parsed HTTP/1.x response.
 struct RawResponse {

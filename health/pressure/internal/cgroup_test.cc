@@ -4,6 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "health/pressure/testing/test_util.h"
+#include "health/testing/temp_dir.h"
 
 namespace vigil {
 namespace pressure {
@@ -83,7 +84,7 @@ TEST(ResolveCgroups, NestedV2AncestorsUpToTheMount) {
 
 TEST(ResolveCgroups, RootCgroupHasNoPsiDir) {
   const std::string root = CopyFixture("v2");
-  testing::SetFile(root, "/proc/self/cgroup", "0::/\n");
+  vigil::testing::SetFile(root, "/proc/self/cgroup", "0::/\n");
   CgroupLayout l = ResolveCgroups(root, 0);
   EXPECT_TRUE(l.unified.is_root);
   EXPECT_EQ(l.unified.PsiDir(), "");
@@ -105,7 +106,7 @@ TEST(ResolveCgroups, AnotherProcessByPid) {
 
 TEST(ResolveCgroups, CgroupOutsideTheMountIsReported) {
   const std::string root = CopyFixture("v1_container");
-  testing::SetFile(root, "/proc/self/cgroup", "11:memory:/other/xyz\n");
+  vigil::testing::SetFile(root, "/proc/self/cgroup", "11:memory:/other/xyz\n");
   CgroupLayout l = ResolveCgroups(root, 0);
   EXPECT_FALSE(l.memory.ok());
   EXPECT_NE(l.problems.find("outside the mount"), std::string::npos)

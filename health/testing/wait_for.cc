@@ -1,16 +1,17 @@
-#include "health/checks/testing/wait.h"
+#include "health/testing/wait_for.h"
+
+#include <algorithm>
 
 #include "absl/time/clock.h"
 
 namespace vigil {
-namespace checks {
 namespace testing {
 
-bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout,
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
              absl::Duration poll) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
-    if (pred()) return true;
+    if (condition()) return true;
     const absl::Time now = absl::Now();
     if (now >= deadline) return false;
     absl::SleepFor(std::min(poll, deadline - now));
@@ -18,5 +19,4 @@ bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout,
 }
 
 }  // namespace testing
-}  // namespace checks
 }  // namespace vigil
