@@ -26,6 +26,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "health/http/internal/http1.h"
+#include "health/internal/errno_text.h"
 #include "health/report.h"
 #include "health/sync.h"
 
@@ -64,7 +65,7 @@ constexpr int kMaxCountedStatus = 599;
 constexpr size_t kMaxCachedAnswers = 64;
 constexpr size_t kMaxCachedAnswerBytes = 1 << 20;
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+using ::vigil::internal::ErrnoText;
 
 absl::StatusOr<int> OpenListener(const std::string& address, int port) {
   addrinfo hints{};
