@@ -1,6 +1,8 @@
 #include "health/checks/internal/http_client.h"
 
 #include <algorithm>
+#include <memory>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -376,6 +378,34 @@ absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
     return s;
   }
   return resp;
+}
+
+HttpFetchResult HttpFetch(Resolver& resolver, const Url& url,
+                          const TlsContext* tls, int family,
+                          const HttpRequest& request, size_t max_body,
+                          const IoDeadline& deadline) {
+  HttpFetchResult result;
+  absl::StatusOr<Connected> c =
+      Dial(resolver, url.host, url.port, family, deadline);
+  if (!c.ok()) {
+    result.response = c.status();
+    return result;
+  }
+  result.address = c->address.ToString();
+  std::unique_ptr<Stream> stream;
+  if (url.https) {
+    absl::StatusOr<std::unique_ptr<TlsStream>> s =
+        TlsStream::Handshake(std::move(c->fd), *tls, url.host, deadline);
+    if (!s.ok()) {
+      result.response = s.status();
+      return result;
+    }
+    stream = *std::move(s);
+  } else {
+    stream = std::make_unique<PlainStream>(std::move(c->fd));
+  }
+  result.response = HttpExchange(*stream, request, max_body, deadline);
+  return result;
 }
 
 }  // namespace internal

@@ -74,6 +74,24 @@ absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
                                           size_t max_body,
                                           const IoDeadline& deadline);
 
+// The outcome of HttpFetch: the peer's address ("" when no connection was
+// made) and the response or the error.
+struct HttpFetchResult {
+  std::string address;
+  absl::StatusOr<HttpResponse> response;
+};
+
+// One request to `url` on a fresh connection, all by `deadline`: resolves
+// the host with `resolver` (addresses of `family`, an AF_* value), connects,
+// performs the TLS handshake with `tls` for https:// URLs (`tls` must then
+// be non-null; not owned), and HttpExchange()s `request`. Errors carry a
+// FailureKind (Dial's, TlsStream::Handshake's, HttpExchange's). Used by
+// HttpCheck and by the sidecar's deploy gate. Thread-safe if `resolver` is.
+HttpFetchResult HttpFetch(Resolver& resolver, const Url& url,
+                          const TlsContext* tls, int family,
+                          const HttpRequest& request, size_t max_body,
+                          const IoDeadline& deadline);
+
 // True if `name` is a valid HTTP header name (RFC 7230 token) and `value`
 // has no CR, LF or NUL.
 bool ValidHeaderName(absl::string_view name);
