@@ -298,6 +298,36 @@ std::optional<std::string> HttpResponse::Header(absl::string_view name) const {
   return std::nullopt;
 }
 
+absl::StatusOr<HttpResponse> ParseResponseHead(absl::string_view head) {
+  std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
+  absl::string_view status_line = lines[0];
+  // "HTTP/1.1 200 OK"
+  if (!absl::StartsWith(status_line, "HTTP/1.") || status_line.size() < 12 ||
+      status_line[8] != ' ') {
+    return Protocol("not an HTTP/1.x status line");
+  }
+  int code = 0;
+  if (!absl::SimpleAtoi(status_line.substr(9, 3), &code) || code < 100 ||
+      code > 999) {
+    return Protocol("bad status code");
+  }
+  HttpResponse resp;
+  resp.status_code = code;
+  if (status_line.size() > 13) {
+    resp.reason = std::string(status_line.substr(13));
+  }
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const size_t colon = lines[i].find(':');
+    if (colon == absl::string_view::npos || colon == 0) {
+      return Protocol("bad header line");
+    }
+    resp.headers.emplace_back(
+        std::string(lines[i].substr(0, colon)),
+        std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1))));
+  }
+  return resp;
+}
+
 absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
                                           const HttpRequest& request,
                                           size_t max_body,
@@ -322,32 +352,10 @@ absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
   while (true) {
     absl::StatusOr<std::string> head = reader.ReadHead();
     if (!head.ok()) return head.status();
-    std::vector<absl::string_view> lines = absl::StrSplit(*head, "\r\n");
-    absl::string_view status_line = lines[0];
-    // "HTTP/1.1 200 OK"
-    if (!absl::StartsWith(status_line, "HTTP/1.") || status_line.size() < 12 ||
-        status_line[8] != ' ') {
-      return Protocol("not an HTTP/1.x status line");
-    }
-    int code = 0;
-    if (!absl::SimpleAtoi(status_line.substr(9, 3), &code) || code < 100 ||
-        code > 999) {
-      return Protocol("bad status code");
-    }
-    resp = HttpResponse();
-    resp.status_code = code;
-    if (status_line.size() > 13) {
-      resp.reason = std::string(status_line.substr(13));
-    }
-    for (size_t i = 1; i < lines.size(); ++i) {
-      const size_t colon = lines[i].find(':');
-      if (colon == absl::string_view::npos || colon == 0) {
-        return Protocol("bad header line");
-      }
-      resp.headers.emplace_back(
-          std::string(lines[i].substr(0, colon)),
-          std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1))));
-    }
+    absl::StatusOr<HttpResponse> parsed = ParseResponseHead(*head);
+    if (!parsed.ok()) return parsed.status();
+    resp = *std::move(parsed);
+    const int code = resp.status_code;
     if (code >= 100 && code < 200 && code != 101) continue;  // Interim.
     break;
   }

@@ -66,6 +66,13 @@ struct HttpRequest {
   HeaderList headers;
 };
 
+// Parses a response head: the status line ("HTTP/1.1 200 OK") and the
+// header lines, without the blank line that ends them. Fills status_code,
+// reason and headers (in order, values trimmed). Errors carry kProtocol.
+// The one HTTP/1 response parser: HttpExchange uses it, and so do the HTTP
+// layer's test helpers.
+absl::StatusOr<HttpResponse> ParseResponseHead(absl::string_view head);
+
 // Sends `request` on `stream` and reads the response, keeping at most
 // `max_body` bytes of body. Errors carry kProtocol for a malformed response,
 // kTimedOut, kReset.
