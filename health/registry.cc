@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "health/internal/duration.h"
 #include "health/internal/worker_pool.h"
 
 namespace vigil {
@@ -24,10 +25,6 @@ std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
   return buf;
-}
-
-absl::Duration NonNegative(absl::Duration d) {
-  return d < absl::ZeroDuration() ? absl::ZeroDuration() : d;
 }
 
 }  // namespace
@@ -462,7 +459,7 @@ void HealthRegistry::RunCheck(std::shared_ptr<Life> life,
     state->timed_out = false;
     CheckSnapshot& p = state->published;
     p.timed_out = false;
-    p.last_duration = NonNegative(end - ctx.start);
+    p.last_duration = internal::NonNegative(end - ctx.start);
     p.last_run_time = end;
     ++p.run_count;
     ApplyResult(*state, std::move(result), end, failure_counted);

@@ -12,18 +12,23 @@
 //   bool ready ABSL_GUARDED_BY(mu) = false;
 //   {
 //     vigil::MutexLock lock(&mu);
-//     mu.AwaitWithDeadline([&] { return ready; }, absl::Now() +
-//                          absl::Seconds(1));
+//     mu.AwaitWithTimeout([&] { return ready; }, absl::Seconds(1));
 //   }
+//
+// Timeouts and deadlines here are on std::chrono::steady_clock
+// (CLOCK_MONOTONIC): a step of the wall clock does not change them. Code
+// with an injected vigil::Clock waits through Clock::AwaitWithDeadline
+// instead.
 
 #ifndef VIGIL_HEALTH_SYNC_H_
 #define VIGIL_HEALTH_SYNC_H_
 
+#include <algorithm>
+#include <chrono>  // NOLINT(build/c++11): steady_clock deadlines.
 #include <condition_variable>
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace vigil {
@@ -52,22 +57,24 @@ class ABSL_LOCKABLE Mutex {
   // while waiting and held again on return. `pred` runs with it held.
   template <typename Pred>
   void Await(Pred pred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    AwaitWithDeadline(pred, absl::InfiniteFuture());
+    AwaitWithDeadline(pred, std::chrono::steady_clock::time_point::max());
   }
 
-  // Like Await, but gives up at `deadline` of real time (absl::Now()).
-  // Returns `pred()` as of return.
+  // Like Await, but gives up at `deadline` of std::chrono::steady_clock
+  // (monotonic; time_point::max() waits forever). Returns `pred()` as of
+  // return.
   template <typename Pred>
-  bool AwaitWithDeadline(Pred pred, absl::Time deadline)
+  bool AwaitWithDeadline(Pred pred,
+                         std::chrono::steady_clock::time_point deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
     std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
     ++waiters_;
     while (!pred()) {
-      if (deadline == absl::InfiniteFuture()) {
+      if (deadline == std::chrono::steady_clock::time_point::max()) {
         cv_.wait(lock);
       } else {
-        if (absl::Now() >= deadline) break;
-        cv_.wait_until(lock, absl::ToChronoTime(deadline));
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        cv_.wait_until(lock, deadline);
       }
     }
     --waiters_;
@@ -75,10 +82,24 @@ class ABSL_LOCKABLE Mutex {
     return pred();
   }
 
+  // Like Await, but gives up after `timeout` of monotonic time
+  // (absl::InfiniteDuration() waits forever; negative is zero). Returns
+  // `pred()` as of return.
   template <typename Pred>
   bool AwaitWithTimeout(Pred pred, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    return AwaitWithDeadline(pred, absl::Now() + timeout);
+    if (timeout == absl::InfiniteDuration()) {
+      return AwaitWithDeadline(pred,
+                               std::chrono::steady_clock::time_point::max());
+    }
+    // Capped so that now + timeout cannot overflow: a century is "never".
+    timeout = std::max(std::min(timeout, absl::Hours(24 * 365 * 100)),
+                       absl::ZeroDuration());
+    return AwaitWithDeadline(
+        pred,
+        std::chrono::steady_clock::now() +
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                absl::ToChronoNanoseconds(timeout)));
   }
 
  private:
@@ -154,7 +175,7 @@ class Notification {
     MutexLock lock(&mu_);
     mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return notified_; });
   }
-  // Returns whether it was notified within `timeout` of real time.
+  // Returns whether it was notified within `timeout` of monotonic time.
   bool WaitForNotificationWithTimeout(absl::Duration timeout) const {
     MutexLock lock(&mu_);
     return mu_.AwaitWithTimeout(

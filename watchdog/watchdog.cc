@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "health/internal/duration.h"
 #include "watchdog/internal/lifeline.h"
 #include "watchdog/internal/procfs.h"
 #include "watchdog/internal/stack_capture.h"
@@ -57,6 +58,7 @@ namespace {
 
 using internal::HeartbeatRecord;
 using internal::HeartbeatSlot;
+using internal::NonNegative;
 
 constexpr char kLogPrefix[] = "[vigil-watchdog] ";
 
@@ -111,10 +113,6 @@ absl::Status ValidateHeartbeat(absl::string_view name,
     return absl::InvalidArgumentError("kill_after: must be >= long_miss_after");
   }
   return absl::OkStatus();
-}
-
-absl::Duration NonNegative(absl::Duration d) {
-  return std::max(d, absl::ZeroDuration());
 }
 
 std::string Percent(double share) {

@@ -118,16 +118,17 @@ absl::Status Wrap(const Where& w, const pb::Message& parent,
       absl::StrCat(w.Prefix(parent, field, index), s.message()));
 }
 
-absl::StatusOr<SidecarPlan> Build(const SidecarConfig& c, const Where& w) {
-  SidecarPlan plan;
-  plan.config = c;
-  if (!c.address().empty()) plan.address = c.address();
+// The probe server's settings: address, port, drain_delay, details, token,
+// and the validity of `defaults` on their own.
+absl::Status BuildServer(const SidecarConfig& c, const Where& w,
+                         SidecarPlan* plan) {
+  if (!c.address().empty()) plan->address = c.address();
   if (c.port() < 0 || c.port() > 65535) {
     return w.Error(c, "port", "must be in 0..65535");
   }
-  if (c.port() != 0) plan.port = c.port();
+  if (c.port() != 0) plan->port = c.port();
   if (absl::Status s = ParseDuration(w, c, "drain_delay", c.drain_delay(),
-                                     &plan.drain_delay);
+                                     &plan->drain_delay);
       !s.ok()) {
     return s;
   }
@@ -135,143 +136,180 @@ absl::StatusOr<SidecarPlan> Build(const SidecarConfig& c, const Where& w) {
     auto d = vigil::http::ParseDetailsPolicy(c.details());
     if (!d.ok())
       return w.Error(c, "details", std::string(d.status().message()));
-    plan.details = *d;
+    plan->details = *d;
   }
-  plan.token = c.token();
-  const v1::CheckSettings& defaults = c.defaults();
-  {
-    vigil::CheckOptions probe;
-    if (absl::Status s = ApplySettings(w.Nested(c, "defaults"),
-                                       v1::CheckSettings(), defaults, &probe);
-        !s.ok()) {
-      return s;
-    }
-  }
+  plan->token = c.token();
+  vigil::CheckOptions probe;
+  return ApplySettings(w.Nested(c, "defaults"), v1::CheckSettings(),
+                       c.defaults(), &probe);
+}
 
-  for (int i = 0; i < c.http_size(); ++i) {
-    const v1::HttpTarget& t = c.http(i);
-    const Where tw = w.Nested(c, "http", i);
-    vigil::checks::HttpCheckOptions o;
-    o.url = t.url();
-    o.name = t.name();
-    if (t.min_status() != 0) o.min_status = t.min_status();
-    if (t.max_status() != 0) o.max_status = t.max_status();
-    o.expected_body = t.expected_body();
-    o.verify_tls = !t.insecure();
-    o.ca_file = t.ca_file();
-    if (absl::Status s =
-            ApplySettings(tw.Nested(t, "check"), defaults, t.check(), &o.check);
-        !s.ok()) {
-      return s;
-    }
-    if (o.name.empty()) o.name = absl::StrCat("http:", t.url());
-    auto check = vigil::checks::HttpCheck(o);
-    if (!check.ok()) return Wrap(w, c, "http", i, check.status());
-    plan.checks.push_back(*std::move(check));
-  }
-  for (int i = 0; i < c.tcp_size(); ++i) {
-    const v1::TcpTarget& t = c.tcp(i);
-    const Where tw = w.Nested(c, "tcp", i);
-    vigil::checks::TcpCheckOptions o;
-    o.address = t.address();
-    o.name = t.name().empty() ? absl::StrCat("tcp:", t.address()) : t.name();
-    if (absl::Status s =
-            ApplySettings(tw.Nested(t, "check"), defaults, t.check(), &o.check);
-        !s.ok()) {
-      return s;
-    }
-    auto check = vigil::checks::TcpCheck(o);
-    if (!check.ok()) return Wrap(w, c, "tcp", i, check.status());
-    plan.checks.push_back(*std::move(check));
-  }
-  for (int i = 0; i < c.process_size(); ++i) {
-    const v1::ProcessTarget& t = c.process(i);
-    const Where tw = w.Nested(c, "process", i);
-    ProcessCheckOptions o;
-    o.pid = t.pid();
-    o.pidfile = t.pidfile();
-    o.name = t.name();
-    if (!c.pressure().proc_root().empty())
-      o.proc_root = c.pressure().proc_root();
-    if (absl::Status s =
-            ApplySettings(tw.Nested(t, "check"), defaults, t.check(), &o.check);
-        !s.ok()) {
-      return s;
-    }
-    auto check = ProcessCheck(o);
-    if (!check.ok()) return Wrap(w, c, "process", i, check.status());
-    plan.checks.push_back(*std::move(check));
-  }
-  for (int i = 0; i < c.file_size(); ++i) {
-    const v1::FileFreshnessTarget& t = c.file(i);
-    const Where tw = w.Nested(c, "file", i);
-    vigil::checks::FileFreshnessCheckOptions o;
-    o.directory = t.directory();
-    if (!t.pattern().empty()) o.pattern = t.pattern();
-    if (absl::Status s =
-            ParseDuration(tw, t, "max_age", t.max_age(), &o.max_age);
-        !s.ok()) {
-      return s;
-    }
-    if (absl::Status s =
-            ParseDuration(tw, t, "warn_age", t.warn_age(), &o.warn_age);
-        !s.ok()) {
-      return s;
-    }
-    if (t.min_size() != 0) o.min_size = t.min_size();
-    o.name = t.name().empty() ? absl::StrCat("file:", t.directory()) : t.name();
-    if (absl::Status s =
-            ApplySettings(tw.Nested(t, "check"), defaults, t.check(), &o.check);
-        !s.ok()) {
-      return s;
-    }
-    auto check = vigil::checks::FileFreshnessCheck(o);
-    if (!check.ok()) return Wrap(w, c, "file", i, check.status());
-    plan.checks.push_back(*std::move(check));
-  }
-  for (int i = 0; i < c.certificate_size(); ++i) {
-    const v1::CertificateTarget& t = c.certificate(i);
-    const Where tw = w.Nested(c, "certificate", i);
-    vigil::checks::TlsCertCheckOptions o;
-    o.pem_file = t.pem_file();
-    o.address = t.address();
-    o.server_name = t.server_name();
-    if (absl::Status s = ParseDuration(tw, t, "warn_before", t.warn_before(),
-                                       &o.warn_before);
-        !s.ok()) {
-      return s;
-    }
-    o.verify_chain = !t.skip_verify();
-    o.ca_file = t.ca_file();
-    o.name = !t.name().empty()       ? t.name()
-             : !t.pem_file().empty() ? absl::StrCat("cert:", t.pem_file())
-                                     : absl::StrCat("cert:", t.address());
-    if (absl::Status s =
-            ApplySettings(tw.Nested(t, "check"), defaults, t.check(), &o.check);
-        !s.ok()) {
-      return s;
-    }
-    auto check = vigil::checks::TlsCertCheck(o);
-    if (!check.ok()) return Wrap(w, c, "certificate", i, check.status());
-    plan.checks.push_back(*std::move(check));
-  }
+// One check per target entry. Each takes the entry `i` of its repeated
+// field; errors name the entry (file:line: http[0].check.timeout: ...).
 
+absl::StatusOr<vigil::Check> HttpTargetCheck(const SidecarConfig& c,
+                                             const Where& w, int i) {
+  const v1::HttpTarget& t = c.http(i);
+  const Where tw = w.Nested(c, "http", i);
+  vigil::checks::HttpCheckOptions o;
+  o.url = t.url();
+  o.name = t.name();
+  if (t.min_status() != 0) o.min_status = t.min_status();
+  if (t.max_status() != 0) o.max_status = t.max_status();
+  o.expected_body = t.expected_body();
+  o.verify_tls = !t.insecure();
+  o.ca_file = t.ca_file();
+  if (absl::Status s = ApplySettings(tw.Nested(t, "check"), c.defaults(),
+                                     t.check(), &o.check);
+      !s.ok()) {
+    return s;
+  }
+  if (o.name.empty()) o.name = absl::StrCat("http:", t.url());
+  auto check = vigil::checks::HttpCheck(o);
+  if (!check.ok()) return Wrap(w, c, "http", i, check.status());
+  return check;
+}
+
+absl::StatusOr<vigil::Check> TcpTargetCheck(const SidecarConfig& c,
+                                            const Where& w, int i) {
+  const v1::TcpTarget& t = c.tcp(i);
+  const Where tw = w.Nested(c, "tcp", i);
+  vigil::checks::TcpCheckOptions o;
+  o.address = t.address();
+  o.name = t.name().empty() ? absl::StrCat("tcp:", t.address()) : t.name();
+  if (absl::Status s = ApplySettings(tw.Nested(t, "check"), c.defaults(),
+                                     t.check(), &o.check);
+      !s.ok()) {
+    return s;
+  }
+  auto check = vigil::checks::TcpCheck(o);
+  if (!check.ok()) return Wrap(w, c, "tcp", i, check.status());
+  return check;
+}
+
+absl::StatusOr<vigil::Check> ProcessTargetCheck(const SidecarConfig& c,
+                                                const Where& w, int i) {
+  const v1::ProcessTarget& t = c.process(i);
+  const Where tw = w.Nested(c, "process", i);
+  ProcessCheckOptions o;
+  o.pid = t.pid();
+  o.pidfile = t.pidfile();
+  o.name = t.name();
+  if (!c.pressure().proc_root().empty()) o.proc_root = c.pressure().proc_root();
+  if (absl::Status s = ApplySettings(tw.Nested(t, "check"), c.defaults(),
+                                     t.check(), &o.check);
+      !s.ok()) {
+    return s;
+  }
+  auto check = ProcessCheck(o);
+  if (!check.ok()) return Wrap(w, c, "process", i, check.status());
+  return check;
+}
+
+absl::StatusOr<vigil::Check> FileTargetCheck(const SidecarConfig& c,
+                                             const Where& w, int i) {
+  const v1::FileFreshnessTarget& t = c.file(i);
+  const Where tw = w.Nested(c, "file", i);
+  vigil::checks::FileFreshnessCheckOptions o;
+  o.directory = t.directory();
+  if (!t.pattern().empty()) o.pattern = t.pattern();
+  if (absl::Status s = ParseDuration(tw, t, "max_age", t.max_age(), &o.max_age);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          ParseDuration(tw, t, "warn_age", t.warn_age(), &o.warn_age);
+      !s.ok()) {
+    return s;
+  }
+  if (t.min_size() != 0) o.min_size = t.min_size();
+  o.name = t.name().empty() ? absl::StrCat("file:", t.directory()) : t.name();
+  if (absl::Status s = ApplySettings(tw.Nested(t, "check"), c.defaults(),
+                                     t.check(), &o.check);
+      !s.ok()) {
+    return s;
+  }
+  auto check = vigil::checks::FileFreshnessCheck(o);
+  if (!check.ok()) return Wrap(w, c, "file", i, check.status());
+  return check;
+}
+
+absl::StatusOr<vigil::Check> CertificateTargetCheck(const SidecarConfig& c,
+                                                    const Where& w, int i) {
+  const v1::CertificateTarget& t = c.certificate(i);
+  const Where tw = w.Nested(c, "certificate", i);
+  vigil::checks::TlsCertCheckOptions o;
+  o.pem_file = t.pem_file();
+  o.address = t.address();
+  o.server_name = t.server_name();
+  if (absl::Status s =
+          ParseDuration(tw, t, "warn_before", t.warn_before(), &o.warn_before);
+      !s.ok()) {
+    return s;
+  }
+  o.verify_chain = !t.skip_verify();
+  o.ca_file = t.ca_file();
+  o.name = !t.name().empty()       ? t.name()
+           : !t.pem_file().empty() ? absl::StrCat("cert:", t.pem_file())
+                                   : absl::StrCat("cert:", t.address());
+  if (absl::Status s = ApplySettings(tw.Nested(t, "check"), c.defaults(),
+                                     t.check(), &o.check);
+      !s.ok()) {
+    return s;
+  }
+  auto check = vigil::checks::TlsCertCheck(o);
+  if (!check.ok()) return Wrap(w, c, "certificate", i, check.status());
+  return check;
+}
+
+// Every target's check, in the order http, tcp, process, file, certificate
+// (the first error wins).
+absl::Status BuildChecks(const SidecarConfig& c, const Where& w,
+                         SidecarPlan* plan) {
+  using Make =
+      absl::StatusOr<vigil::Check> (*)(const SidecarConfig&, const Where&, int);
+  const std::pair<int, Make> kinds[] = {
+      {c.http_size(), HttpTargetCheck},
+      {c.tcp_size(), TcpTargetCheck},
+      {c.process_size(), ProcessTargetCheck},
+      {c.file_size(), FileTargetCheck},
+      {c.certificate_size(), CertificateTargetCheck},
+  };
+  for (const auto& [count, make] : kinds) {
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<vigil::Check> check = make(c, w, i);
+      if (!check.ok()) return check.status();
+      plan->checks.push_back(*std::move(check));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The host pressure detectors' settings.
+absl::Status BuildPressure(const SidecarConfig& c, const Where& w,
+                           SidecarPlan* plan) {
   const v1::Pressure& p = c.pressure();
   const Where pw = w.Nested(c, "pressure");
-  plan.pressure = !p.disable();
+  plan->pressure = !p.disable();
   if (p.disk_paths_size() > 0) {
-    plan.pressure_options.disk_paths.assign(p.disk_paths().begin(),
-                                            p.disk_paths().end());
+    plan->pressure_options.disk_paths.assign(p.disk_paths().begin(),
+                                             p.disk_paths().end());
   }
-  if (!p.proc_root().empty()) plan.pressure_options.source.root = p.proc_root();
+  if (!p.proc_root().empty()) {
+    plan->pressure_options.source.root = p.proc_root();
+  }
   if (p.pid() < 0) return pw.Error(p, "pid", "must be >= 0");
-  plan.pressure_options.source.pid = p.pid();
-  plan.pressure_options.source.cgroup_dir = p.cgroup_dir();
-  if (absl::Status s = plan.pressure_options.source.Validate("source");
+  plan->pressure_options.source.pid = p.pid();
+  plan->pressure_options.source.cgroup_dir = p.cgroup_dir();
+  if (absl::Status s = plan->pressure_options.source.Validate("source");
       !s.ok()) {
     return pw.Error(p, "proc_root", std::string(s.message()));
   }
-  // Names must be unique across the checks.
+  return absl::OkStatus();
+}
+
+// Names must be unique across the checks.
+absl::Status CheckUniqueNames(const SidecarPlan& plan, const Where& w) {
   for (size_t i = 0; i < plan.checks.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       if (plan.checks[i].name == plan.checks[j].name) {
@@ -281,6 +319,16 @@ absl::StatusOr<SidecarPlan> Build(const SidecarConfig& c, const Where& w) {
       }
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SidecarPlan> Build(const SidecarConfig& c, const Where& w) {
+  SidecarPlan plan;
+  plan.config = c;
+  if (absl::Status s = BuildServer(c, w, &plan); !s.ok()) return s;
+  if (absl::Status s = BuildChecks(c, w, &plan); !s.ok()) return s;
+  if (absl::Status s = BuildPressure(c, w, &plan); !s.ok()) return s;
+  if (absl::Status s = CheckUniqueNames(plan, w); !s.ok()) return s;
   return plan;
 }
 

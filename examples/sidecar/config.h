@@ -1,5 +1,5 @@
 // vigil-sidecar's configuration: the text-format file (schema:
-// health/proto/sidecar.proto, example: examples/sidecar/sidecar.textproto)
+// examples/sidecar/sidecar.proto, example: examples/sidecar/sidecar.textproto)
 // turned into the checks and settings the sidecar runs.
 //
 //   absl::StatusOr<vigil_sidecar::SidecarPlan> plan =
@@ -18,10 +18,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "examples/sidecar/sidecar.pb.h"
 #include "health/check.h"
 #include "health/http/endpoints.h"
 #include "health/pressure/defaults.h"
-#include "health/proto/sidecar.pb.h"
 
 namespace vigil_sidecar {
 

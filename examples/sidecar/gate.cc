@@ -4,53 +4,50 @@
 #include <memory>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "examples/sidecar/gate.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
+#include "health/checks/internal/http_client.h"
+#include "health/checks/internal/net.h"
+#include "health/checks/internal/stream.h"
+#include "health/clock.h"
 #include "health/grpc/proto/health.grpc.pb.h"
-#include "httplib.h"
 
 namespace vigil_sidecar {
 namespace {
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
+namespace http = ::vigil::checks::internal;
+
+// The most of an answer's body kept (for --json's "report").
+constexpr size_t kMaxBody = 1 << 20;
+
+// One object in protobuf's JSON: proto field names, zeros printed.
+std::string ToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.always_print_primitive_fields = true;
+  o.preserve_proto_field_names = true;
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(m, &out, o).ok()) {
+    return "{}";  // Only on invalid UTF-8 in a string field.
   }
-  return out + "\"";
+  return out;
 }
 
-// Whether an httplib transport error means "nobody answered in time" rather
-// than "nobody is there".
-bool IsTimeout(httplib::Error e) {
-  return e == httplib::Error::Read || e == httplib::Error::Write ||
-         e == httplib::Error::ConnectionTimeout;
+// The last body as GateReport's `report`: a JSON object as it is, any
+// other body as a string, null for none.
+google::protobuf::Value ReportValue(const std::string& body) {
+  google::protobuf::Value v;
+  if (body.empty()) {
+    v.set_null_value(google::protobuf::NULL_VALUE);
+  } else if (!google::protobuf::util::JsonStringToMessage(body, &v).ok() ||
+             !v.has_struct_value()) {
+    v.set_string_value(body);
+  }
+  return v;
 }
 
 }  // namespace
@@ -72,58 +69,29 @@ const char* GateExitName(GateExit exit) {
 }
 
 absl::StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
+  absl::StatusOr<http::Url> u = http::ParseUrl(url, "url");
+  if (!u.ok()) return u.status();
   ParsedUrl p;
-  std::string rest;
-  if (absl::StartsWith(url, "http://")) {
-    p.scheme = "http";
-    rest = url.substr(7);
-    p.port = 80;
-  } else if (absl::StartsWith(url, "https://")) {
-    p.scheme = "https";
-    rest = url.substr(8);
-    p.port = 443;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("url: want http:// or https://, got \"", url, "\""));
-  }
-  const size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  p.path = slash == std::string::npos ? "/" : rest.substr(slash);
-  std::string port;
-  if (absl::StartsWith(authority, "[")) {
-    const size_t close = authority.find(']');
-    if (close == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("url: unclosed [ in \"", url, "\""));
-    }
-    p.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("url: bad authority in \"", url, "\""));
-      }
-      port = authority.substr(close + 2);
-    }
-  } else {
-    const size_t colon = authority.rfind(':');
-    p.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port = authority.substr(colon + 1);
-  }
-  if (p.host.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("url: no host in \"", url, "\""));
-  }
-  if (!port.empty() &&
-      (!absl::SimpleAtoi(port, &p.port) || p.port < 1 || p.port > 65535)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("url: bad port in \"", url, "\""));
-  }
+  p.scheme = u->https ? "https" : "http";
+  p.host = u->host;
+  p.port = u->port;
+  p.path = u->target;
   return p;
 }
 
 GateResult RunGate(const GateOptions& options, FILE* progress) {
   GateResult r;
-  absl::StatusOr<ParsedUrl> url = ParseUrl(options.url);
+  absl::StatusOr<http::Url> url = http::ParseUrl(options.url, "url");
+  std::shared_ptr<http::TlsContext> tls;
+  if (url.ok() && url->https) {
+    absl::StatusOr<std::shared_ptr<http::TlsContext>> t =
+        http::TlsContext::Create(!options.insecure, "", "ca_file");
+    if (!t.ok()) {
+      url = t.status();
+    } else {
+      tls = *std::move(t);
+    }
+  }
   if (!url.ok() || options.timeout <= absl::ZeroDuration() ||
       options.interval <= absl::ZeroDuration() || options.successes < 1 ||
       options.request_timeout <= absl::ZeroDuration()) {
@@ -136,34 +104,30 @@ GateResult RunGate(const GateOptions& options, FILE* progress) {
     }
     return r;
   }
-  const std::string base = absl::StrCat(url->scheme, "://",
-                                        url->host.find(':') != std::string::npos
-                                            ? absl::StrCat("[", url->host, "]")
-                                            : url->host,
-                                        ":", url->port);
-  std::string path = url->path;
-  path += path.find('?') == std::string::npos ? "?verbose" : "&verbose";
+  http::HttpRequest request;
+  request.host_header = url->HostHeader();
+  request.target = url->target;
+  request.target +=
+      url->target.find('?') == std::string::npos ? "?verbose" : "&verbose";
+  request.headers = {{"Accept", "application/json"}};
 
-  const absl::Time start = absl::Now();
+  vigil::Clock* const clock = vigil::Clock::Real();
+  http::Resolver resolver;
+  const absl::Time start = clock->Now();
   const absl::Time deadline = start + options.timeout;
   // The kind of failure of the last attempt, for the exit code.
   GateExit last_failure = GateExit::kTimedOut;
   while (true) {
-    httplib::Client client(base);
-    client.set_keep_alive(false);
-    const int64_t us = absl::ToInt64Microseconds(options.request_timeout);
-    client.set_connection_timeout(us / 1000000, us % 1000000);
-    client.set_read_timeout(us / 1000000, us % 1000000);
-    client.set_write_timeout(us / 1000000, us % 1000000);
-    if (options.insecure) client.enable_server_certificate_verification(false);
     ++r.attempts;
-    httplib::Result res =
-        client.Get(path.c_str(), {{"Accept", "application/json"}});
-    if (res) {
-      r.last_http_status = res->status;
+    http::HttpFetchResult res = http::HttpFetch(
+        resolver, *url, tls.get(),
+        http::ToAf(vigil::checks::AddressFamily::kAny), request, kMaxBody,
+        http::IoDeadline(clock, clock->Now() + options.request_timeout));
+    if (res.response.ok()) {
+      r.last_http_status = res.response->status_code;
       r.last_error.clear();
-      r.last_body = res->body;
-      if (res->status >= 200 && res->status < 300) {
+      r.last_body = std::move(res.response->body);
+      if (r.last_http_status >= 200 && r.last_http_status < 300) {
         ++r.consecutive_successes;
         last_failure = GateExit::kTimedOut;
       } else {
@@ -174,11 +138,14 @@ GateResult RunGate(const GateOptions& options, FILE* progress) {
       r.consecutive_successes = 0;
       r.last_http_status = 0;
       r.last_body.clear();
-      r.last_error = httplib::to_string(res.error());
+      r.last_error = std::string(res.response.status().message());
+      // Nobody answered in time (a hung or deaf target), or nobody is there.
       last_failure =
-          IsTimeout(res.error()) ? GateExit::kTimedOut : GateExit::kUnreachable;
+          http::KindOf(res.response.status()) == http::FailureKind::kTimedOut
+              ? GateExit::kTimedOut
+              : GateExit::kUnreachable;
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock->Now();
     r.elapsed = now - start;
     if (progress != nullptr) {
       std::fprintf(
@@ -205,26 +172,18 @@ GateResult RunGate(const GateOptions& options, FILE* progress) {
 }
 
 std::string GateResultJson(const GateOptions& options, const GateResult& r) {
-  std::string report;
-  const size_t first = r.last_body.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && r.last_body[first] == '{') {
-    report = r.last_body;
-    while (!report.empty() && (report.back() == '\n' || report.back() == ' ')) {
-      report.pop_back();
-    }
-  } else {
-    report = r.last_body.empty() ? "null" : JsonString(r.last_body);
-  }
-  return absl::StrCat("{\"url\":", JsonString(options.url), ",\"result\":\"",
-                      GateExitName(r.exit),
-                      "\",\"exit_code\":", static_cast<int>(r.exit),
-                      ",\"attempts\":", r.attempts,
-                      ",\"consecutive_successes\":", r.consecutive_successes,
-                      ",\"required_successes\":", options.successes,
-                      ",\"elapsed_ms\":", absl::ToInt64Milliseconds(r.elapsed),
-                      ",\"last_http_status\":", r.last_http_status,
-                      ",\"last_error\":", JsonString(r.last_error),
-                      ",\"report\":", report, "}");
+  vigil::sidecar::v1::GateReport m;
+  m.set_url(options.url);
+  m.set_result(GateExitName(r.exit));
+  m.set_exit_code(static_cast<int>(r.exit));
+  m.set_attempts(r.attempts);
+  m.set_consecutive_successes(r.consecutive_successes);
+  m.set_required_successes(options.successes);
+  m.set_elapsed_ms(absl::ToInt64Milliseconds(r.elapsed));
+  m.set_last_http_status(r.last_http_status);
+  m.set_last_error(r.last_error);
+  *m.mutable_report() = ReportValue(r.last_body);
+  return ToJson(m);
 }
 
 const char* GrpcGateExitName(GrpcGateExit exit) {
@@ -342,16 +301,18 @@ GrpcGateResult RunGrpcGate(const GrpcGateOptions& options, FILE* progress) {
 
 std::string GrpcGateResultJson(const GrpcGateOptions& options,
                                const GrpcGateResult& r) {
-  return absl::StrCat("{\"target\":", JsonString(options.target),
-                      ",\"service\":", JsonString(options.service),
-                      ",\"result\":\"", GrpcGateExitName(r.exit),
-                      "\",\"exit_code\":", static_cast<int>(r.exit),
-                      ",\"attempts\":", r.attempts,
-                      ",\"consecutive_successes\":", r.consecutive_successes,
-                      ",\"required_successes\":", options.successes,
-                      ",\"elapsed_ms\":", absl::ToInt64Milliseconds(r.elapsed),
-                      ",\"last_status\":", JsonString(r.last_status),
-                      ",\"last_error\":", JsonString(r.last_error), "}");
+  vigil::sidecar::v1::GrpcGateReport m;
+  m.set_target(options.target);
+  m.set_service(options.service);
+  m.set_result(GrpcGateExitName(r.exit));
+  m.set_exit_code(static_cast<int>(r.exit));
+  m.set_attempts(r.attempts);
+  m.set_consecutive_successes(r.consecutive_successes);
+  m.set_required_successes(options.successes);
+  m.set_elapsed_ms(absl::ToInt64Milliseconds(r.elapsed));
+  m.set_last_status(r.last_status);
+  m.set_last_error(r.last_error);
+  return ToJson(m);
 }
 
 }  // namespace vigil_sidecar

@@ -8,7 +8,7 @@
 //       --port=8090 --disk=/var/lib/app
 //   vigil-sidecar --config=/etc/vigil/sidecar.textproto
 //
-// Configuration: a text-format file (schema health/proto/sidecar.proto,
+// Configuration: a text-format file (schema examples/sidecar/sidecar.proto,
 // example examples/sidecar/sidecar.textproto) plus flags for the common
 // cases; flag-given targets are added to the file's, and --address/--port
 // override it. Nothing at all: host pressure detectors only.
@@ -52,7 +52,7 @@
 
 // Serve mode.
 ABSL_FLAG(std::string, config, "",
-          "Text-format config file (health/proto/sidecar.proto).");
+          "Text-format config file (examples/sidecar/sidecar.proto).");
 ABSL_FLAG(std::string, address, "127.0.0.1",
           "Address of the probe server (overrides the file's).");
 ABSL_FLAG(int, port, 8090,

@@ -125,7 +125,8 @@ CheckResult RunFreshness(const FreshnessState& s) {
         "no_match", o);
   }
   const absl::Time mtime = absl::TimeFromTimespec(newest_st.st_mtim);
-  absl::Duration age = s.clock->Now() - mtime;
+  // A file's mtime is wall time: compare it with wall time.
+  absl::Duration age = s.clock->WallNow() - mtime;
   const bool in_future = age < absl::ZeroDuration();
   if (in_future) age = absl::ZeroDuration();
   const int64_t size = newest_st.st_size;

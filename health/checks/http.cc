@@ -41,29 +41,18 @@ CheckResult RunHttp(HttpState& s, const CheckContext& ctx) {
     return r;
   };
 
-  absl::StatusOr<internal::Connected> c = internal::Dial(
-      s.resolver, s.url.host, s.url.port, internal::ToAf(o.family), deadline);
-  if (!c.ok()) return fail(c.status(), "");
-  const std::string address = c->address.ToString();
-  std::unique_ptr<internal::Stream> stream;
-  if (s.url.https) {
-    absl::StatusOr<std::unique_ptr<internal::TlsStream>> tls =
-        internal::TlsStream::Handshake(std::move(c->fd), *s.tls, s.url.host,
-                                       deadline);
-    if (!tls.ok()) return fail(tls.status(), address);
-    stream = *std::move(tls);
-  } else {
-    stream = std::make_unique<internal::PlainStream>(std::move(c->fd));
-  }
   internal::HttpRequest req;
   req.method = o.method == HttpMethod::kHead ? "HEAD" : "GET";
   req.host_header = s.url.HostHeader();
   req.target = s.url.target;
   req.headers = o.request_headers;
-  absl::StatusOr<internal::HttpResponse> resp =
-      internal::HttpExchange(*stream, req, o.max_body_bytes, deadline);
+  internal::HttpFetchResult fetched = internal::HttpFetch(
+      s.resolver, s.url, s.tls.get(), internal::ToAf(o.family), req,
+      o.max_body_bytes, deadline);
   const absl::Duration latency = s.clock->Now() - begin;
-  if (!resp.ok()) return fail(resp.status(), address);
+  const std::string& address = fetched.address;
+  if (!fetched.response.ok()) return fail(fetched.response.status(), address);
+  const internal::HttpResponse* resp = &*fetched.response;
 
   CheckResult r;
   const int code = resp->status_code;

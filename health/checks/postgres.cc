@@ -233,29 +233,40 @@ absl::Status WaitPg(PGconn* conn, short events,
   return internal::WaitFd(fd, events, deadline, what);
 }
 
-CheckResult RunPostgres(PgState& s, const CheckContext& ctx) {
-  const PostgresCheckOptions& o = s.options;
-  const internal::IoDeadline deadline = internal::IoDeadline::ForRun(
-      s.clock, ctx.start, ctx.deadline, o.check.timeout);
-  const absl::Time begin = s.clock->Now();
-  auto finish = [&](CheckResult r) {
-    r.details["host"] = s.host.empty() ? "(default)" : s.host;
-    r.details["port"] = absl::StrCat(s.port);
-    auto db = s.params.find("dbname");
-    if (db != s.params.end()) r.details["dbname"] = db->second;
-    auto user = s.params.find("user");
-    if (user != s.params.end()) r.details["user"] = user->second;
-    s.redactor.ScrubResult(&r);
-    return r;
-  };
+// Adds the connection's details (host, port, dbname, user) to `r` and
+// scrubs secrets from it: every result RunPostgres returns passes here.
+CheckResult Finish(PgState& s, CheckResult r) {
+  r.details["host"] = s.host.empty() ? "(default)" : s.host;
+  r.details["port"] = absl::StrCat(s.port);
+  auto db = s.params.find("dbname");
+  if (db != s.params.end()) r.details["dbname"] = db->second;
+  auto user = s.params.find("user");
+  if (user != s.params.end()) r.details["user"] = user->second;
+  s.redactor.ScrubResult(&r);
+  return r;
+}
 
+// The failure libpq reports on `conn`: the server's error when it sent one,
+// else the client's.
+CheckResult ConnectionFailure(PGconn* conn) {
+  const std::string text = PQerrorMessage(conn);
+  if (std::optional<ServerError> e = ParseServerError(text)) {
+    return ServerFailure(*e);
+  }
+  return ClientFailure(text);
+}
+
+// Connects without blocking past `deadline`. When the host is a name to
+// resolve, resolves it with the check's Resolver (bounded by `deadline`)
+// and passes the address as hostaddr. Fills `conn`, or returns the failure.
+std::optional<CheckResult> Connect(PgState& s,
+                                   const internal::IoDeadline& deadline,
+                                   PgConn* conn) {
   std::map<std::string, std::string> params = s.params;
   if (s.resolve_host) {
     absl::StatusOr<std::vector<internal::Address>> addresses =
         s.resolver.Resolve(s.host, s.port, AF_UNSPEC, deadline);
-    if (!addresses.ok()) {
-      return finish(internal::FailureResult(addresses.status()));
-    }
+    if (!addresses.ok()) return internal::FailureResult(addresses.status());
     params["hostaddr"] = (*addresses)[0].IpString();
   }
   std::vector<const char*> keys;
@@ -267,62 +278,71 @@ CheckResult RunPostgres(PgState& s, const CheckContext& ctx) {
   keys.push_back(nullptr);
   values.push_back(nullptr);
 
-  PgConn conn(PQconnectStartParams(keys.data(), values.data(), 0));
-  if (conn == nullptr) {
-    return finish(CheckResult::Unhealthy("libpq: out of memory"));
+  *conn = PgConn(PQconnectStartParams(keys.data(), values.data(), 0));
+  if (*conn == nullptr) return CheckResult::Unhealthy("libpq: out of memory");
+  PQsetErrorVerbosity(conn->get(), PQERRORS_VERBOSE);
+  if (PQstatus(conn->get()) == CONNECTION_BAD) {
+    return ConnectionFailure(conn->get());
   }
-  PQsetErrorVerbosity(conn.get(), PQERRORS_VERBOSE);
-  auto failed = [&]() {
-    const std::string text = PQerrorMessage(conn.get());
-    if (std::optional<ServerError> e = ParseServerError(text)) {
-      return finish(ServerFailure(*e));
-    }
-    return finish(ClientFailure(text));
-  };
-  if (PQstatus(conn.get()) == CONNECTION_BAD) return failed();
-
   PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
   while (poll_status != PGRES_POLLING_OK) {
-    if (poll_status == PGRES_POLLING_FAILED) return failed();
+    if (poll_status == PGRES_POLLING_FAILED) {
+      return ConnectionFailure(conn->get());
+    }
     const short events =
         poll_status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-    if (absl::Status w = WaitPg(conn.get(), events, deadline, "connecting");
+    if (absl::Status w = WaitPg(conn->get(), events, deadline, "connecting");
         !w.ok()) {
-      return finish(internal::FailureResult(w));
+      return internal::FailureResult(w);
     }
-    poll_status = PQconnectPoll(conn.get());
+    poll_status = PQconnectPoll(conn->get());
   }
+  return std::nullopt;
+}
 
-  // Connected: run the query without blocking.
-  PQsetnonblocking(conn.get(), 1);
-  if (PQsendQuery(conn.get(), o.query.c_str()) != 1) return failed();
+// Sends `query` on the connected `conn` without blocking.
+std::optional<CheckResult> SendQuery(PGconn* conn, const std::string& query,
+                                     const internal::IoDeadline& deadline) {
+  PQsetnonblocking(conn, 1);
+  if (PQsendQuery(conn, query.c_str()) != 1) return ConnectionFailure(conn);
   int flush;
-  while ((flush = PQflush(conn.get())) == 1) {
+  while ((flush = PQflush(conn)) == 1) {
     if (absl::Status w =
-            WaitPg(conn.get(), POLLOUT | POLLIN, deadline, "sending the query");
+            WaitPg(conn, POLLOUT | POLLIN, deadline, "sending the query");
         !w.ok()) {
-      return finish(internal::FailureResult(w));
+      return internal::FailureResult(w);
     }
-    PQconsumeInput(conn.get());
+    PQconsumeInput(conn);
   }
-  if (flush < 0) return failed();
-  ExecStatusType result_status = PGRES_EMPTY_QUERY;
-  std::optional<ServerError> query_error;
+  if (flush < 0) return ConnectionFailure(conn);
+  return std::nullopt;
+}
+
+// What the query's first result said.
+struct QueryOutcome {
   bool got_result = false;
+  std::optional<ServerError> error;
+};
+
+// Reads every result of the query sent on `conn`, keeping the first one's
+// verdict in `outcome`. Returns a transport failure, if any.
+std::optional<CheckResult> ReadResults(PGconn* conn,
+                                       const internal::IoDeadline& deadline,
+                                       QueryOutcome* outcome) {
   while (true) {
-    while (PQisBusy(conn.get())) {
-      if (absl::Status w = WaitPg(conn.get(), POLLIN, deadline,
-                                  "waiting for the query result");
+    while (PQisBusy(conn)) {
+      if (absl::Status w =
+              WaitPg(conn, POLLIN, deadline, "waiting for the query result");
           !w.ok()) {
-        return finish(internal::FailureResult(w));
+        return internal::FailureResult(w);
       }
-      if (PQconsumeInput(conn.get()) != 1) return failed();
+      if (PQconsumeInput(conn) != 1) return ConnectionFailure(conn);
     }
-    PGresult* res = PQgetResult(conn.get());
-    if (res == nullptr) break;
-    if (!got_result) {
-      got_result = true;
-      result_status = PQresultStatus(res);
+    PGresult* res = PQgetResult(conn);
+    if (res == nullptr) return std::nullopt;
+    if (!outcome->got_result) {
+      outcome->got_result = true;
+      const ExecStatusType result_status = PQresultStatus(res);
       if (result_status != PGRES_TUPLES_OK &&
           result_status != PGRES_COMMAND_OK) {
         ServerError e;
@@ -330,40 +350,68 @@ CheckResult RunPostgres(PgState& s, const CheckContext& ctx) {
         const char* msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
         e.sqlstate = code != nullptr ? code : "";
         e.message = msg != nullptr ? msg : PQresStatus(result_status);
-        query_error = e;
+        outcome->error = e;
       }
     }
     PQclear(res);
   }
-  const absl::Duration latency = s.clock->Now() - begin;
-  if (query_error.has_value() || !got_result) {
-    CheckResult r = CheckResult::Unhealthy(
-        query_error.has_value()
-            ? absl::StrCat(
-                  "query failed",
-                  query_error->sqlstate.empty()
-                      ? ""
-                      : absl::StrCat(" (SQLSTATE ", query_error->sqlstate, ")"),
-                  ": ", query_error->message)
-            : std::string("query returned no result"));
-    r.details["reason"] = "query";
-    if (query_error.has_value() && !query_error->sqlstate.empty()) {
-      r.details["sqlstate"] = query_error->sqlstate;
-    }
-    return finish(std::move(r));
+}
+
+// UNHEALTHY for a query that failed or returned no result.
+CheckResult QueryFailure(const QueryOutcome& outcome) {
+  const std::optional<ServerError>& error = outcome.error;
+  CheckResult r = CheckResult::Unhealthy(
+      error.has_value() ? absl::StrCat("query failed",
+                                       error->sqlstate.empty()
+                                           ? ""
+                                           : absl::StrCat(" (SQLSTATE ",
+                                                          error->sqlstate, ")"),
+                                       ": ", error->message)
+                        : std::string("query returned no result"));
+  r.details["reason"] = "query";
+  if (error.has_value() && !error->sqlstate.empty()) {
+    r.details["sqlstate"] = error->sqlstate;
   }
-  const int version = PQserverVersion(conn.get());
+  return r;
+}
+
+// PQserverVersion() as text: "15.4" (10 and later), "9.6.24" (before).
+std::string ServerVersionText(int version) {
+  return version >= 100000
+             ? absl::StrCat(version / 10000, ".", version % 10000)
+             : absl::StrCat(version / 10000, ".", (version / 100) % 100, ".",
+                            version % 100);
+}
+
+CheckResult RunPostgres(PgState& s, const CheckContext& ctx) {
+  const PostgresCheckOptions& o = s.options;
+  const internal::IoDeadline deadline = internal::IoDeadline::ForRun(
+      s.clock, ctx.start, ctx.deadline, o.check.timeout);
+  const absl::Time begin = s.clock->Now();
+  PgConn conn(nullptr);
+  if (std::optional<CheckResult> f = Connect(s, deadline, &conn)) {
+    return Finish(s, *std::move(f));
+  }
+  if (std::optional<CheckResult> f = SendQuery(conn.get(), o.query, deadline)) {
+    return Finish(s, *std::move(f));
+  }
+  QueryOutcome outcome;
+  if (std::optional<CheckResult> f =
+          ReadResults(conn.get(), deadline, &outcome)) {
+    return Finish(s, *std::move(f));
+  }
+  const absl::Duration latency = s.clock->Now() - begin;
+  if (outcome.error.has_value() || !outcome.got_result) {
+    return Finish(s, QueryFailure(outcome));
+  }
   const std::string version_text =
-      version >= 100000
-          ? absl::StrCat(version / 10000, ".", version % 10000)
-          : absl::StrCat(version / 10000, ".", (version / 100) % 100, ".",
-                         version % 100);
+      ServerVersionText(PQserverVersion(conn.get()));
   CheckResult r = CheckResult::Healthy(absl::StrCat(
       o.query.size() <= 40 ? o.query : "query", " in ",
       internal::FormatLatency(latency), " (server ", version_text, ")"));
   internal::SetLatency(&r, latency);
   r.details["server_version"] = version_text;
-  return finish(std::move(r));
+  return Finish(s, std::move(r));
 }
 
 }  // namespace

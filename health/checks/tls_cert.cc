@@ -169,7 +169,8 @@ std::string Verify(const TlsCertState& s, const Chain& chain, absl::Time now) {
 
 CheckResult Evaluate(const TlsCertState& s, const Chain& chain) {
   const TlsCertCheckOptions& o = s.options;
-  const absl::Time now = s.clock->Now();
+  // Certificate validity is wall time: compare it with wall time.
+  const absl::Time now = s.clock->WallNow();
   X509* leaf = chain[0].get();
   const absl::Time leaf_not_before = AsnTime(X509_get0_notBefore(leaf));
   const absl::Time leaf_not_after = AsnTime(X509_get0_notAfter(leaf));

@@ -107,7 +107,8 @@ void HealthServer::Stop() {
   // progress, and a Watch stream never ends on its own.
   service_->CompleteWatches(options_.stop_grace);
   server_->Shutdown(
-      absl::ToChronoTime(Clock::Real()->Now() + options_.stop_grace));
+      // gRPC takes a system_clock (wall) deadline.
+      absl::ToChronoTime(Clock::Real()->WallNow() + options_.stop_grace));
   server_->Wait();
 }
 

@@ -28,6 +28,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "health/http/internal/http1.h"
+#include "health/internal/errno_text.h"
 #include "health/internal/worker_pool.h"
 #include "health/report.h"
 #include "health/sync.h"
@@ -88,7 +89,7 @@ constexpr int kMaxAutoConnections = 32768;
 // process-wide.
 std::atomic<int> g_abandoned_requests{0};
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+using ::vigil::internal::ErrnoText;
 
 absl::StatusOr<int> OpenListener(const std::string& address, int port) {
   addrinfo hints{};

@@ -1,6 +1,8 @@
 #include "health/checks/internal/http_client.h"
 
 #include <algorithm>
+#include <memory>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -296,6 +298,36 @@ std::optional<std::string> HttpResponse::Header(absl::string_view name) const {
   return std::nullopt;
 }
 
+absl::StatusOr<HttpResponse> ParseResponseHead(absl::string_view head) {
+  std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
+  absl::string_view status_line = lines[0];
+  // "HTTP/1.1 200 OK"
+  if (!absl::StartsWith(status_line, "HTTP/1.") || status_line.size() < 12 ||
+      status_line[8] != ' ') {
+    return Protocol("not an HTTP/1.x status line");
+  }
+  int code = 0;
+  if (!absl::SimpleAtoi(status_line.substr(9, 3), &code) || code < 100 ||
+      code > 999) {
+    return Protocol("bad status code");
+  }
+  HttpResponse resp;
+  resp.status_code = code;
+  if (status_line.size() > 13) {
+    resp.reason = std::string(status_line.substr(13));
+  }
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const size_t colon = lines[i].find(':');
+    if (colon == absl::string_view::npos || colon == 0) {
+      return Protocol("bad header line");
+    }
+    resp.headers.emplace_back(
+        std::string(lines[i].substr(0, colon)),
+        std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1))));
+  }
+  return resp;
+}
+
 absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
                                           const HttpRequest& request,
                                           size_t max_body,
@@ -320,32 +352,10 @@ absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
   while (true) {
     absl::StatusOr<std::string> head = reader.ReadHead();
     if (!head.ok()) return head.status();
-    std::vector<absl::string_view> lines = absl::StrSplit(*head, "\r\n");
-    absl::string_view status_line = lines[0];
-    // "HTTP/1.1 200 OK"
-    if (!absl::StartsWith(status_line, "HTTP/1.") || status_line.size() < 12 ||
-        status_line[8] != ' ') {
-      return Protocol("not an HTTP/1.x status line");
-    }
-    int code = 0;
-    if (!absl::SimpleAtoi(status_line.substr(9, 3), &code) || code < 100 ||
-        code > 999) {
-      return Protocol("bad status code");
-    }
-    resp = HttpResponse();
-    resp.status_code = code;
-    if (status_line.size() > 13) {
-      resp.reason = std::string(status_line.substr(13));
-    }
-    for (size_t i = 1; i < lines.size(); ++i) {
-      const size_t colon = lines[i].find(':');
-      if (colon == absl::string_view::npos || colon == 0) {
-        return Protocol("bad header line");
-      }
-      resp.headers.emplace_back(
-          std::string(lines[i].substr(0, colon)),
-          std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1))));
-    }
+    absl::StatusOr<HttpResponse> parsed = ParseResponseHead(*head);
+    if (!parsed.ok()) return parsed.status();
+    resp = *std::move(parsed);
+    const int code = resp.status_code;
     if (code >= 100 && code < 200 && code != 101) continue;  // Interim.
     break;
   }
@@ -376,6 +386,34 @@ absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
     return s;
   }
   return resp;
+}
+
+HttpFetchResult HttpFetch(Resolver& resolver, const Url& url,
+                          const TlsContext* tls, int family,
+                          const HttpRequest& request, size_t max_body,
+                          const IoDeadline& deadline) {
+  HttpFetchResult result;
+  absl::StatusOr<Connected> c =
+      Dial(resolver, url.host, url.port, family, deadline);
+  if (!c.ok()) {
+    result.response = c.status();
+    return result;
+  }
+  result.address = c->address.ToString();
+  std::unique_ptr<Stream> stream;
+  if (url.https) {
+    absl::StatusOr<std::unique_ptr<TlsStream>> s =
+        TlsStream::Handshake(std::move(c->fd), *tls, url.host, deadline);
+    if (!s.ok()) {
+      result.response = s.status();
+      return result;
+    }
+    stream = *std::move(s);
+  } else {
+    stream = std::make_unique<PlainStream>(std::move(c->fd));
+  }
+  result.response = HttpExchange(*stream, request, max_body, deadline);
+  return result;
 }
 
 }  // namespace internal

@@ -66,6 +66,13 @@ struct HttpRequest {
   HeaderList headers;
 };
 
+// Parses a response head: the status line ("HTTP/1.1 200 OK") and the
+// header lines, without the blank line that ends them. Fills status_code,
+// reason and headers (in order, values trimmed). Errors carry kProtocol.
+// The one HTTP/1 response parser: HttpExchange uses it, and so do the HTTP
+// layer's test helpers.
+absl::StatusOr<HttpResponse> ParseResponseHead(absl::string_view head);
+
 // Sends `request` on `stream` and reads the response, keeping at most
 // `max_body` bytes of body. Errors carry kProtocol for a malformed response,
 // kTimedOut, kReset.
@@ -73,6 +80,24 @@ absl::StatusOr<HttpResponse> HttpExchange(Stream& stream,
                                           const HttpRequest& request,
                                           size_t max_body,
                                           const IoDeadline& deadline);
+
+// The outcome of HttpFetch: the peer's address ("" when no connection was
+// made) and the response or the error.
+struct HttpFetchResult {
+  std::string address;
+  absl::StatusOr<HttpResponse> response;
+};
+
+// One request to `url` on a fresh connection, all by `deadline`: resolves
+// the host with `resolver` (addresses of `family`, an AF_* value), connects,
+// performs the TLS handshake with `tls` for https:// URLs (`tls` must then
+// be non-null; not owned), and HttpExchange()s `request`. Errors carry a
+// FailureKind (Dial's, TlsStream::Handshake's, HttpExchange's). Used by
+// HttpCheck and by the sidecar's deploy gate. Thread-safe if `resolver` is.
+HttpFetchResult HttpFetch(Resolver& resolver, const Url& url,
+                          const TlsContext* tls, int family,
+                          const HttpRequest& request, size_t max_body,
+                          const IoDeadline& deadline);
 
 // True if `name` is a valid HTTP header name (RFC 7230 token) and `value`
 // has no CR, LF or NUL.

@@ -524,13 +524,6 @@ Fd& Fd::operator=(Fd&& other) noexcept {
   return *this;
 }
 
-std::string ErrnoText(int err) {
-  char buf[128];
-  // GNU strerror_r returns a pointer that may or may not be `buf`.
-  const char* text = strerror_r(err, buf, sizeof(buf));
-  return text;
-}
-
 FailureKind ClassifyConnectErrno(int err) {
   switch (err) {
     case ECONNREFUSED:

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "health/checks/common.h"
 #include "health/clock.h"
+#include "health/internal/errno_text.h"
 #include "health/sync.h"
 
 namespace vigil {
@@ -207,8 +208,8 @@ class Fd {
   int fd_ = -1;
 };
 
-// strerror_r(3) text of `err` ("Connection refused").
-std::string ErrnoText(int err);
+// strerror(3) text of `err` ("Connection refused"): vigil's one helper.
+using ::vigil::internal::ErrnoText;
 
 // Classifies a connect(2) errno: kRefused, kUnreachable, kTimedOut, kReset
 // or kOther, with a short message ("connection refused").

@@ -162,7 +162,7 @@ TEST(ResolverTest, LiteralsNeedNoLookup) {
     ++lookups;
     return EAI_FAIL;
   });
-  IoDeadline d(Clock::Real(), absl::Now() + absl::Seconds(1));
+  IoDeadline d(Clock::Real(), Clock::Real()->Now() + absl::Seconds(1));
   absl::StatusOr<std::vector<Address>> a =
       r.Resolve("127.0.0.1", 80, AF_UNSPEC, d);
   ASSERT_TRUE(a.ok()) << a.status();
@@ -178,7 +178,7 @@ TEST(ResolverTest, LiteralsNeedNoLookup) {
 
 TEST(ResolverTest, ResolvesLocalhostWithTheSystemResolver) {
   Resolver r;
-  IoDeadline d(Clock::Real(), absl::Now() + absl::Seconds(10));
+  IoDeadline d(Clock::Real(), Clock::Real()->Now() + absl::Seconds(10));
   absl::StatusOr<std::vector<Address>> a =
       r.Resolve("localhost", 8080, AF_INET, d);
   ASSERT_TRUE(a.ok()) << a.status();
@@ -190,7 +190,7 @@ TEST(ResolverTest, ClassifiesLookupErrors) {
   int code = EAI_NONAME;
   Resolver r(
       [&](const std::string&, int, std::vector<Address>*) { return code; });
-  IoDeadline d(Clock::Real(), absl::Now() + absl::Seconds(10));
+  IoDeadline d(Clock::Real(), Clock::Real()->Now() + absl::Seconds(10));
   absl::StatusOr<std::vector<Address>> a =
       r.Resolve("db.example", 1, AF_UNSPEC, d);
   EXPECT_EQ(KindOf(a.status()), FailureKind::kResolve);
@@ -240,7 +240,7 @@ class BlockingLookup {
 TEST(ResolverTest, GivesUpAtTheDeadlineWhileTheLookupHangs) {
   BlockingLookup lookup;
   Resolver r(lookup.Function());
-  IoDeadline d(Clock::Real(), absl::Now() + absl::Milliseconds(200));
+  IoDeadline d(Clock::Real(), Clock::Real()->Now() + absl::Milliseconds(200));
   d.set_budget(absl::Milliseconds(200));
   absl::StatusOr<std::vector<Address>> a =
       r.Resolve("slow.example", 1, AF_UNSPEC, d);
@@ -255,7 +255,7 @@ TEST(ResolverTest, GivesUpAtTheDeadlineWhileTheLookupHangs) {
 
   // A second caller for the same name joins the lookup in flight instead of
   // queueing another; other names queue up to the limit, then fail fast.
-  IoDeadline now_expired(Clock::Real(), absl::Now());
+  IoDeadline now_expired(Clock::Real(), Clock::Real()->Now());
   a = r.Resolve("slow.example", 1, AF_UNSPEC, now_expired);
   EXPECT_EQ(KindOf(a.status()), FailureKind::kTimedOut);
   for (int i = 0; i < Resolver::kMaxQueued - 1; ++i) {
@@ -267,7 +267,7 @@ TEST(ResolverTest, GivesUpAtTheDeadlineWhileTheLookupHangs) {
 
   lookup.Release();
   // Once the lookup completes, a new call for that name succeeds.
-  IoDeadline later(Clock::Real(), absl::Now() + absl::Seconds(10));
+  IoDeadline later(Clock::Real(), Clock::Real()->Now() + absl::Seconds(10));
   a = r.Resolve("slow.example", 7, AF_UNSPEC, later);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ((*a)[0].ToString(), "127.0.0.1:7");
@@ -279,7 +279,7 @@ TEST(ResolverTest, GivesUpAtTheDeadlineWhileTheLookupHangs) {
 TEST(ResolverTest, DestructionWhileALookupHangsIsBounded) {
   static BlockingLookup* const lookup = new BlockingLookup();  // Outlives r.
   auto r = std::make_unique<Resolver>(lookup->Function());
-  IoDeadline d(Clock::Real(), absl::Now() + absl::Milliseconds(50));
+  IoDeadline d(Clock::Real(), Clock::Real()->Now() + absl::Milliseconds(50));
   EXPECT_FALSE(r->Resolve("slow.example", 1, AF_UNSPEC, d).ok());
   ASSERT_EQ(lookup->started(), 1);
   const absl::Time start = absl::Now();
@@ -296,7 +296,7 @@ TEST(ResolverTest, DestructionWhileALookupHangsIsBounded) {
 TEST(ResolverTest, DestructionOfAnIdleResolverIsImmediate) {
   auto r = std::make_unique<Resolver>(
       [](const std::string&, int, std::vector<Address>*) { return 0; });
-  IoDeadline d(Clock::Real(), absl::Now() + absl::Seconds(10));
+  IoDeadline d(Clock::Real(), Clock::Real()->Now() + absl::Seconds(10));
   EXPECT_FALSE(r->Resolve("empty.example", 1, AF_UNSPEC, d).ok());
   const absl::Time start = absl::Now();
   r.reset();  // Joins the idle helper.

@@ -11,9 +11,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "health/checks/internal/http_client.h"
 
 namespace vigil {
 namespace testing {
@@ -22,19 +21,14 @@ std::optional<RawResponse> ParseResponse(absl::string_view bytes,
                                          bool head_request) {
   const size_t end = bytes.find("\r\n\r\n");
   if (end == absl::string_view::npos) return std::nullopt;
-  std::vector<absl::string_view> lines =
-      absl::StrSplit(bytes.substr(0, end), "\r\n");
+  // The head is parsed by the library's HTTP client parser.
+  absl::StatusOr<checks::internal::HttpResponse> head =
+      checks::internal::ParseResponseHead(bytes.substr(0, end));
+  if (!head.ok()) return std::nullopt;
   RawResponse r;
-  std::vector<absl::string_view> status_line =
-      absl::StrSplit(lines[0], absl::MaxSplits(' ', 2));
-  if (status_line.size() < 2 || !absl::SimpleAtoi(status_line[1], &r.status)) {
-    return std::nullopt;
-  }
-  for (size_t i = 1; i < lines.size(); ++i) {
-    const size_t colon = lines[i].find(':');
-    if (colon == absl::string_view::npos) return std::nullopt;
-    r.headers[absl::AsciiStrToLower(lines[i].substr(0, colon))] =
-        std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
+  r.status = head->status_code;
+  for (auto& [name, value] : head->headers) {
+    r.headers[absl::AsciiStrToLower(name)] = std::move(value);
   }
   absl::string_view rest = bytes.substr(end + 4);
   auto cl = r.headers.find("content-length");

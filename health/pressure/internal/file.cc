@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "health/internal/errno_text.h"
 
 namespace vigil {
 namespace pressure {
@@ -52,7 +53,7 @@ bool ReadWholeFile(const std::string& path, std::string* out, int* error) {
 std::string ErrorText(int error) {
   if (error == kParseError) return "unparseable content";
   if (error == 0) return "ok";
-  return std::strerror(error);
+  return ::vigil::internal::ErrnoText(error);
 }
 
 KeptOpenFile::~KeptOpenFile() { Close(); }
