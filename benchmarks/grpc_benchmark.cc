@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -521,6 +522,149 @@ BENCHMARK(BM_CompletionUnderGrpc)
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
+
+// --- The same completion, for counting instructions -----------------------
+
+// Timings of a ~20 us completion on 2 shared cores move by 20-300 % from
+// round to round, and CPU time of the registry's threads still includes
+// cache misses and core sharing with the 100 client threads (here in the
+// same process). So this row is meant to run under
+//   valgrind --tool=callgrind --separate-threads=yes --compress-strings=no
+// which counts the instructions each thread executes, whatever else runs
+// (hardware counters, perf_event_open, are not available in these VMs:
+// `perf stat -e instructions` says <not supported>). The registry's threads
+// are the ones doing a completion: the ticker below (RunOnceForTest and
+// WaitUntilIdleForTest) and the pool's workers (running checks, publishing,
+// calling listeners); benchmarks/grpc_instructions.sh finds their
+// per-thread files by the functions TickerForInstructionCount and
+// WorkerPool::Loop, and sums only those. The clients stay in this process,
+// on their own threads, which are not summed. Run at two completion counts,
+// the difference cancels set-up (registering, warm-up, server start,
+// streams, thread creation).
+//
+// Args: load (0: no gRPC server; 3: a HealthServer, 100 Watch streams and a
+// 2-thread Check flood, each completion started once every stream shows the
+// previous status, as load 3 above), completions. The wall time reported
+// is meaningless under valgrind.
+struct TickerShared {
+  Mutex mu;
+  int requested ABSL_GUARDED_BY(mu) = 0;
+  int done ABSL_GUARDED_BY(mu) = 0;
+};
+
+// Its own function (not inlined), so that its thread can be found by name
+// in callgrind's per-thread output.
+__attribute__((noinline)) void TickerForInstructionCount(
+    TickerShared* shared, int completions,
+    const std::function<void()>& complete_once) {
+  for (int n = 0; n < completions; ++n) {
+    {
+      MutexLock lock(&shared->mu);
+      shared->mu.Await([shared, n]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return shared->requested > n;
+      });
+    }
+    complete_once();
+    MutexLock lock(&shared->mu);
+    shared->done = n + 1;
+  }
+}
+
+void BM_CompletionInstructions(benchmark::State& state) {
+  const int load = static_cast<int>(state.range(0));
+  const int completions = static_cast<int>(state.range(1));
+  for (auto _ : state) {
+    testing::FakeClock clock;
+    RegistryOptions o;
+    o.clock = &clock;
+    HealthRegistry registry(o);
+    std::atomic<bool> up{true};
+    for (int i = 0; i < 10; ++i) {
+      Check c;
+      c.name = absl::StrCat("c", i);
+      c.options.interval = absl::Seconds(1);
+      c.options.failure_threshold = 1;
+      c.function = [&up](const CheckContext&) {
+        return up.load() ? CheckResult::Healthy() : CheckResult::Unhealthy("x");
+      };
+      (void)registry.Register(c);
+    }
+    registry.RunOnceForTest();  // Every check HEALTHY before the streams.
+    registry.WaitUntilIdleForTest();
+    std::function<void()> complete_once = [&] {
+      up.store(!up.load());
+      clock.Advance(absl::Seconds(1));
+      registry.RunOnceForTest();
+      registry.WaitUntilIdleForTest();
+    };
+    std::unique_ptr<grpc_health::HealthServer> server;
+    std::unique_ptr<Health::Stub> stub;
+    std::vector<std::unique_ptr<StreamReader>> readers;
+    std::atomic<bool> flood{true};
+    std::vector<std::thread> flooders;
+    if (load == 3) {
+      server = grpc_health::HealthServer::Start(&registry).value();
+      stub = Connect(server->port());
+      for (int i = 0; i < 100; ++i) {
+        const std::string name =
+            i % 3 == 0 ? "" : (i % 3 == 1 ? "readiness" : "c0");
+        readers.push_back(std::make_unique<StreamReader>(stub.get(), name));
+      }
+      for (int t = 0; t < 2; ++t) {
+        flooders.emplace_back([&, t] {
+          auto own = Connect(server->port());
+          const std::string name = t == 0 ? "readiness" : "c3";
+          absl::Time next = absl::Now();
+          while (flood.load()) {
+            next += absl::Milliseconds(1);
+            absl::SleepFor(next - absl::Now());
+            CallCheck(own.get(), name);
+          }
+        });
+      }
+    }
+    int unsettled = 0;
+    auto settle = [&] {
+      if (load == 0) return;
+      const int want = up.load() ? HealthCheckResponse::SERVING
+                                 : HealthCheckResponse::NOT_SERVING;
+      const absl::Time by = absl::Now() + absl::Seconds(60);
+      while (absl::Now() < by) {
+        bool all = true;
+        for (auto& r : readers) all = all && r->last() == want;
+        if (all) return;
+        absl::SleepFor(absl::Microseconds(200));
+      }
+      ++unsettled;
+    };
+    TickerShared shared;
+    std::thread ticker(TickerForInstructionCount, &shared, completions,
+                       std::cref(complete_once));
+    for (int n = 0; n < completions; ++n) {
+      settle();
+      {
+        MutexLock lock(&shared.mu);  // Its release wakes the ticker.
+        shared.requested = n + 1;
+      }
+      MutexLock lock(&shared.mu);
+      shared.mu.Await([&shared, n]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return shared.done > n;
+      });
+    }
+    ticker.join();
+    settle();
+    flood.store(false);
+    for (std::thread& t : flooders) t.join();
+    readers.clear();
+    if (server != nullptr) server->Stop();
+    state.counters["unsettled"] = unsettled;
+  }
+}
+BENCHMARK(BM_CompletionInstructions)
+    ->ArgNames({"load", "completions"})
+    ->ArgsProduct({{0, 3}, {10, 60}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 // 100 Watch streams and 2 threads flooding Check while "flip" alternates
 // every 10 ms (real clock) for 3 s; then it is left UNHEALTHY and every

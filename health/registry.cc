@@ -269,7 +269,11 @@ Status HealthRegistry::CustomGroupStatus(absl::string_view group) const {
 
 void HealthRegistry::AddListener(Listener listener) {
   MutexLock lock(&mu_);
-  listeners_.push_back(std::move(listener));
+  auto next = listeners_ == nullptr
+                  ? std::make_shared<std::vector<Listener>>()
+                  : std::make_shared<std::vector<Listener>>(*listeners_);
+  next->push_back(std::move(listener));
+  listeners_ = std::move(next);
 }
 
 void HealthRegistry::AddResultListener(ResultListener listener) {
@@ -702,9 +706,11 @@ void HealthRegistry::DeliverTransitions() {
   while (!pending_.empty()) {
     Transition t = std::move(pending_.front());
     pending_.pop_front();
-    std::vector<Listener> listeners = listeners_;
+    std::shared_ptr<const std::vector<Listener>> listeners = listeners_;
     mu_.Unlock();
-    for (const Listener& l : listeners) l(t);
+    if (listeners != nullptr) {
+      for (const Listener& l : *listeners) l(t);
+    }
     mu_.Lock();
   }
   delivering_ = false;

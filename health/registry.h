@@ -318,7 +318,10 @@ class HealthRegistry {
   // The checks of the next snapshot, in name order; shares its chunks with
   // the published snapshots.
   internal::SharedList<CheckSnapshot> list_ ABSL_GUARDED_BY(mu_);
-  std::vector<Listener> listeners_ ABSL_GUARDED_BY(mu_);
+  // Copy-on-write, like result_listeners_: DeliverTransitions() takes it
+  // with one pointer copy per transition, not a copy of every Listener (a
+  // std::function capturing a shared_ptr, so one allocation each).
+  std::shared_ptr<const std::vector<Listener>> listeners_ ABSL_GUARDED_BY(mu_);
   // Copy-on-write, so a worker takes it with one pointer copy.
   std::shared_ptr<const std::vector<ResultListener>> result_listeners_
       ABSL_GUARDED_BY(mu_);
