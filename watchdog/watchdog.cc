@@ -457,9 +457,9 @@ Watchdog::~Watchdog() {
     {
       internal::MonitorExit& exit = *exit_;
       MutexLock lock(&exit.mu);
-      finished = exit.mu.AwaitWithDeadline(
+      finished = exit.mu.AwaitWithTimeout(
           [&exit]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return exit.done; },
-          absl::Now() + options_.shutdown_timeout);
+          options_.shutdown_timeout);
       if (!finished) {
         // Mid-step (bounded) or in a listener (maybe forever): abandon it
         // there, never elsewhere, since a step uses this object throughout.
