@@ -30,10 +30,16 @@ for f in include/health/registry.h include/health/proto/health.pb.h \
   lib/cmake/vigil/vigilConfigVersion.cmake; do
   [[ -e $prefix/$f ]] || fail "SDK lacks $f"
 done
-if find "$prefix/include" -path '*/internal/*' -o -path '*/testing/*' |
-  grep .; then
-  fail "SDK ships internal or testing headers (above)"
+if find "$prefix/include" -path '*/testing/*' | grep .; then
+  fail "SDK ships testing headers (above)"
 fi
+# Internal headers ship only where a shipped header includes them (as
+# Abseil's do): implementation a public header needs, not API.
+while IFS= read -r h; do
+  rel=${h#"$prefix/include/"}
+  grep -rqF --include='*.h' "#include \"$rel\"" "$prefix/include" ||
+    fail "SDK ships $rel, which no shipped header includes"
+done < <(find "$prefix/include" -path '*/internal/*' -name '*.h')
 
 # --- ABI: SONAME and exported symbols.
 so=$prefix/lib/libvigil.so.$major
