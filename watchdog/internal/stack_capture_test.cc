@@ -415,16 +415,23 @@ TEST(StackCaptureStressTest, TenThousandCapturesNeitherHangNorCrashNorEintr) {
     // Nobody deadlocked: every thread kept going during the captures.
     EXPECT_GT(t.progress.load(), progress_before[i]) << t.kind;
   }
-  // The blocked calls saw no EINTR because of vigil, except the documented
-  // window: a poll() whose wait just ended (timeout or wake-up) but that
-  // has no CPU yet looks "running" and is signalled, and Linux rechecks
-  // pending signals before poll() returns. Rare: under 2 % of its captures.
-  uint64_t poll_eintr = 0;
+  std::cerr << "MEASURED stress EINTR, all threads: " << eintr_total << "\n";
+  // The blocked calls saw no EINTR because of vigil, except the window
+  // stack_capture.h documents for the calls a handler would interrupt
+  // despite SA_RESTART (poll, epoll_wait, nanosleep here): a thread that
+  // looks "running" when checked (just woken and waiting for a CPU, or
+  // between two calls) is signalled and may be inside the call when the
+  // signal lands. Rare: at most 2 % of that thread's captures. Restartable
+  // calls (read on a pipe, an untimed futex wait) and busy threads: none.
   for (const auto& t : targets) {
-    if (t->kind == "poll") poll_eintr = t->eintr.load();
+    const bool interruptible =
+        t->kind == "poll" || t->kind == "epoll_wait" || t->kind == "nanosleep";
+    if (interruptible) {
+      EXPECT_LE(t->eintr.load(), kCaptures / targets.size() / 50) << t->kind;
+    } else {
+      EXPECT_EQ(t->eintr.load(), 0u) << t->kind;
+    }
   }
-  EXPECT_EQ(eintr_total - poll_eintr, 0u);
-  EXPECT_LE(poll_eintr, kCaptures / targets.size() / 50);
   EXPECT_EQ(other, 0);
   // Busy threads answer; only the rare race with a thread leaving its
   // handler's reach (TSan deferral) may time out.
