@@ -1,6 +1,6 @@
 """vigil_fuzz_test: one libFuzzer target that also runs in the plain suite."""
 
-def vigil_fuzz_test(name, srcs, deps = [], data = []):
+def vigil_fuzz_test(name, srcs, deps = [], data = [], test_tags = []):
     """Defines `<name>_test` and `<name>_fuzzer` from one fuzz target.
 
     `srcs` define `LLVMFuzzerTestOneInput`; the seed corpus (and every
@@ -30,6 +30,7 @@ def vigil_fuzz_test(name, srcs, deps = [], data = []):
         size = "small",
         args = ["$(locations :%s)" % corpus],
         data = [":" + corpus] + data,
+        tags = test_tags,
         deps = [":%s_lib" % name, ":replay_main"],
     )
     native.cc_binary(
