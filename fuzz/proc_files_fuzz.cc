@@ -95,9 +95,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   for (const p::MountEntry& m : p::ParseMountinfo(text)) {
+    // Paths are unescaped (\012 is a newline in a mount point, as the
+    // kernel writes it), so only the length is bounded.
     for (const std::string* s :
          {&m.root, &m.mount_point, &m.fs_type, &m.super_options}) {
-      FUZZ_CHECK(s->find('\n') == std::string::npos);
       FUZZ_CHECK(s->size() <= size);
     }
   }
