@@ -318,7 +318,12 @@ TEST_F(BinaryTest, ReloadKeepsOldConfigOnErrorAndDrainOnSigterm) {
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Readyz(*port) == 200; }, absl::Seconds(30)))
       << LogTail(log_);
-  EXPECT_TRUE(absl::StrContains(LogTail(log_), "checks=one"));
+  // The banner is printed after the probe server starts answering, so
+  // /readyz can be 200 a moment before the line reaches the log.
+  EXPECT_TRUE(WaitFor(
+      [&] { return absl::StrContains(LogTail(log_), "checks=one"); },
+      absl::Seconds(30)))
+      << LogTail(log_);
   {
     // The sidecar serves the status page too.
     httplib::Client c("127.0.0.1", *port);
