@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "health/internal/duration.h"
+#include "health/internal/registry_state.h"
 #include "health/internal/worker_pool.h"
 
 namespace vigil {
@@ -29,7 +30,8 @@ std::string HostName() {
 
 }  // namespace
 
-struct HealthRegistry::CheckState : std::enable_shared_from_this<CheckState> {
+struct HealthRegistry::Impl::CheckState
+    : std::enable_shared_from_this<CheckState> {
   Check check;
   // The reported view, copied into each snapshot.
   CheckSnapshot published;
@@ -95,7 +97,7 @@ int NotPassing(const int (&counts)[2][kStatusCount]) {
 // Lets a run on a worker thread that may outlive the registry touch it only
 // while it exists: Enter() fails once Close() began, and Close() waits for
 // every Enter() to be matched by Leave().
-struct HealthRegistry::Life {
+struct HealthRegistry::Impl::Life {
   Mutex mu;
   bool alive ABSL_GUARDED_BY(mu) = true;
   int inside ABSL_GUARDED_BY(mu) = 0;
@@ -117,10 +119,77 @@ struct HealthRegistry::Life {
   }
 };
 
+// HealthRegistry: the public API, over Impl.
+
 HealthRegistry::HealthRegistry(RegistryOptions options)
     : clock_(options.clock != nullptr ? options.clock : Clock::Real()),
+      impl_(std::make_unique<Impl>(clock_, std::move(options), &fast_status_)) {
+}
+
+// The shutdown runs while the registry is whole: listeners and late runs it
+// waits for may still call into it.
+HealthRegistry::~HealthRegistry() { impl_->Shutdown(); }
+
+absl::Status HealthRegistry::Register(Check check) {
+  return impl_->Register(std::move(check));
+}
+
+absl::Status HealthRegistry::Unregister(absl::string_view name) {
+  return impl_->Unregister(name);
+}
+
+absl::Status HealthRegistry::RunNow(absl::string_view name) {
+  return impl_->RunNow(name);
+}
+
+void HealthRegistry::Start() { impl_->Start(); }
+
+void HealthRegistry::Stop() { impl_->Stop(); }
+
+void HealthRegistry::BeginShutdown() { impl_->BeginShutdown(); }
+
+bool HealthRegistry::shutting_down() const { return impl_->shutting_down(); }
+
+std::shared_ptr<const Snapshot> HealthRegistry::snapshot() const {
+  return impl_->snapshot();
+}
+
+Status HealthRegistry::CustomGroupStatus(absl::string_view group) const {
+  std::shared_ptr<const Snapshot> s = impl_->snapshot();
+  const GroupSnapshot* g = s->FindGroup(group);
+  return g == nullptr ? Status::kHealthy : g->status;
+}
+
+void HealthRegistry::AddListener(Listener listener) {
+  impl_->AddListener(std::move(listener));
+}
+
+void HealthRegistry::AddResultListener(ResultListener listener) {
+  impl_->AddResultListener(std::move(listener));
+}
+
+const ServiceIdentity& HealthRegistry::service() const {
+  return impl_->service();
+}
+
+absl::Time HealthRegistry::RunOnceForTest() { return impl_->RunOnceForTest(); }
+
+bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
+  return impl_->WaitUntilIdleForTest(timeout);
+}
+
+int HealthRegistry::worker_threads_for_test() const {
+  return impl_->worker_threads_for_test();
+}
+
+// HealthRegistry::Impl.
+
+HealthRegistry::Impl::Impl(Clock* clock, RegistryOptions options,
+                           std::atomic<uint32_t>* fast_status)
+    : clock_(clock),
       service_(std::move(options.service)),
       snapshot_(std::make_shared<Snapshot>()),
+      fast_status_(fast_status),
       life_(std::make_shared<Life>()),
       pool_(std::make_unique<internal::WorkerPool>(
           options.worker_threads, options.max_worker_threads,
@@ -134,7 +203,7 @@ HealthRegistry::HealthRegistry(RegistryOptions options)
   pending_.clear();
 }
 
-HealthRegistry::~HealthRegistry() {
+void HealthRegistry::Impl::Shutdown() {
   Stop();
   // From here on no run starts and no late result is applied; waits for
   // the ones applying a result now.
@@ -144,7 +213,7 @@ HealthRegistry::~HealthRegistry() {
   pool_.reset();
 }
 
-absl::Status HealthRegistry::Register(Check check) {
+absl::Status HealthRegistry::Impl::Register(Check check) {
   if (absl::Status s = ValidateCheck(check); !s.ok()) return s;
   {
     MutexLock lock(&mu_);
@@ -181,7 +250,7 @@ absl::Status HealthRegistry::Register(Check check) {
   return absl::OkStatus();
 }
 
-absl::Status HealthRegistry::Unregister(absl::string_view name) {
+absl::Status HealthRegistry::Impl::Unregister(absl::string_view name) {
   {
     MutexLock lock(&mu_);
     auto it = checks_.find(name);
@@ -201,7 +270,7 @@ absl::Status HealthRegistry::Unregister(absl::string_view name) {
   return absl::OkStatus();
 }
 
-absl::Status HealthRegistry::RunNow(absl::string_view name) {
+absl::Status HealthRegistry::Impl::RunNow(absl::string_view name) {
   MutexLock lock(&mu_);
   auto it = checks_.find(name);
   if (it == checks_.end()) {
@@ -221,7 +290,7 @@ absl::Status HealthRegistry::RunNow(absl::string_view name) {
   return absl::OkStatus();
 }
 
-void HealthRegistry::Start() {
+void HealthRegistry::Impl::Start() {
   MutexLock lock(&mu_);
   if (running_) return;
   running_ = true;
@@ -229,7 +298,7 @@ void HealthRegistry::Start() {
   scheduler_ = std::thread([this] { SchedulerLoop(); });
 }
 
-void HealthRegistry::Stop() {
+void HealthRegistry::Impl::Stop() {
   std::thread t;
   {
     MutexLock lock(&mu_);
@@ -241,7 +310,7 @@ void HealthRegistry::Stop() {
   t.join();
 }
 
-void HealthRegistry::BeginShutdown() {
+void HealthRegistry::Impl::BeginShutdown() {
   {
     MutexLock lock(&mu_);
     if (shutting_down_) return;
@@ -252,22 +321,16 @@ void HealthRegistry::BeginShutdown() {
   DeliverTransitions();
 }
 
-bool HealthRegistry::shutting_down() const {
+bool HealthRegistry::Impl::shutting_down() const {
   return shutting_down_fast_.load(std::memory_order_acquire);
 }
 
-std::shared_ptr<const Snapshot> HealthRegistry::snapshot() const {
+std::shared_ptr<const Snapshot> HealthRegistry::Impl::snapshot() const {
   MutexLock lock(&snapshot_mu_);
   return snapshot_;
 }
 
-Status HealthRegistry::CustomGroupStatus(absl::string_view group) const {
-  std::shared_ptr<const Snapshot> s = snapshot();
-  const GroupSnapshot* g = s->FindGroup(group);
-  return g == nullptr ? Status::kHealthy : g->status;
-}
-
-void HealthRegistry::AddListener(Listener listener) {
+void HealthRegistry::Impl::AddListener(Listener listener) {
   MutexLock lock(&mu_);
   auto next = listeners_ == nullptr
                   ? std::make_shared<std::vector<Listener>>()
@@ -276,7 +339,7 @@ void HealthRegistry::AddListener(Listener listener) {
   listeners_ = std::move(next);
 }
 
-void HealthRegistry::AddResultListener(ResultListener listener) {
+void HealthRegistry::Impl::AddResultListener(ResultListener listener) {
   MutexLock lock(&mu_);
   auto next =
       result_listeners_ == nullptr
@@ -286,13 +349,13 @@ void HealthRegistry::AddResultListener(ResultListener listener) {
   result_listeners_ = std::move(next);
 }
 
-absl::Time HealthRegistry::RunOnceForTest() { return Tick(); }
+absl::Time HealthRegistry::Impl::RunOnceForTest() { return Tick(); }
 
-int HealthRegistry::worker_threads_for_test() const {
+int HealthRegistry::Impl::worker_threads_for_test() const {
   return pool_->thread_count();
 }
 
-bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
+bool HealthRegistry::Impl::WaitUntilIdleForTest(absl::Duration timeout) {
   MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(
       [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -303,7 +366,7 @@ bool HealthRegistry::WaitUntilIdleForTest(absl::Duration timeout) {
       timeout);
 }
 
-absl::Time HealthRegistry::Tick() {
+absl::Time HealthRegistry::Impl::Tick() {
   std::vector<std::shared_ptr<CheckState>> to_run;
   absl::Time next = absl::InfiniteFuture();
   absl::Time now;
@@ -376,7 +439,7 @@ absl::Time HealthRegistry::Tick() {
   return next;
 }
 
-void HealthRegistry::ScheduleLocked(CheckState& state, absl::Time at) {
+void HealthRegistry::Impl::ScheduleLocked(CheckState& state, absl::Time at) {
   if (at < waiting_until_) wake_ = true;
   UnscheduleLocked(state);
   state.event_at = at;
@@ -384,20 +447,20 @@ void HealthRegistry::ScheduleLocked(CheckState& state, absl::Time at) {
   events_.emplace(at, &state);
 }
 
-void HealthRegistry::UnscheduleLocked(CheckState& state) {
+void HealthRegistry::Impl::UnscheduleLocked(CheckState& state) {
   if (!state.scheduled) return;
   events_.erase({state.event_at, &state});
   state.scheduled = false;
 }
 
-void HealthRegistry::MarkDirtyLocked(CheckState& state) {
+void HealthRegistry::Impl::MarkDirtyLocked(CheckState& state) {
   state.view_dirty = true;
   if (state.dirty_listed) return;
   state.dirty_listed = true;
   dirty_.push_back(&state);
 }
 
-void HealthRegistry::SchedulerLoop() {
+void HealthRegistry::Impl::SchedulerLoop() {
   while (true) {
     const absl::Time next = Tick();
     MutexLock lock(&mu_);
@@ -417,9 +480,9 @@ void HealthRegistry::SchedulerLoop() {
   }
 }
 
-void HealthRegistry::RunCheck(std::shared_ptr<Life> life,
-                              std::shared_ptr<CheckState> state,
-                              absl::Time queued_at) {
+void HealthRegistry::Impl::RunCheck(std::shared_ptr<Life> life,
+                                    std::shared_ptr<CheckState> state,
+                                    absl::Time queued_at) {
   CheckContext ctx;
   ctx.name = state->check.name;
   ctx.start = clock_->Now();
@@ -492,8 +555,8 @@ void HealthRegistry::RunCheck(std::shared_ptr<Life> life,
   life->Leave();
 }
 
-void HealthRegistry::ApplyResult(CheckState& state, CheckResult raw,
-                                 absl::Time now, bool failure_counted) {
+void HealthRegistry::Impl::ApplyResult(CheckState& state, CheckResult raw,
+                                       absl::Time now, bool failure_counted) {
   CheckSnapshot& p = state.published;
   const CheckOptions& o = state.check.options;
   const bool failed = raw.status == Status::kUnhealthy;
@@ -518,8 +581,9 @@ void HealthRegistry::ApplyResult(CheckState& state, CheckResult raw,
   p.result = std::move(raw);
 }
 
-void HealthRegistry::RefreshViewLocked(CheckState& state, uint64_t generation,
-                                       absl::Time now) {
+void HealthRegistry::Impl::RefreshViewLocked(CheckState& state,
+                                             uint64_t generation,
+                                             absl::Time now) {
   state.dirty_listed = false;
   if (state.view_dirty || state.view == nullptr) {
     state.view = std::make_shared<const CheckSnapshot>(state.published);
@@ -542,15 +606,15 @@ void HealthRegistry::RefreshViewLocked(CheckState& state, uint64_t generation,
   }
 }
 
-void HealthRegistry::CountLocked(const CheckState& state, Status status,
-                                 int delta) {
+void HealthRegistry::Impl::CountLocked(const CheckState& state, Status status,
+                                       int delta) {
   const int critical = state.published.critical ? 1 : 0;
   for (size_t slot : state.group_slots) {
     group_index_[slot].counts[critical][static_cast<int>(status)] += delta;
   }
 }
 
-absl::Status HealthRegistry::CheckNameSpaceLocked(const Check& check) {
+absl::Status HealthRegistry::Impl::CheckNameSpaceLocked(const Check& check) {
   auto is_group = [&](absl::string_view name) {
     if (std::find(std::begin(kFastGroups), std::end(kFastGroups), name) !=
         std::end(kFastGroups)) {
@@ -583,7 +647,7 @@ absl::Status HealthRegistry::CheckNameSpaceLocked(const Check& check) {
   return absl::OkStatus();
 }
 
-void HealthRegistry::RebuildGroupIndexLocked() {
+void HealthRegistry::Impl::RebuildGroupIndexLocked() {
   std::set<std::string, std::less<>> names(std::begin(kFastGroups),
                                            std::end(kFastGroups));
   for (const auto& [name, state] : checks_) {
@@ -622,7 +686,7 @@ void HealthRegistry::RebuildGroupIndexLocked() {
   membership_dirty_ = false;
 }
 
-void HealthRegistry::PublishLocked(absl::Time now) {
+void HealthRegistry::Impl::PublishLocked(absl::Time now) {
   auto s = std::make_shared<Snapshot>();
   s->time = now;
   s->generation = ++generation_;
@@ -696,10 +760,10 @@ void HealthRegistry::PublishLocked(absl::Time now) {
     MutexLock lock(&snapshot_mu_);
     snapshot_ = std::move(s);
   }
-  fast_status_.store(packed, std::memory_order_release);
+  fast_status_->store(packed, std::memory_order_release);
 }
 
-void HealthRegistry::DeliverTransitions() {
+void HealthRegistry::Impl::DeliverTransitions() {
   MutexLock lock(&mu_);
   if (delivering_) return;
   delivering_ = true;

@@ -38,32 +38,19 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
-#include <thread>
-#include <utility>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
-#include "health/internal/registry_state.h"
 #include "health/snapshot.h"
 #include "health/status.h"
-#include "health/sync.h"
 
 namespace vigil {
-namespace internal {
-class WorkerPool;
-}  // namespace internal
 
 // Who is reporting: copied into every HealthReport.
 struct ServiceIdentity {
@@ -145,11 +132,11 @@ class HealthRegistry {
   // named like a group (kLiveness, kReadiness, kStartup, kAllGroup, or any
   // custom group of a registered check), nor belong to a group named like a
   // registered check or like itself.
-  absl::Status Register(Check check) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Register(Check check);
 
   // Removes a check. A run in flight finishes and is discarded. NotFound if
   // there is no such check.
-  absl::Status Unregister(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Unregister(absl::string_view name);
 
   // Asks for a run of check `name` now instead of at its next interval: for
   // event sources (a kernel pressure notification) that know the result is
@@ -164,26 +151,25 @@ class HealthRegistry {
   //
   // Probes never trigger work: the HTTP adapters never call this. Call it
   // from an event source, not from a request path.
-  absl::Status RunNow(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status RunNow(absl::string_view name);
 
   // Starts the background scheduler thread. Idempotent. Without Start(),
   // nothing runs unless RunOnceForTest() is called.
-  void Start() ABSL_LOCKS_EXCLUDED(mu_);
+  void Start();
   // Stops the scheduler thread (runs in flight complete on the workers).
   // Idempotent; the destructor calls it.
-  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop();
 
   // Drain: from now on readiness fails ("shutting down") while liveness and
   // everything else keep working, so load balancers take the instance out of
   // rotation before it stops. Publishes at once. Idempotent.
-  void BeginShutdown() ABSL_LOCKS_EXCLUDED(mu_);
+  void BeginShutdown();
   bool shutting_down() const;
 
   // The latest snapshot. Never null (an empty one before any publication).
   // Cheap: copies one shared_ptr under a short reader lock that publication
   // holds only to swap the pointer.
-  std::shared_ptr<const Snapshot> snapshot() const
-      ABSL_LOCKS_EXCLUDED(snapshot_mu_);
+  std::shared_ptr<const Snapshot> snapshot() const;
 
   // Status of a group in the latest snapshot. Inline and lock-free for
   // kLiveness, kReadiness, kStartup and kAllGroup (their names differ in
@@ -203,46 +189,32 @@ class HealthRegistry {
 
   // Registers a listener for every later transition. Listeners live as long
   // as the registry.
-  void AddListener(Listener listener) ABSL_LOCKS_EXCLUDED(mu_);
+  void AddListener(Listener listener);
   // Registers a listener for every later completed run (see
   // ResultListener). Lives as long as the registry. With none registered a
   // run costs nothing extra.
-  void AddResultListener(ResultListener listener) ABSL_LOCKS_EXCLUDED(mu_);
+  void AddResultListener(ResultListener listener);
 
+  // The clock given in RegistryOptions (Clock::Real() if none).
   Clock* clock() const { return clock_; }
-  const ServiceIdentity& service() const { return service_; }
+  // RegistryOptions::service, with `instance` and `start_time` filled in.
+  const ServiceIdentity& service() const;
 
   // Test hooks: one synchronous scheduler step at the clock's current time
   // (declare timeouts, queue due checks, publish). Returns when the next step
   // is due.
-  absl::Time RunOnceForTest() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Time RunOnceForTest();
   // Waits (bounded by `timeout` of real time) until no run is in flight
   // except runs already declared timed out, and every listener of the
   // completed runs has returned. Returns false on timeout.
-  bool WaitUntilIdleForTest(absl::Duration timeout = absl::Seconds(10))
-      ABSL_LOCKS_EXCLUDED(mu_);
+  bool WaitUntilIdleForTest(absl::Duration timeout = absl::Seconds(10));
   // Current number of worker threads.
   int worker_threads_for_test() const;
 
  private:
-  struct CheckState;
-  void RebuildGroupIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // AlreadyExists when `check`'s name is a group's or one of its groups is
-  // a check's (see Register()).
-  absl::Status CheckNameSpaceLocked(const Check& check)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Puts `state`'s next event (its next run, or its timeout deadline while
-  // in flight) in the scheduler's queue.
-  void ScheduleLocked(CheckState& state, absl::Time at)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void UnscheduleLocked(CheckState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Marks `state`'s published view as changed for the next publication.
-  void MarkDirtyLocked(CheckState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Rebuilds `state`'s view if dirty and queues its transition if any.
-  void RefreshViewLocked(CheckState& state, uint64_t generation, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CountLocked(const CheckState& state, Status status, int delta)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Everything else: checks, scheduler, worker pool, listeners, snapshots
+  // (health/internal/registry_state.h, not part of the API).
+  class Impl;
 
   // Index of a well-known group in fast_status_, or -1.
   static int FastIndex(absl::string_view group) {
@@ -268,78 +240,15 @@ class HealthRegistry {
     return static_cast<Status>(
         (fast_status_.load(std::memory_order_acquire) >> (8 * index)) & 0xff);
   }
-  absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_);
-  void SchedulerLoop() ABSL_LOCKS_EXCLUDED(mu_);
-  // Whether the registry still exists, shared with the closures on the
-  // worker pool (which may outlive it).
-  struct Life;
-  // Runs one check on a worker. Called inside `life` (Enter()ed); leaves it
-  // while the user's function runs, and for good on return.
-  void RunCheck(std::shared_ptr<Life> life, std::shared_ptr<CheckState> state,
-                absl::Time queued_at) ABSL_LOCKS_EXCLUDED(mu_);
-  // Applies a raw result through flap damping. `failure_counted`: the run
-  // was declared timed out, which already counted it as one failure.
-  void ApplyResult(CheckState& state, CheckResult raw, absl::Time now,
-                   bool failure_counted = false)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Builds and installs a new snapshot, queueing transitions.
-  void PublishLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Delivers queued transitions unless another thread is already doing so.
-  void DeliverTransitions() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Only what the inline readers touch lives here; new private state goes
+  // into Impl, so the class's size and layout (part of the SDK's ABI) stay
+  // as they are.
   Clock* const clock_;
-  ServiceIdentity service_;
-
-  mutable Mutex mu_;
-  std::map<std::string, std::shared_ptr<CheckState>, std::less<>> checks_
-      ABSL_GUARDED_BY(mu_);
-  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  bool startup_complete_ ABSL_GUARDED_BY(mu_) = false;
-  bool running_ ABSL_GUARDED_BY(mu_) = false;
-  // Set by the first Tick(): startup can only complete once checks run.
-  bool ticked_ ABSL_GUARDED_BY(mu_) = false;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;
-  // What the scheduler thread waits for (InfinitePast while it is not
-  // waiting): an event scheduled before it wakes the thread.
-  absl::Time waiting_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  int in_flight_untimed_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<internal::GroupIndex> group_index_ ABSL_GUARDED_BY(mu_);
-  size_t startup_group_ ABSL_GUARDED_BY(mu_) = 0;  // In group_index_.
-  bool membership_dirty_ ABSL_GUARDED_BY(mu_) = true;
-  // Every registered check's next event, earliest first; checks whose run is
-  // stuck past its timeout are in `stuck_` instead (refreshed every step).
-  std::set<std::pair<absl::Time, CheckState*>, internal::EventOrder<CheckState>>
-      events_ ABSL_GUARDED_BY(mu_);
-  std::set<CheckState*> stuck_ ABSL_GUARDED_BY(mu_);
-  // Registered checks whose view changed since the last publication.
-  std::vector<CheckState*> dirty_ ABSL_GUARDED_BY(mu_);
-  // The checks of the next snapshot, in name order; shares its chunks with
-  // the published snapshots.
-  internal::SharedList<CheckSnapshot> list_ ABSL_GUARDED_BY(mu_);
-  // Copy-on-write, like result_listeners_: DeliverTransitions() takes it
-  // with one pointer copy per transition, not a copy of every Listener (a
-  // std::function capturing a shared_ptr, so one allocation each).
-  std::shared_ptr<const std::vector<Listener>> listeners_ ABSL_GUARDED_BY(mu_);
-  // Copy-on-write, so a worker takes it with one pointer copy.
-  std::shared_ptr<const std::vector<ResultListener>> result_listeners_
-      ABSL_GUARDED_BY(mu_);
-  // Runs whose result listeners are being called. Incremented under mu_,
-  // decremented without it just before DeliverTransitions() takes mu_.
-  std::atomic<int> results_delivering_{0};
-  std::deque<Transition> pending_ ABSL_GUARDED_BY(mu_);
-  bool delivering_ ABSL_GUARDED_BY(mu_) = false;
-  std::atomic<bool> shutting_down_fast_{false};
-
-  mutable Mutex snapshot_mu_;
-  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
-  // Statuses of liveness, readiness, startup and all, one byte each.
+  // Statuses of liveness, readiness, startup and all, one byte each;
+  // stored by every publication.
   std::atomic<uint32_t> fast_status_{0};
-
-  const std::shared_ptr<Life> life_;
-  std::unique_ptr<internal::WorkerPool> pool_;
-  std::thread scheduler_;
+  const std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace vigil

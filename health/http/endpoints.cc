@@ -13,10 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "health/http/internal/metrics.h"
 #include "health/http/internal/negotiation.h"
+#include "health/http/internal/statusz.h"
 #include "health/http/internal/utf8.h"
-#include "health/http/metrics.h"
-#include "health/http/statusz.h"
 #include "health/report.h"
 
 namespace vigil {
@@ -277,7 +277,7 @@ class EndpointsImpl {
 
  private:
   HttpResponse StatusPage(bool details) const {
-    StatusPageOptions po;
+    internal::StatusPageOptions po;
     po.details = details;
     po.refresh_seconds = options_.statusz_refresh_seconds;
     po.self_url = options_.paths.statusz.substr(1);
@@ -285,8 +285,9 @@ class EndpointsImpl {
       po.events_url = absl::StrCat(po.self_url, "/events");
     }
     HttpResponse r = HttpResponse::Text(
-        200, RenderStatusPage(snap_, e_.registry()->service(), options_.history,
-                              e_.registry()->clock()->Now(), po));
+        200, internal::RenderStatusPage(snap_, e_.registry()->service(),
+                                        options_.history,
+                                        e_.registry()->clock()->Now(), po));
     r.content_type = "text/html; charset=utf-8";
     return r;
   }
@@ -622,11 +623,11 @@ HttpResponse HealthEndpoints::Handle(const HttpRequest& request,
 std::string HealthEndpoints::RenderMetrics(bool details) const {
   PrometheusWriter writer;
   std::shared_ptr<const Snapshot> snap = registry_->snapshot();
-  HealthMetricsOptions mo;
+  internal::HealthMetricsOptions mo;
   mo.details = details;
   mo.vigil_version = options_.vigil_version;
-  WriteHealthMetrics(*snap, registry_->service(), registry_->clock()->Now(), mo,
-                     writer);
+  internal::WriteHealthMetrics(*snap, registry_->service(),
+                               registry_->clock()->Now(), mo, writer);
   std::shared_ptr<const Collectors> collectors;
   {
     MutexLock lock(&mu_);

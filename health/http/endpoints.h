@@ -24,7 +24,8 @@
 //   /<group>z                  any custom group, e.g. /dbz for group "db"
 //   /<path>/<check>            one check of that group, e.g. /readyz/postgres
 //   /metrics                   Prometheus text format 0.0.4
-//   /statusz                   the status page (HTML, see statusz.h)
+//   /statusz                   the status page for people (HTML; README
+//                              "History and /statusz")
 //   /statusz/history           the HealthHistory (vigil.v1) as JSON/protobuf
 //   /statusz/events            Server-Sent Events (streamed by the probe
 //                              server; other transports get an empty stream)
@@ -139,7 +140,7 @@ struct EndpointPaths {
   std::string startupz = "/startupz";
   std::string healthz = "/healthz";
   std::string metrics = "/metrics";
-  // The status page for people (statusz.h), and below it
+  // The status page for people (README "History and /statusz"), and below it
   // <statusz>/history, the HealthHistory as JSON (default) or protobuf with
   // ?check=NAME, ?after=SEQUENCE, ?since=RFC3339-or-duration ("10m" = the
   // last ten minutes); and <statusz>/events, a Server-Sent Events stream of
@@ -207,7 +208,7 @@ class HealthEndpoints {
   HttpResponse Handle(const HttpRequest& request,
                       const Snapshot& snapshot) const;
 
-  // The /metrics body: vigil's families (see metrics.h) then every
+  // The /metrics body: vigil's families (README "/metrics") then every
   // collector's, in the order they were added.
   std::string RenderMetrics(bool details) const;
 

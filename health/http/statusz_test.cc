@@ -2,7 +2,7 @@
 // the details policy (from a non-local address, with the token), and that
 // serving never runs a check.
 
-#include "health/http/statusz.h"
+#include "health/http/internal/statusz.h"
 
 #include <atomic>
 #include <map>

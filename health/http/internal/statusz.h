@@ -1,4 +1,6 @@
 // The /statusz page: a self-contained HTML status page for people.
+// Not part of vigil's API: HealthEndpoints serves it (README "History and
+// /statusz").
 //
 // One page, no external assets (inline CSS, SVG and a few lines of script),
 // so it works offline and from a saved copy: an overall banner (service,
@@ -22,8 +24,8 @@
 //
 // It is rendered from a snapshot and the history: it never runs a check.
 
-#ifndef VIGIL_HEALTH_HTTP_STATUSZ_H_
-#define VIGIL_HEALTH_HTTP_STATUSZ_H_
+#ifndef VIGIL_HEALTH_HTTP_INTERNAL_STATUSZ_H_
+#define VIGIL_HEALTH_HTTP_INTERNAL_STATUSZ_H_
 
 #include <string>
 
@@ -34,6 +36,7 @@
 
 namespace vigil {
 namespace http {
+namespace internal {
 
 struct StatusPageOptions {
   // Show messages, values, sparklines and event messages.
@@ -57,7 +60,8 @@ std::string RenderStatusPage(const Snapshot& snapshot,
                              const HealthHistory* history, absl::Time now,
                              const StatusPageOptions& options);
 
+}  // namespace internal
 }  // namespace http
 }  // namespace vigil
 
-#endif  // VIGIL_HEALTH_HTTP_STATUSZ_H_
+#endif  // VIGIL_HEALTH_HTTP_INTERNAL_STATUSZ_H_

@@ -1,4 +1,4 @@
-#include "health/http/statusz.h"
+#include "health/http/internal/statusz.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +11,7 @@
 
 namespace vigil {
 namespace http {
+namespace internal {
 namespace {
 
 constexpr absl::string_view kStyle = R"css(
@@ -498,5 +499,6 @@ std::string RenderStatusPage(const Snapshot& snapshot,
   return PageWriter(snapshot, service, history, now, options).Render();
 }
 
+}  // namespace internal
 }  // namespace http
 }  // namespace vigil

@@ -1,4 +1,4 @@
-#include "health/http/metrics.h"
+#include "health/http/internal/metrics.h"
 
 #include <algorithm>
 #include <functional>
@@ -9,6 +9,7 @@
 
 namespace vigil {
 namespace http {
+namespace internal {
 namespace {
 
 constexpr Status kAllStates[] = {Status::kUnknown, Status::kHealthy,
@@ -189,5 +190,6 @@ void WriteHealthMetrics(const Snapshot& snapshot,
   if (options.details) WriteCheckDetails(snapshot, writer);
 }
 
+}  // namespace internal
 }  // namespace http
 }  // namespace vigil

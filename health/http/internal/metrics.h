@@ -1,7 +1,8 @@
 // vigil's own Prometheus metric families, written from a Snapshot.
 //
-// /metrics (HealthEndpoints) calls this, then the registered collectors. Any
-// other program holding a Snapshot (the sidecar, a test) may call it too.
+// /metrics (HealthEndpoints) calls this, then the registered collectors.
+// Not part of vigil's API: users get these families from
+// HealthEndpoints::RenderMetrics() (README "/metrics" lists them).
 //
 // Families (all gauges unless marked counter; every check sample carries a
 // `check` label, every group sample a `group` label):
@@ -34,8 +35,8 @@
 // `vigil_check_status{state="unhealthy"} == 1` with no magic numbers;
 // `*_passing` is what a probe answers (200 = 1, 503 = 0).
 
-#ifndef VIGIL_HEALTH_HTTP_METRICS_H_
-#define VIGIL_HEALTH_HTTP_METRICS_H_
+#ifndef VIGIL_HEALTH_HTTP_INTERNAL_METRICS_H_
+#define VIGIL_HEALTH_HTTP_INTERNAL_METRICS_H_
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -46,6 +47,7 @@
 
 namespace vigil {
 namespace http {
+namespace internal {
 
 struct HealthMetricsOptions {
   // Include the detail families (observed values, thresholds, time to
@@ -62,7 +64,8 @@ void WriteHealthMetrics(const Snapshot& snapshot,
                         const HealthMetricsOptions& options,
                         PrometheusWriter& writer);
 
+}  // namespace internal
 }  // namespace http
 }  // namespace vigil
 
-#endif  // VIGIL_HEALTH_HTTP_METRICS_H_
+#endif  // VIGIL_HEALTH_HTTP_INTERNAL_METRICS_H_
