@@ -1,11 +1,13 @@
 // Fuzzes every /proc, cgroup v1/v2 and PSI file parser of the pressure
 // detectors (health/pressure/internal/parse.h) with the same bytes:
-// limits, flat keyed files (memory.stat, cpu.stat, memory.events), PSI,
+// limits, flat keyed files (memory.stat, cpu.stat, memory.events), the
+// cpu.stat throttling counters, PSI,
 // meminfo, limits, stat, loadavg, /proc/<pid>/cgroup and mountinfo.
 //
 // Properties: a parsed PSI line, written back the way the kernel writes it
 // (shortest decimals), parses to the same values; the number of keyed
-// fields found is the number filled; ParseLimit agrees with ParseUint below
+// fields found is the number filled, and ParseCpuStat agrees with them;
+// ParseLimit agrees with ParseUint below
 // the "huge" threshold; a cgroup or mount entry never
 // holds a newline; decoded mountinfo fields are no longer than the line.
 
@@ -18,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "fuzz/fuzz_check.h"
 #include "health/pressure/internal/parse.h"
 
@@ -70,6 +73,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(found >= 0 && found <= 3);
   FUZZ_CHECK(found == a.has_value() + b.has_value() + c.has_value());
   if (a.has_value()) FUZZ_CHECK(text.find("anon") != text.npos);
+
+  // cpu.stat: the same keys through ParseFlatKeyed.
+  p::CpuStat stat;
+  const bool any = p::ParseCpuStat(text, &stat);
+  std::optional<uint64_t> periods, throttled, usec, nsec;
+  const p::KeyedField cpu_fields[] = {{"nr_periods", &periods},
+                                      {"nr_throttled", &throttled},
+                                      {"throttled_usec", &usec},
+                                      {"throttled_time", &nsec}};
+  FUZZ_CHECK(any == (p::ParseFlatKeyed(text, cpu_fields) > 0));
+  FUZZ_CHECK(stat.nr_periods == periods && stat.nr_throttled == throttled);
+  FUZZ_CHECK(stat.throttled.has_value() == (usec || nsec));
+  if (stat.throttled.has_value()) {
+    FUZZ_CHECK(*stat.throttled >= absl::ZeroDuration());
+  }
 
   p::PsiContent psi;
   if (p::ParsePsi(text, &psi)) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "health/internal/duration.h"
+#include "health/pressure/internal/file.h"
 #include "watchdog/internal/lifeline.h"
 #include "watchdog/internal/procfs.h"
 #include "watchdog/internal/stack_capture.h"
@@ -924,7 +925,7 @@ void Watchdog::Kill(const WatchdogEvent& event) {
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
     const std::string self =
-        internal::RootedPath(options_.root, "/proc/self/exe");
+        pressure::internal::JoinRoot(options_.root, "/proc/self/exe");
     execv(self.c_str(), argv.data());
     const std::string msg =
         absl::StrCat(kLogPrefix, "re-exec of ", self,

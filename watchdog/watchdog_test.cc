@@ -23,6 +23,7 @@
 #include "health/sync.h"
 #include "health/testing/fake_clock.h"
 #include "health/testing/wait_for.h"
+#include "watchdog/internal/procfs.h"
 #include "watchdog/internal/stack_capture.h"
 
 namespace vigil {
@@ -49,6 +50,19 @@ using ::testing::Not;
 using Kind = WatchdogEvent::Kind;
 
 constexpr absl::Duration kMs = absl::Milliseconds(1);
+
+// /proc/self/mountinfo of the cgroup layouts: the sampler finds the
+// hierarchies where these say they are mounted (as the pressure detectors
+// do), never by guessing.
+constexpr char kV2Mounts[] =
+    "22 28 0:21 / /proc rw - proc proc rw\n"
+    "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+constexpr char kHybridMounts[] =
+    "22 28 0:21 / /proc rw - proc proc rw\n"
+    "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup "
+    "rw,cpu,cpuacct\n"
+    "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
 
 // A throwaway /proc + /sys tree under TEST_TMPDIR.
 class Fixture {
@@ -528,6 +542,7 @@ TEST_F(WatchdogTest, SmallMonitorLatenessIsNotStarvation) {
 }
 
 TEST_F(WatchdogTest, CgroupThrottlingDuringTheSilenceDefersTheKill) {
+  fixture_.Write("proc/self/mountinfo", kV2Mounts);
   fixture_.Write("proc/self/cgroup", "0::/app.slice/app\n");
   fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
   fixture_.Write("sys/fs/cgroup/app.slice/app/cpu.stat",
@@ -554,6 +569,7 @@ TEST_F(WatchdogTest, CgroupThrottlingDuringTheSilenceDefersTheKill) {
 }
 
 TEST_F(WatchdogTest, CgroupV1ThrottlingIsReadToo) {
+  fixture_.Write("proc/self/mountinfo", kHybridMounts);
   fixture_.Write("proc/self/cgroup", "4:cpu,cpuacct:/app\n0::/\n");
   fixture_.Write("sys/fs/cgroup/cpu,cpuacct/app/cpu.stat",
                  "nr_periods 10\nthrottled_time 0\n");
@@ -568,6 +584,7 @@ TEST_F(WatchdogTest, CgroupV1ThrottlingIsReadToo) {
 }
 
 TEST_F(WatchdogTest, CpuPressureOfTheOwnCgroupDefersTheKill) {
+  fixture_.Write("proc/self/mountinfo", kV2Mounts);
   fixture_.Write("proc/self/cgroup", "0::/app\n");
   fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu\n");
   const std::string psi = "sys/fs/cgroup/app/cpu.pressure";
@@ -588,6 +605,7 @@ TEST_F(WatchdogTest, CpuPressureOfTheOwnCgroupDefersTheKill) {
 
 TEST_F(WatchdogTest, RootCgroupPressureIsNotEvidence) {
   // The root cgroup's pressure is the whole machine's.
+  fixture_.Write("proc/self/mountinfo", kV2Mounts);
   fixture_.Write("proc/self/cgroup", "0::/\n");
   fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu\n");
   fixture_.Write("sys/fs/cgroup/cpu.pressure",
@@ -599,6 +617,89 @@ TEST_F(WatchdogTest, RootCgroupPressureIsNotEvidence) {
                  "some avg10=99.00 avg60=99.00 avg300=99.00 total=9000000\n");
   StepTo(t0_ + absl::Seconds(3) + kMs);
   EXPECT_EQ(Last().kind, Kind::kKill);
+}
+
+// Hybrid layout: the cpu controller on v1 (not throttled here), the
+// process's own v2 cgroup (for its cpu.pressure) at the cgroup2 mount.
+TEST_F(WatchdogTest, HybridLayoutReadsTheV2SidesCpuPressure) {
+  fixture_.Write("proc/self/mountinfo", kHybridMounts);
+  fixture_.Write("proc/self/cgroup", "4:cpu,cpuacct:/app\n0::/app\n");
+  const std::string stat = "sys/fs/cgroup/cpu,cpuacct/app/cpu.stat";
+  fixture_.Write(stat, "nr_periods 10\nnr_throttled 0\nthrottled_time 0\n");
+  const std::string psi = "sys/fs/cgroup/unified/app/cpu.pressure";
+  fixture_.Write(psi, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  const internal::CpuStarvationSample before =
+      internal::SampleCpuStarvation(fixture_.root());
+  EXPECT_EQ(before.throttled, absl::ZeroDuration());
+  EXPECT_EQ(before.cpu_pressure_some, absl::ZeroDuration());
+  EXPECT_THAT(before.sources, ElementsAre(fixture_.root() + "/" + stat,
+                                          fixture_.root() + "/" + psi));
+  Start(Options());
+  Heartbeat hb = Worker();
+  StepTo(t0_ + absl::Seconds(1) + kMs);
+  fixture_.Write(stat, "nr_periods 30\nnr_throttled 0\nthrottled_time 0\n");
+  fixture_.Write(psi,
+                 "some avg10=90.00 avg60=40.00 avg300=9.00 total=1800000\n");
+  StepTo(t0_ + absl::Seconds(3) + kMs);
+  EXPECT_EQ(Last().kind, Kind::kKillSuppressed);
+  EXPECT_THAT(Last().starvation, AllOf(HasSubstr("waited for a CPU for 1.8s"),
+                                       HasSubstr("cpu.pressure")));
+}
+
+// Inside a container without a cgroup namespace the v2 mount shows only the
+// container's subtree: /proc/self/cgroup's path is mapped through the
+// mount's root, not appended to /sys/fs/cgroup.
+TEST_F(WatchdogTest, ThrottlingIsFoundThroughTheMountsRoot) {
+  fixture_.Write("proc/self/mountinfo",
+                 "30 23 0:26 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 "
+                 "cgroup2 rw\n");
+  fixture_.Write("proc/self/cgroup", "0::/kubepods/pod1/app\n");
+  fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu\n");
+  fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 0\n");
+  Start(Options());
+  Heartbeat hb = Worker();
+  StepTo(t0_ + absl::Seconds(1) + kMs);
+  fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 1700000\n");
+  StepTo(t0_ + absl::Seconds(3) + kMs);
+  EXPECT_EQ(Last().kind, Kind::kKillSuppressed);
+  EXPECT_THAT(Last().starvation,
+              HasSubstr("throttled by its CPU quota for 1.7s"));
+}
+
+// No mountinfo, no guess: the counters are not found, the sample is empty
+// and the hang is killed as if the cgroup had no quota.
+TEST_F(WatchdogTest, UnresolvableCgroupsGiveNoEvidence) {
+  fixture_.Write("proc/self/cgroup", "0::/app\n");
+  fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu\n");
+  fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 0\n");
+  fixture_.Write("sys/fs/cgroup/app/cpu.pressure",
+                 "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  const internal::CpuStarvationSample s =
+      internal::SampleCpuStarvation(fixture_.root());
+  EXPECT_FALSE(s.throttled.has_value());
+  EXPECT_FALSE(s.cpu_pressure_some.has_value());
+  EXPECT_THAT(s.sources, IsEmpty());
+  Start(Options());
+  Heartbeat hb = Worker();
+  StepTo(t0_ + absl::Seconds(1) + kMs);
+  fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 1900000\n");
+  StepTo(t0_ + absl::Seconds(3) + kMs);
+  EXPECT_EQ(Last().kind, Kind::kKill);
+}
+
+// Pure v2 without PSI files (CONFIG_PSI off, or psi=0): throttling alone.
+TEST_F(WatchdogTest, MissingPsiLeavesThrottlingOnly) {
+  fixture_.Write("proc/self/mountinfo", kV2Mounts);
+  fixture_.Write("proc/self/cgroup", "0::/app\n");
+  fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu\n");
+  fixture_.Write("sys/fs/cgroup/app/cpu.stat",
+                 "usage_usec 5\nnr_periods 4\nthrottled_usec 250\n");
+  const internal::CpuStarvationSample s =
+      internal::SampleCpuStarvation(fixture_.root());
+  EXPECT_EQ(s.throttled, absl::Microseconds(250));
+  EXPECT_FALSE(s.cpu_pressure_some.has_value());
+  EXPECT_THAT(s.sources,
+              ElementsAre(fixture_.root() + "/sys/fs/cgroup/app/cpu.stat"));
 }
 
 TEST_F(WatchdogTest, StarvationChecksCanBeTurnedOff) {

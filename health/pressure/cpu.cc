@@ -138,14 +138,11 @@ const CpuReading& CpuDetector::Sample() {
       have_quota = true;
       r.quota_cpus = static_cast<double>(*quota) / static_cast<double>(*period);
     }
-    std::optional<uint64_t> periods, throttled, throttled_us, throttled_ns;
-    if (c.stat_file.Read()) {
-      const internal::KeyedField fields[] = {{"nr_periods", &periods},
-                                             {"nr_throttled", &throttled},
-                                             {"throttled_usec", &throttled_us},
-                                             {"throttled_time", &throttled_ns}};
-      internal::ParseFlatKeyed(c.stat_file.content(), fields);
-    }
+    internal::CpuStat stat;
+    if (c.stat_file.Read())
+      internal::ParseCpuStat(c.stat_file.content(), &stat);
+    const std::optional<uint64_t>& periods = stat.nr_periods;
+    const std::optional<uint64_t>& throttled = stat.nr_throttled;
     if (!c.stat_file.is_open() || c.stat_file.error() != 0) {
       c.signals.Failed(c.sig_throttle, c.stat_file);
     } else if (!quota) {
@@ -159,10 +156,8 @@ const CpuReading& CpuDetector::Sample() {
       c.signals.Ok(c.sig_throttle);
       r.nr_periods = periods;
       r.nr_throttled = throttled;
-      if (throttled_us) {
-        r.throttled_seconds_total = static_cast<double>(*throttled_us) / 1e6;
-      } else if (throttled_ns) {
-        r.throttled_seconds_total = static_cast<double>(*throttled_ns) / 1e9;
+      if (stat.throttled) {
+        r.throttled_seconds_total = absl::ToDoubleSeconds(*stat.throttled);
       }
       if (c.prev_periods && *periods >= *c.prev_periods &&
           *throttled >= *c.prev_throttled) {

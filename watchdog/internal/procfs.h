@@ -21,16 +21,10 @@
 namespace vigil {
 namespace internal {
 
-// The files are read and parsed by the one /proc + cgroup + PSI reader,
-// health/pressure/internal/{file,parse}.h; these keep the watchdog's
-// StatusOr-style calls.
-
-// `root` + `path`, without a doubled slash (pressure::internal::JoinRoot).
-std::string RootedPath(absl::string_view root, absl::string_view path);
-
-// The whole file (pressure::internal::ReadWholeFile), or NotFound /
-// Internal.
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
+// Every file is read, and every format parsed, by the one /proc + cgroup +
+// PSI reader, //health/pressure:procfs (health/pressure/internal/); these
+// keep the watchdog's StatusOr-style calls. Paths are joined with
+// pressure::internal::JoinRoot.
 
 // TracerPid from <root>/proc/self/status: 0 when no debugger is attached.
 absl::StatusOr<pid_t> TracerPid(absl::string_view root);
@@ -50,23 +44,27 @@ absl::StatusOr<std::vector<std::string>> Cmdline(absl::string_view root);
 // Two samples bracket a window; their difference says how much of it the
 // process could not run. Each field is absent when its source is.
 struct CpuStarvationSample {
-  // Time the cgroup spent throttled by its CPU quota: cgroup v2
-  // cpu.stat throttled_usec, or cgroup v1 cpu.stat throttled_time.
+  // Time the cgroup spent throttled by its CPU quota: cpu.stat of the
+  // cgroup holding the cpu controller (v2 throttled_usec, or v1
+  // throttled_time; pressure::internal::ParseCpuStat).
   std::optional<absl::Duration> throttled;
   // Time at least one task of the cgroup waited for a CPU: the "some total"
-  // of the cgroup's own cpu.pressure (cgroup v2 only; the root cgroup's
-  // pressure is the whole machine's and is not taken as evidence that this
-  // process was starved).
+  // of the cgroup's own cpu.pressure in the v2 hierarchy (pure v2, or the
+  // v2 side of a hybrid; the root cgroup's pressure is the whole machine's
+  // and is not taken as evidence that this process was starved).
   std::optional<absl::Duration> cpu_pressure_some;
-  // The files read, for reports: "cgroup v2 /sys/fs/cgroup/app/cpu.stat".
+  // The files read (joined with the root), for reports:
+  // "<root>/sys/fs/cgroup/app/cpu.stat".
   std::vector<std::string> sources;
 };
 
-// Reads <root>/proc/self/cgroup, finds the cgroup v2 path ("0::/...") and
-// the v1 cpu controller's path, then the counters under
-// <root>/sys/fs/cgroup (pure v2), <root>/sys/fs/cgroup/unified (hybrid) and
-// <root>/sys/fs/cgroup/cpu[,cpuacct] (v1). Never fails: missing sources
-// leave fields empty.
+// Locates this process's cgroups as the pressure detectors do
+// (pressure::internal::ResolveCgroups: <root>/proc/self/cgroup and
+// <root>/proc/self/mountinfo, v1, v2 and hybrid layouts, mounts of a
+// subtree inside containers), then reads the CPU cgroup's cpu.stat and the
+// v2 cgroup's cpu.pressure. Resolves again on every call (the process may
+// have moved). Never fails: an unresolvable layout or missing files leave
+// fields empty.
 CpuStarvationSample SampleCpuStarvation(absl::string_view root);
 
 }  // namespace internal

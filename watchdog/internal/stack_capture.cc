@@ -27,7 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "health/clock.h"
-#include "watchdog/internal/procfs.h"
+#include "health/pressure/internal/file.h"
 
 namespace vigil {
 namespace internal {
@@ -441,24 +441,28 @@ absl::StatusOr<CapturedStack> StackCapturer::Capture(pid_t tid,
   // Only a sleeping thread's syscall file is read: for a runnable one the
   // kernel makes the read wait until the thread has had a CPU (measured:
   // 700 ms under stress-ng), and a runnable thread is not blocked anyway.
-  absl::StatusOr<std::string> stat =
-      ReadSmallFile(absl::StrCat("/proc/self/task/", tid, "/stat"));
-  if (!stat.ok() && absl::IsNotFound(stat.status())) {
+  std::string stat;
+  int error = 0;
+  const bool have_stat = pressure::internal::ReadWholeFile(
+      absl::StrCat("/proc/self/task/", tid, "/stat"), &stat, &error);
+  if (!have_stat && error == ENOENT) {
     return absl::NotFoundError(absl::StrFormat("thread %d is gone", tid));
   }
-  const size_t paren = stat.ok() ? stat->rfind(')') : std::string::npos;
-  const char run_state = paren != std::string::npos && paren + 2 < stat->size()
-                             ? (*stat)[paren + 2]
+  const size_t paren = have_stat ? stat.rfind(')') : std::string::npos;
+  const char run_state = paren != std::string::npos && paren + 2 < stat.size()
+                             ? stat[paren + 2]
                              : '?';
-  absl::StatusOr<std::string> line =
-      run_state == 'S' || run_state == 'D'
-          ? ReadSmallFile(absl::StrCat("/proc/self/task/", tid, "/syscall"))
-          : absl::StatusOr<std::string>(absl::UnavailableError("runnable"));
-  if (!line.ok() && absl::IsNotFound(line.status())) {
+  std::string line;
+  error = 0;
+  const bool have_line =
+      (run_state == 'S' || run_state == 'D') &&
+      pressure::internal::ReadWholeFile(
+          absl::StrCat("/proc/self/task/", tid, "/syscall"), &line, &error);
+  if (!have_line && error == ENOENT) {
     return absl::NotFoundError(absl::StrFormat("thread %d is gone", tid));
   }
-  if (line.ok()) {
-    absl::StatusOr<SyscallState> state = ParseSyscallLine(*line);
+  if (have_line) {
+    absl::StatusOr<SyscallState> state = ParseSyscallLine(line);
     if (state.ok()) {
       const std::string call = SignalWouldInterrupt(*state, IsTimedSocket);
       if (!call.empty()) {

@@ -232,6 +232,29 @@ int ParseFlatKeyed(absl::string_view content,
   return found;
 }
 
+bool ParseCpuStat(absl::string_view content, CpuStat* out) {
+  std::optional<uint64_t> usec, nsec;
+  const KeyedField fields[] = {{"nr_periods", &out->nr_periods},
+                               {"nr_throttled", &out->nr_throttled},
+                               {"throttled_usec", &usec},
+                               {"throttled_time", &nsec}};
+  const int found = ParseFlatKeyed(content, fields);
+  // Past INT64_MAX the int64 factories would wrap to negative durations.
+  constexpr uint64_t kMax = static_cast<uint64_t>(INT64_MAX);
+  if (usec) {
+    out->throttled = *usec > kMax
+                         ? absl::InfiniteDuration()
+                         : absl::Microseconds(static_cast<int64_t>(*usec));
+  } else if (nsec) {
+    out->throttled = *nsec > kMax
+                         ? absl::InfiniteDuration()
+                         : absl::Nanoseconds(static_cast<int64_t>(*nsec));
+  } else {
+    out->throttled.reset();
+  }
+  return found > 0;
+}
+
 bool ParsePsi(absl::string_view content, PsiContent* out) {
   out->some.reset();
   out->full.reset();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace vigil {
@@ -48,6 +49,23 @@ struct KeyedField {
 // all are filled. Returns the number of fields found.
 int ParseFlatKeyed(absl::string_view content,
                    absl::Span<const KeyedField> fields);
+
+// cpu.stat of a CPU cgroup, v2 or v1: the CFS bandwidth (quota) counters,
+// cumulative since the cgroup was created. The one reader of throttling:
+// the CPU detector (health/pressure/cpu.cc) and the watchdog's starvation
+// check (watchdog/internal/procfs.cc) both take their figures from here.
+//   v2: nr_periods 1200 / nr_throttled 149 / throttled_usec 7000000
+//   v1: nr_periods 500 / nr_throttled 50 / throttled_time 2500000000 (ns)
+struct CpuStat {
+  std::optional<uint64_t> nr_periods;
+  std::optional<uint64_t> nr_throttled;
+  // Time throttled: throttled_usec (v2), else throttled_time (v1, ns).
+  // A counter past INT64_MAX gives absl::InfiniteDuration().
+  std::optional<absl::Duration> throttled;
+};
+// Resets *out and fills every counter present, in one pass. Returns false
+// when none is (a cgroup without the cpu controller). Does not allocate.
+bool ParseCpuStat(absl::string_view content, CpuStat* out);
 
 // /proc/pressure/<resource> and <cgroup>/<resource>.pressure:
 //   some avg10=0.12 avg60=0.05 avg300=0.01 total=12345

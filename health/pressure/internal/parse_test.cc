@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace vigil {
@@ -123,6 +124,46 @@ TEST(ParseFlatKeyed, ResetsFieldsAndSkipsBadValues) {
   const KeyedField fields[] = {{"a", &a}};
   EXPECT_EQ(ParseFlatKeyed("a notanumber\n", fields), 0);
   EXPECT_FALSE(a.has_value());
+}
+
+TEST(ParseCpuStat, V2CountersAndThrottledUsec) {
+  CpuStat stat;
+  EXPECT_TRUE(
+      ParseCpuStat("usage_usec 900\nnr_periods 1200\nnr_throttled 149\n"
+                   "throttled_usec 7000000\nnr_bursts 0\n",
+                   &stat));
+  EXPECT_EQ(stat.nr_periods, 1200u);
+  EXPECT_EQ(stat.nr_throttled, 149u);
+  EXPECT_EQ(stat.throttled, absl::Seconds(7));
+}
+
+TEST(ParseCpuStat, V1ThrottledTimeInNanoseconds) {
+  CpuStat stat;
+  EXPECT_TRUE(ParseCpuStat(
+      "nr_periods 500\nnr_throttled 50\nthrottled_time 2500000000\n", &stat));
+  EXPECT_EQ(stat.nr_periods, 500u);
+  EXPECT_EQ(stat.throttled, absl::Milliseconds(2500));
+}
+
+TEST(ParseCpuStat, UsecWinsOverTimeAndHugeCountersSaturate) {
+  CpuStat stat;
+  EXPECT_TRUE(ParseCpuStat("throttled_time 9\nthrottled_usec 3\n", &stat));
+  EXPECT_EQ(stat.throttled, absl::Microseconds(3));
+  EXPECT_FALSE(stat.nr_periods.has_value());
+  EXPECT_TRUE(ParseCpuStat("throttled_usec 18446744073709551615\n", &stat));
+  EXPECT_EQ(stat.throttled, absl::InfiniteDuration());
+}
+
+TEST(ParseCpuStat, NoCountersResetsEverything) {
+  CpuStat stat;
+  stat.nr_periods = 1;
+  stat.nr_throttled = 2;
+  stat.throttled = absl::Seconds(3);
+  // A v2 cgroup without the cpu controller has usage figures only.
+  EXPECT_FALSE(ParseCpuStat("usage_usec 5\nuser_usec 3\n", &stat));
+  EXPECT_FALSE(stat.nr_periods.has_value());
+  EXPECT_FALSE(stat.nr_throttled.has_value());
+  EXPECT_FALSE(stat.throttled.has_value());
 }
 
 TEST(ParsePsi, ParsesSomeAndFull) {
