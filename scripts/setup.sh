@@ -26,8 +26,10 @@ PACKAGES=(
   haproxy nginx-light prometheus prometheus-alertmanager redis-server
   postgresql wrk curl iproute2 systemd chromium
   openssl procps psmisc util-linux stress-ng
-  # Instruction counts of the history cost (benchmarks/history_cost.sh).
-  valgrind
+  # Instruction counts of the history cost (benchmarks/history_cost.sh) and
+  # of the probe port (benchmarks/http/probe_instructions.sh, with strace's
+  # system call counts).
+  valgrind strace
   # Out-of-process stack capture by the supervisor (libdw, as eu-stack uses).
   libdw-dev elfutils
   # Python binding (pip installs it offline: tests/consumers).
