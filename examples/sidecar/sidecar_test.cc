@@ -320,9 +320,9 @@ TEST_F(BinaryTest, ReloadKeepsOldConfigOnErrorAndDrainOnSigterm) {
       << LogTail(log_);
   // The banner is printed after the probe server starts answering, so
   // /readyz can be 200 a moment before the line reaches the log.
-  EXPECT_TRUE(WaitFor(
-      [&] { return absl::StrContains(LogTail(log_), "checks=one"); },
-      absl::Seconds(30)))
+  EXPECT_TRUE(
+      WaitFor([&] { return absl::StrContains(LogTail(log_), "checks=one"); },
+              absl::Seconds(30)))
       << LogTail(log_);
   {
     // The sidecar serves the status page too.
