@@ -25,32 +25,20 @@ while (($#)); do
     *) echo "usage: $0 [--binary PATH] [--keep DIR]" >&2; exit 2 ;;
   esac
 done
-if [[ -z "$binary" ]]; then
-  bazel build --config=opt --noshow_progress //benchmarks:grpc_benchmark >&2
-  binary=bazel-bin/benchmarks/grpc_benchmark
-fi
-command -v valgrind >/dev/null || { echo "valgrind not installed" >&2; exit 1; }
-if [[ -n "$keep" ]]; then
-  tmp="$keep"
-  mkdir -p "$tmp"
-else
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-fi
-cp "$binary" "$tmp/grpc_benchmark"  # bazel-bin may be repointed meanwhile.
-run() {  # load completions: writes $tmp/cg.L.N-NN, one file per thread.
-  timeout 1800 valgrind --tool=callgrind --separate-threads=yes \
-    --compress-strings=no --callgrind-out-file="$tmp/cg.$1.$2" \
-    "$tmp/grpc_benchmark" \
-    --benchmark_filter="^BM_CompletionInstructions/load:$1/completions:$2/" \
-    >"$tmp/log.$1.$2" 2>&1 || { cat "$tmp/log.$1.$2" >&2; return 1; }
-  grep -q 'unsettled=0' "$tmp/log.$1.$2" ||
+source benchmarks/lib/callgrind.sh
+cg_setup grpc_benchmark "$binary" "$keep"
+run() {  # load completions: writes $cg_tmp/cg.L.N-NN, one file per thread.
+  cg_run 1800 "$cg_tmp/cg.$1.$2" "$cg_tmp/log.$1.$2" \
+    --separate-threads=yes --compress-strings=no -- \
+    --benchmark_filter="^BM_CompletionInstructions/load:$1/completions:$2/" ||
+    return 1
+  grep -q 'unsettled=0' "$cg_tmp/log.$1.$2" ||
     { echo "load $1, $2: a fan-out did not settle" >&2; return 1; }
 }
 sum() {  # load completions -> "registry_Ir threads all_Ir"
   local f reg=0 n=0 all=0 ir
-  for f in "$tmp/cg.$1.$2"-*; do
-    ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$f")
+  for f in "$cg_tmp/cg.$1.$2"-*; do
+    ir=$(cg_total "$f")
     all=$((all + ir))
     if grep -qE '^fn=.*(TickerForInstructionCount|WorkerPool::Loop)' "$f"; then
       reg=$((reg + ir))

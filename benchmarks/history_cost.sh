@@ -24,25 +24,16 @@ while (($#)); do
     *) echo "usage: $0 [--json FILE] [--binary PATH]" >&2; exit 2 ;;
   esac
 done
-if [[ -z "$binary" ]]; then
-  bazel build --config=opt --noshow_progress //benchmarks:core_benchmark >&2
-  binary=bazel-bin/benchmarks/core_benchmark
-fi
-command -v valgrind >/dev/null || { echo "valgrind not installed" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-# A copy: a later build in another configuration repoints bazel-bin.
-cp "$binary" "$tmp/core_benchmark"
-binary="$tmp/core_benchmark"
+source benchmarks/lib/callgrind.sh
+cg_setup core_benchmark "$binary" ""
 count() {  # attached completions -> total instructions (Ir) of the process
-  local out="$tmp/cg.$1.$2"
-  timeout 600 valgrind --tool=callgrind --callgrind-out-file="$out" \
-    "$binary" --benchmark_min_time=0 \
-    --benchmark_filter="^BM_CompletionsForInstructionCount/attached:$1/completions:$2/iterations:1\$" \
-    >"$tmp/log.$1.$2" 2>&1 || { cat "$tmp/log.$1.$2" >&2; return 1; }
+  local out="$cg_tmp/cg.$1.$2"
+  cg_run 600 "$out" "$cg_tmp/log.$1.$2" -- --benchmark_min_time=0 \
+    --benchmark_filter="^BM_CompletionsForInstructionCount/attached:$1/completions:$2/iterations:1\$" ||
+    return 1
   # callgrind writes one file per thread only with --separate-threads; the
   # "totals:" line sums every thread.
-  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+  cg_total "$out"
 }
 # The count is not exactly repeatable: how often a waiter wakes before its
 # condition holds depends on how valgrind interleaves the threads (a few
@@ -54,7 +45,7 @@ for ((r = 0; r < reps; ++r)); do
   for a in 0 1 2; do
     lo=$(count "$a" 200)
     hi=$(count "$a" 1200)
-    v=$(( (hi - lo) / 1000 ))
+    v=$(cg_per_unit "$lo" "$hi" 1000)
     all[$a]+="$v "
     echo "round $r attached=$a: $lo Ir at 200, $hi Ir at 1200 -> $v Ir per completion" >&2
   done

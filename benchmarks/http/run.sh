@@ -38,47 +38,7 @@ done
 command -v wrk >/dev/null || { echo "run.sh: wrk missing (scripts/setup.sh)" >&2; exit 1; }
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || { echo "run.sh: nginx missing" >&2; exit 1; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# free_port: a port on 127.0.0.1 nobody listens on right now.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_target NAME ARGS...: starts probe_target in the background (in this
-# shell, so its pid lands in pids and the EXIT trap stops it), waits for it
-# to print its port and sets target_port.
-start_target() {
-  local name=$1
-  shift
-  "$bin" "$@" > "$work/$name.out" 2>&1 &
-  pids+=($!)
-  target_port=
-  for _ in $(seq 100); do
-    target_port=$(sed -n 's/^listening on //p' "$work/$name.out" 2>/dev/null)
-    [[ -n $target_port ]] && return 0
-    sleep 0.1
-  done
-  echo "run.sh: $name never printed its port" >&2
-  return 1
-}
-
-# wait_http URL: until it answers, at most 10 s.
-wait_http() {
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "run.sh: $1 never answered" >&2
-  return 1
-}
+source benchmarks/http/lib.sh
 
 # run_wrk URL [extra wrk args]: prints "rps p50_ms p99_ms errors".
 run_wrk() {
@@ -112,37 +72,13 @@ vigil_port=$target_port
 start_target bare --mode=bare --port=0 --threads="$connections"
 bare_port=$target_port
 nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location = /readyz { default_type text/plain; return 200 "ok"; }
-  }
-}
-NGINX
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
+start_nginx "$nginx_port" ok 1024
 for u in "http://127.0.0.1:$vigil_port/readyz" "http://127.0.0.1:$bare_port/readyz" \
          "http://127.0.0.1:$nginx_port/readyz"; do
   wait_http "$u"
 done
 # vigil's /readyz passes once its checks ran.
-for _ in $(seq 100); do
-  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$vigil_port/readyz") == 200 ]] && break
-  sleep 0.1
-done
+wait_ok "http://127.0.0.1:$vigil_port/readyz" || true
 
 declare -A rps p50 p99 errs
 for name in vigil bare nginx; do rps[$name]=""; p50[$name]=""; p99[$name]=""; errs[$name]=0; done
@@ -173,9 +109,7 @@ echo
 echo "Ratios (requests/s): vigil/bare = $(ratio "${mrps[vigil]}" "${mrps[bare]}"), vigil/nginx = $(ratio "${mrps[vigil]}" "${mrps[nginx]}"); p99 latency vigil/bare = $(ratio "${mp99[vigil]}" "${mp99[bare]}")."
 echo
 
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-wait 2>/dev/null || true
-pids=()
+stop_servers
 
 # --- (2) probes while the application's threads are saturated -------------
 # --- (3) idle cost ----------------------------------------------------------

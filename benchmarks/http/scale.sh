@@ -43,32 +43,7 @@ command -v wrk >/dev/null || { echo "scale.sh: wrk missing (scripts/setup.sh)" >
 max_clients=0
 for c in $clients_list; do ((c > max_clients)) && max_clients=$c; done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-start_target() {
-  local name=$1
-  shift
-  "$bin" "$@" > "$work/$name.out" 2>&1 &
-  pids+=($!)
-  target_port=
-  for _ in $(seq 100); do
-    target_port=$(sed -n 's/^listening on //p' "$work/$name.out" 2>/dev/null)
-    [[ -n $target_port ]] && return 0
-    sleep 0.1
-  done
-  echo "scale.sh: $name never printed its port" >&2
-  return 1
-}
+source benchmarks/http/lib.sh
 
 start_target vigil --mode=vigil --port=0
 vigil_port=$target_port
@@ -76,35 +51,10 @@ vigil_port=$target_port
 start_target bare --mode=bare --port=0 --threads="$max_clients"
 bare_port=$target_port
 nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-worker_rlimit_nofile 65536;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:$nginx_port backlog=4096;
-    location = /readyz { default_type text/plain; return 200 "ok\n"; }
-  }
-}
-NGINX
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
+start_nginx "$nginx_port" 'ok\n' 8192 "worker_rlimit_nofile 65536;" \
+  "keepalive_requests 1000000;" "backlog=4096"
 for port in "$vigil_port" "$bare_port" "$nginx_port"; do
-  for _ in $(seq 100); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && break
-    sleep 0.1
-  done
+  wait_ok "http://127.0.0.1:$port/readyz" || true
 done
 
 # One wrk run; appends "name mode clients rps p50 p99 p999 errors" to
