@@ -1,5 +1,5 @@
 # The loopback harness's shared set-up, sourced (from the repository root)
-# by run.sh and scale.sh, which run under `set -euo pipefail`. Defines:
+# by run.sh, scale.sh and probe_instructions.sh, which run under `set -euo pipefail`. Defines:
 #
 #   work, pids   a temporary work directory and the pids of the servers
 #                started in the background; an EXIT trap stops every one
@@ -9,12 +9,14 @@
 #                starts $bin (probe_target) with ARGS in the background,
 #                waits (at most 10 s) for it to print its port, sets
 #                target_port.
+#   write_nginx_conf PORT BODY WORKER_CONNECTIONS [MAIN] [HTTP] [LISTEN]
+#                writes $work/nginx/nginx.conf: one worker, not daemonized,
+#                answering `return 200 BODY` on 127.0.0.1:PORT/readyz; MAIN,
+#                HTTP and LISTEN are extra directives for the main context,
+#                the http context and the listen line.
 #   start_nginx PORT BODY WORKER_CONNECTIONS [MAIN] [HTTP] [LISTEN]
-#                starts nginx (one worker, in the foreground of its own
-#                background job) in $work/nginx answering `return 200 BODY`
-#                on 127.0.0.1:PORT/readyz; MAIN, HTTP and LISTEN are extra
-#                directives for the main context, the http context and the
-#                listen line.
+#                write_nginx_conf, then starts nginx with it (in the
+#                foreground of its own background job).
 #   wait_http URL
 #                until URL answers at all; fails after 10 s.
 #   wait_ok URL  until URL answers 200; fails after 10 s.
@@ -52,7 +54,7 @@ start_target() {
   return 1
 }
 
-start_nginx() {
+write_nginx_conf() {
   local port=$1 body=$2 connections=$3 main=${4:-} http=${5:-} listen=${6:-}
   mkdir -p "$work/nginx"
   {
@@ -80,6 +82,10 @@ NGINX
 }
 NGINX
   } > "$work/nginx/nginx.conf"
+}
+
+start_nginx() {
+  write_nginx_conf "$@"
   /usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
   pids+=($!)
 }

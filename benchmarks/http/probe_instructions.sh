@@ -64,11 +64,13 @@ fi
 for tool in valgrind strace /usr/sbin/nginx curl; do
   command -v "$tool" >/dev/null || { echo "$tool missing (scripts/setup.sh)" >&2; exit 1; }
 done
+# free_port and write_nginx_conf; this script keeps its own work directory
+# (--keep) and its own EXIT trap (one server at a time, under a tool).
+source benchmarks/http/lib.sh
 if [[ -n $keep ]]; then
+  rmdir "$work"
   work=$keep
   mkdir -p "$work"
-else
-  work=$(mktemp -d)
 fi
 server_pid=""
 cleanup() {
@@ -80,35 +82,6 @@ cleanup() {
 trap cleanup EXIT
 cp "$binary" "$work/probe_target"  # bazel-bin may be repointed meanwhile.
 client=(python3 benchmarks/http/fixed_load.py)
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-write_nginx_conf() {  # port
-  mkdir -p "$work/nginx"
-  cat > "$work/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:$1 backlog=4096;
-    location = /readyz { default_type text/plain; return 200 "ok\n"; }
-  }
-}
-NGINX
-}
 
 # Runs one server under one tool, sends `requests`, stops it; prints the
 # tool's output file.
@@ -124,7 +97,8 @@ measure() {  # tool server mode requests tag
     cmd=("$work/probe_target" --mode=vigil --port=0 --check_interval_ms=3600000)
   else
     port=$(free_port)
-    write_nginx_conf "$port"
+    write_nginx_conf "$port" 'ok\n' 8192 "master_process off;" \
+      "keepalive_requests 1000000;" "backlog=4096"
     cmd=(/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx")
   fi
   "${wrap[@]}" "${cmd[@]}" > "$log" 2>&1 &
