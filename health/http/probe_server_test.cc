@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/barrier.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health/http/endpoints.h"
@@ -588,7 +589,10 @@ TEST_F(ProbeServerTest, DefaultLimitsFollowTheDescriptorLimit) {
 // back to back: none is evicted (each is active), the others wait in the
 // kernel's backlog until a slot frees, and every request is answered. The
 // server's clock is a FakeClock that does not move, so no connection is
-// ever "quiet for 1 s" however slowly the machine runs the clients.
+// ever "quiet for 1 s" however slowly the machine runs the clients. Every
+// client connects before any sends (a barrier), so the crowd is at the
+// server at once however the threads are scheduled: a loaded machine could
+// otherwise run them one after another and never reach the limit.
 TEST_F(ProbeServerTest, CrowdOverTheLimitIsAllAnswered) {
   ProbeServerOptions o;
   o.clock = &server_clock_;
@@ -599,10 +603,12 @@ TEST_F(ProbeServerTest, CrowdOverTheLimitIsAllAnswered) {
   constexpr int kRequests = 30;
   std::atomic<int> answered{0};
   std::atomic<int> failed{0};
+  absl::Barrier all_connected(kClients);
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&] {
       RawConnection c(port());
+      all_connected.Block();
       if (!c.ok()) {
         failed.fetch_add(kRequests);
         return;

@@ -351,6 +351,27 @@ std::optional<uint64_t> ParseLoadavgTasks(absl::string_view content) {
   return ParseUint(running_total.substr(slash + 1));
 }
 
+namespace {
+
+// "/a//./b/" -> "/a/b": drops empty and "." components ("..", which a
+// cgroup namespace legitimately writes, stays). The kernel writes these
+// paths canonical, so the rest only comes from a hand-written or corrupted
+// file; dropping it keeps a path built from a mount point or cgroup
+// lexically under it.
+std::string CanonicalPath(absl::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    if (!out.empty() || path[0] == '/') out.push_back('/');
+    out.append(part.data(), part.size());
+  }
+  if (out.empty() && !path.empty() && path[0] == '/') out = "/";
+  return out;
+}
+
+}  // namespace
+
 std::vector<CgroupEntry> ParseProcCgroup(absl::string_view content) {
   std::vector<CgroupEntry> entries;
   for (absl::string_view line : absl::StrSplit(content, '\n')) {
@@ -364,7 +385,7 @@ std::vector<CgroupEntry> ParseProcCgroup(absl::string_view content) {
          absl::StrSplit(parts[1], ',', absl::SkipEmpty())) {
       e.controllers.emplace_back(c);
     }
-    e.path = std::string(parts[2]);
+    e.path = CanonicalPath(parts[2]);
     entries.push_back(std::move(e));
   }
   return entries;
@@ -382,8 +403,14 @@ std::vector<MountEntry> ParseMountinfo(absl::string_view content) {
         absl::StrSplit(line.substr(sep + 3), ' ', absl::SkipEmpty());
     if (head.size() < 5 || tail.empty()) continue;
     MountEntry m;
-    m.root = Unescape(head[3]);
-    m.mount_point = Unescape(head[4]);
+    m.root = CanonicalPath(Unescape(head[3]));
+    m.mount_point = CanonicalPath(Unescape(head[4]));
+    // The kernel writes both as absolute paths; anything else cannot be
+    // followed as a directory.
+    if (m.root.empty() || m.root[0] != '/' || m.mount_point.empty() ||
+        m.mount_point[0] != '/') {
+      continue;
+    }
     m.fs_type = std::string(tail[0]);
     if (tail.size() >= 3) m.super_options = std::string(tail[2]);
     mounts.push_back(std::move(m));

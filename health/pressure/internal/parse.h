@@ -107,7 +107,8 @@ std::optional<uint64_t> ParseLoadavgTasks(absl::string_view content);
 
 // /proc/<pid>/cgroup, one entry per line "id:controllers:path". Version 2 is
 // the line with id 0 and no controllers; "name=systemd" style named
-// hierarchies are kept as controllers.
+// hierarchies are kept as controllers. The path is made canonical as
+// mountinfo's are (ParseMountinfo); ".." components are kept.
 struct CgroupEntry {
   int id = 0;
   std::vector<std::string> controllers;
@@ -116,7 +117,9 @@ struct CgroupEntry {
 std::vector<CgroupEntry> ParseProcCgroup(absl::string_view content);
 
 // /proc/<pid>/mountinfo, the fields vigil needs, with octal escapes (\040)
-// decoded.
+// decoded and root and mount point made canonical (empty and "."
+// components dropped, as in "/a//./b/" -> "/a/b"). A line whose root or
+// mount point is not an absolute path is skipped.
 struct MountEntry {
   std::string root;         // Field 4: the mounted subtree.
   std::string mount_point;  // Field 5.

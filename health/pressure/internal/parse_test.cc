@@ -349,6 +349,33 @@ TEST(ParseMountinfo, FieldsAfterOptionalTagsAndEscapes) {
   EXPECT_EQ(m[2].mount_point, "/mnt/with space");
 }
 
+// The kernel writes canonical absolute paths; a doubled slash or a "."
+// component (a hand-written or corrupted file: the procfs fuzzer found
+// "//sys/fs/cgroup/unified") is dropped so that paths built from the mount
+// point stay lexically under it, and a relative one is not followed.
+TEST(ParseMountinfo, PathsAreMadeCanonicalAndRelativeOnesSkipped) {
+  std::vector<MountEntry> m = ParseMountinfo(
+      "41 31 0:38 //docker/./abc/ //sys/fs/cgroup/./unified/ rw - cgroup2 "
+      "cgroup2 rw\n"
+      "42 31 0:39 / sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+      "43 31 0:40 docker /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+      "44 1 0:41 / / rw - ext4 /dev/sda1 rw\n");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].root, "/docker/abc");
+  EXPECT_EQ(m[0].mount_point, "/sys/fs/cgroup/unified");
+  EXPECT_EQ(m[1].root, "/");
+  EXPECT_EQ(m[1].mount_point, "/");
+}
+
+TEST(ParseProcCgroup, PathIsMadeCanonicalButKeepsDotDot) {
+  std::vector<CgroupEntry> e =
+      ParseProcCgroup("0::/a//./b/\n1:cpu:/../../init.scope\n2:memory:/\n");
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0].path, "/a/b");
+  EXPECT_EQ(e[1].path, "/../../init.scope");
+  EXPECT_EQ(e[2].path, "/");
+}
+
 }  // namespace
 }  // namespace internal
 }  // namespace pressure
