@@ -28,6 +28,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "health/http/internal/http1.h"
+#include "health/http/internal/utf8.h"
 #include "health/internal/errno_text.h"
 #include "health/internal/worker_pool.h"
 #include "health/report.h"
@@ -1107,7 +1108,11 @@ class ProbeServer::Loop {
       std::vector<std::string>& e = encoded[d];
       if (e.empty()) e.resize(events.size());
       if (e[i].empty()) {
-        absl::StatusOr<std::string> json = ToJson(ToProto(events[i], d == 1));
+        // A message may hold any bytes; the JSON printer mangles or
+        // refuses invalid UTF-8 (sse_test shows it).
+        v1::HistoryEvent proto = ToProto(events[i], d == 1);
+        internal::SanitizeUtf8Fields(&proto);
+        absl::StatusOr<std::string> json = ToJson(proto);
         e[i] = absl::StrCat("id: ", events[i].sequence,
                             "\ndata: ", json.ok() ? *json : "{}", "\n\n");
       }

@@ -167,6 +167,19 @@ TEST_F(SseTest, RemoteClientsGetNoMessagesUnlessToken) {
               HasSubstr("secret reason"));
 }
 
+// A message with an invalid UTF-8 byte (a dependency's raw error text)
+// still reaches the stream, the byte replaced by U+FFFD. Without the repair
+// this protobuf's JSON printer silently mangled it: "caf\xE9 refused"
+// arrived as "cafrefused" (the bad byte and the space after it gone).
+TEST_F(SseTest, InvalidUtf8InAMessageIsRepairedNotDropped) {
+  Serve();
+  RawConnection c = OpenStream();
+  Flip(CheckResult::Unhealthy("caf\xE9 refused"));
+  const std::string got = ReadUntil(c, "refused", absl::Seconds(5));
+  EXPECT_THAT(got, HasSubstr("\"message\":\"caf\xEF\xBF\xBD refused\""));
+  EXPECT_THAT(got, HasSubstr("\"subject\":\"db\""));
+}
+
 TEST_F(SseTest, StreamsAreBoundedInNumber) {
   ProbeServerOptions po;
   po.max_event_streams = 2;
