@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "health/http/endpoints.h"
 #include "health/http/testing/http_test_util.h"
+#include "health/sync.h"
 #include "health/testing/fake_clock.h"
 #include "health/testing/require.h"
 #include "health/testing/wait_for.h"
@@ -571,6 +572,48 @@ TEST_F(ProbeServerTest, AtTheLimitTheBusiestPeersSilentConnectionGoes) {
   bool eof = false;
   held.front().ReadUntilClosed(absl::Seconds(10), &eof);
   EXPECT_TRUE(eof);
+}
+
+// The details policy sees each peer's address as text, from whichever
+// loopback address it came (the server formats IPv4 itself).
+TEST_F(ProbeServerTest, TheDetailsPolicySeesThePeersAddress) {
+  Mutex mu;
+  std::vector<std::string> seen;
+  EndpointsOptions eo;
+  eo.is_local_address = [&](absl::string_view addr) {
+    MutexLock lock(&mu);
+    seen.emplace_back(addr);
+    return true;
+  };
+  endpoints_ = *HealthEndpoints::Create(&registry_, eo);
+  Start();
+  for (const char* source : {"127.0.0.1", "127.10.200.3", "127.255.0.99"}) {
+    SCOPED_TRACE(source);
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = inet_addr(source);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(static_cast<uint16_t>(port()));
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 0);
+    const std::string request = "GET /readyz?verbose HTTP/1.1\r\n\r\n";
+    ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    char buf[512];
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    close(fd);
+    ASSERT_GT(n, 0);
+    EXPECT_THAT(std::string(buf, static_cast<size_t>(n)),
+                HasSubstr("HTTP/1.1 200"));
+    MutexLock lock(&mu);
+    EXPECT_THAT(seen, ::testing::Contains(std::string(source)));
+  }
 }
 
 TEST_F(ProbeServerTest, DefaultLimitsFollowTheDescriptorLimit) {
