@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "health/testing/subprocess.h"
 #include "health/testing/temp_dir.h"
+#include "health/testing/wait_for.h"
 #include "watchdog/testing/notify_socket.h"
 
 namespace vigil {
@@ -110,17 +111,13 @@ TEST(SystemdProcessTest, ReadyWatchdogStoppingAndNoPingsWhileLivenessFails) {
   ASSERT_TRUE(child.WaitForOutput("HANG mode=deadlock", kWait))
       << child.Output();
   const absl::Time hang_at = AtOf(child.Lines("HANG mode=deadlock").front());
-  const absl::Time give_up = absl::Now() + kWait;
   auto failing_since_hang = [&] {
     for (const std::string& line : child.Lines("LIVENESS failing")) {
       if (AtOf(line) >= hang_at) return true;
     }
     return false;
   };
-  while (!failing_since_hang() && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_TRUE(failing_since_hang()) << child.Output();
+  ASSERT_TRUE(testing::WaitFor(failing_since_hang, kWait)) << child.Output();
   absl::SleepFor(hang_at + absl::Seconds(1) + kPing - absl::Now());
   // Pings sent while it still passed are queued already.
   EXPECT_THAT(systemd.Drain(), Each(std::string("WATCHDOG=1")));

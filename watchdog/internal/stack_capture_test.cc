@@ -261,6 +261,7 @@ void LoopNanosleep(Target* t) {
   }
 }
 
+#if !defined(ABSL_HAVE_THREAD_SANITIZER)  // Not run under TSan: see below.
 void LoopPipeRead(Target* t) {
   while (!g_stop.load()) {
     char c;
@@ -275,6 +276,7 @@ void LoopFutex(Target* t) {
                      nullptr, 0));
   }
 }
+#endif
 
 // How long the calling thread has waited for a CPU while runnable
 // (/proc/thread-self/schedstat, second field): time the capture's own code
