@@ -638,9 +638,19 @@ class ProbeServer::Loop {
     while (!conns_.empty()) Close(conns_.begin()->first);
   }
 
+  // Every change of a connection's deadline goes through here, so that
+  // next_deadline_ stays at or before the earliest one: the loop then
+  // neither scans every connection per wake-up (PollTimeoutMs) nor per
+  // pass (CheckDeadlines), which with thousands of keep-alive clients cost
+  // more than the requests.
+  void SetDeadline(Connection& c, absl::Time deadline) {
+    c.deadline = deadline;
+    next_deadline_ = std::min(next_deadline_, deadline);
+  }
+
   int PollTimeoutMs() {
     absl::Time next = accept_paused_ ? accept_resume_ : absl::InfiniteFuture();
-    for (const auto& [id, c] : conns_) next = std::min(next, c->deadline);
+    next = std::min(next, next_deadline_);
     if (streams_ > 0)
       next = std::min(next, clock_->Now() + absl::Milliseconds(kStreamPollMs));
     if (next == absl::InfiniteFuture()) return -1;
@@ -707,7 +717,7 @@ class ProbeServer::Loop {
     c->remote = std::move(remote);
     c->opened = now_;
     c->last_activity = now_;
-    c->deadline = c->last_activity + options_.request_timeout;
+    SetDeadline(*c, c->last_activity + options_.request_timeout);
     epoll_event ev{};
     ev.events = kReadEvents;
     ev.data.u64 = c->id;
@@ -908,7 +918,7 @@ class ProbeServer::Loop {
         }
         if (c.idle) {
           c.idle = false;
-          c.deadline = c.last_activity + options_.request_timeout;
+          SetDeadline(c, c.last_activity + options_.request_timeout);
         }
         if (static_cast<size_t>(n) < want && !peer_hung_up) break;
         continue;
@@ -963,8 +973,8 @@ class ProbeServer::Loop {
                          internal::kContinueResponse.size());
             c.close_after_write = false;
             if (!WriteSome(c)) return false;
-            c.deadline =
-                c.out.empty() ? deadline : now_ + options_.write_timeout;
+            SetDeadline(
+                c, c.out.empty() ? deadline : now_ + options_.write_timeout);
             return true;
           }
           if (c.in.size() < input_cap_) return true;
@@ -1006,7 +1016,7 @@ class ProbeServer::Loop {
     }
     if (IsWorkerPath(request.path)) {
       c.processing = true;
-      c.deadline = absl::InfiniteFuture();
+      SetDeadline(c, absl::InfiniteFuture());
       pool_->Submit([ctx = worker_ctx_, id = c.id, request = std::move(request),
                      keep_alive]() mutable {
         WorkerContext::Run(ctx, id, std::move(request), keep_alive);
@@ -1202,7 +1212,7 @@ class ProbeServer::Loop {
 
   bool StartWrite(Connection& c, bool keep_alive) {
     c.close_after_write = !keep_alive;
-    c.deadline = now_ + options_.write_timeout;
+    SetDeadline(c, now_ + options_.write_timeout);
     return WriteSome(c);
   }
 
@@ -1226,7 +1236,7 @@ class ProbeServer::Loop {
     c.out_pos = 0;
     const absl::Time now = now_;
     if (c.streaming) {
-      c.deadline = now + kStreamKeepalive;
+      SetDeadline(c, now + kStreamKeepalive);
       return true;
     }
     if (c.close_after_write) {
@@ -1241,12 +1251,12 @@ class ProbeServer::Loop {
       shutdown(c.fd, SHUT_WR);
       c.lingering = true;
       c.in.clear();
-      c.deadline = now + kLinger;
+      SetDeadline(c, now + kLinger);
       return true;
     }
     c.idle = c.in.empty();
-    c.deadline =
-        now + (c.idle ? options_.idle_timeout : options_.request_timeout);
+    SetDeadline(
+        c, now + (c.idle ? options_.idle_timeout : options_.request_timeout));
     return true;
   }
 
@@ -1290,9 +1300,18 @@ class ProbeServer::Loop {
     now_ = clock_->Now();
     const absl::Time now = now_;
     if (accept_paused_ && now >= accept_resume_) ResumeAccepting();
+    // Every deadline is at or after next_deadline_: nothing to scan before
+    // it. The scan sets it to the earliest deadline left; handling an
+    // expired connection lowers it again through SetDeadline().
+    if (now < next_deadline_) return;
     std::vector<uint64_t> expired;
+    next_deadline_ = absl::InfiniteFuture();
     for (const auto& [id, c] : conns_) {
-      if (c->deadline <= now) expired.push_back(id);
+      if (c->deadline <= now) {
+        expired.push_back(id);
+      } else {
+        next_deadline_ = std::min(next_deadline_, c->deadline);
+      }
     }
     for (const uint64_t id : expired) {
       Connection* c = Find(id);
@@ -1319,6 +1338,13 @@ class ProbeServer::Loop {
                     false)) {
           UpdateInterest(*c);
         }
+      }
+    }
+    // An expired connection its handling kept stays covered, whatever
+    // deadline it has now.
+    for (const uint64_t id : expired) {
+      if (const Connection* c = Find(id)) {
+        next_deadline_ = std::min(next_deadline_, c->deadline);
       }
     }
   }
@@ -1380,6 +1406,8 @@ class ProbeServer::Loop {
   bool accept_paused_ = false;
   bool accept_paused_full_ = false;
   absl::Time accept_resume_;
+  // At or before every connection's deadline (see SetDeadline).
+  absl::Time next_deadline_ = absl::InfiniteFuture();
   // The clock read once per loop iteration: every deadline set while
   // handling one batch of events counts from when the batch arrived.
   absl::Time now_;
