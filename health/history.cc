@@ -4,29 +4,46 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "health/sync.h"
 
 namespace vigil {
 namespace {
 
-// A fixed-capacity ring: push overwrites the oldest once full. No division
-// on the way in (Push runs on every check completion with a value).
+// A fixed-capacity ring: a new item overwrites the oldest once full. No
+// division on the way in (Append runs on every check completion with a
+// value).
 template <typename T>
 class Ring {
  public:
-  explicit Ring(size_t capacity) { items_.reserve(capacity); }
-  // True if an old item was overwritten.
-  bool Push(T item) {
-    if (items_.size() < items_.capacity()) {
+  explicit Ring(size_t capacity) : capacity_(capacity) {
+    items_.reserve(capacity);
+  }
+  // The slot of a new newest item, for the caller to assign in place (no
+  // temporary): a default-constructed one until full, then the oldest
+  // item's. Sets `*overwrote` to whether an old item is being overwritten.
+  T& Append(bool* overwrote) {
+    if (items_.size() < capacity_) {
       last_ = items_.size();
-      items_.push_back(std::move(item));
-      return false;
+      *overwrote = false;
+      return items_.emplace_back();
     }
     last_ = head_;
-    items_[head_] = std::move(item);
-    if (++head_ == items_.size()) head_ = 0;
-    return true;
+    if (++head_ == capacity_) head_ = 0;
+    *overwrote = true;
+    return items_[last_];
+  }
+  // Appends `item`. True if an old item was overwritten.
+  bool Push(T item) {
+    bool overwrote;
+    Append(&overwrote) = std::move(item);
+    return overwrote;
+  }
+  // Frees the items; capacity stays.
+  void Clear() {
+    std::vector<T>().swap(items_);
+    head_ = 0;
+    last_ = 0;
   }
   size_t size() const { return items_.size(); }
   // The i-th oldest item.
@@ -37,6 +54,7 @@ class Ring {
   const T& back() const { return items_[last_]; }
 
  private:
+  size_t capacity_;
   std::vector<T> items_;
   size_t head_ = 0;
   size_t last_ = 0;
@@ -72,6 +90,13 @@ struct HealthHistory::Journal {
     e.sequence = next_sequence++;
     if (e.time == absl::InfinitePast()) e.time = clock->Now();
     if (events.Push(std::move(e))) ++dropped;
+    if (event_waiters > 0) event.SignalAll();
+  }
+
+  // Wakes every WaitForEvent, now and from then on.
+  void WakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    woken = true;
+    event.SignalAll();
   }
 
   void Record(HistoryEvent e) ABSL_LOCKS_EXCLUDED(mu) {
@@ -105,27 +130,60 @@ struct HealthHistory::Journal {
     RecordLocked(std::move(e));
   }
 
-  void OnResult(const CheckSnapshot& c) ABSL_LOCKS_EXCLUDED(mu) {
-    if (!c.result.observed_value.has_value()) return;
-    Sample s;
-    s.time = c.last_run_time;
-    s.value = *c.result.observed_value;
-    s.warn_threshold = c.result.warn_threshold;
-    s.critical_threshold = c.result.critical_threshold;
-    s.time_to_exhaustion = c.result.time_to_exhaustion;
-    s.status = c.result.status;
-    MutexLock lock(&mu);
-    if (!alive) return;
-    auto it = series.find(c.name);
+  // The series of check `name`, created if there is room; nullptr if not.
+  Series* FindSeriesLocked(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = series.find(name);
     if (it == series.end()) {
-      if (series.size() >= options.max_series) return;
-      it = series.emplace(c.name, Series(options.samples_per_check)).first;
+      if (series.size() >= options.max_series) return nullptr;
+      it = series.emplace(name, Series(options.samples_per_check)).first;
     }
-    Series& r = it->second;
+    return &it->second;
+  }
+
+  // A check's series as its result listener holds it (shared by the
+  // listener's copies): nullptr until found. `series` is guarded by `mu`.
+  struct Slot {
+    Series* series = nullptr;
+  };
+
+  // Runs on every completion of a check: one branch without an observed
+  // value; else, under `mu`, the sample written in place into the check's
+  // series, looked up by name only while `slot` has none.
+  void OnResult(const CheckSnapshot& c, Slot& slot) ABSL_LOCKS_EXCLUDED(mu) {
+    const CheckResult& result = c.result;
+    if (!result.observed_value.has_value()) return;
+    MutexLock lock(&mu);
+    if (!alive) return;  // `series` is gone: slot.series dangles.
+    if (slot.series == nullptr &&
+        (slot.series = FindSeriesLocked(c.name)) == nullptr) {
+      return;
+    }
+    Series& r = *slot.series;
     // A run reported after its successor (see ResultListener) is dropped.
-    if (r.samples.size() > 0 && r.samples.back().time > s.time) return;
-    if (r.unit != c.result.observed_unit) r.unit = c.result.observed_unit;
-    r.samples.Push(std::move(s));
+    if (r.samples.size() > 0 && r.samples.back().time > c.last_run_time) {
+      return;
+    }
+    if (r.unit != result.observed_unit) r.unit = result.observed_unit;
+    bool overwrote;
+    Sample& s = r.samples.Append(&overwrote);
+    s.time = c.last_run_time;
+    s.value = *result.observed_value;
+    s.warn_threshold = result.warn_threshold;
+    s.critical_threshold = result.critical_threshold;
+    s.time_to_exhaustion = result.time_to_exhaustion;
+    s.status = result.status;
+  }
+
+  // ~HealthHistory: records nothing from now on, frees what it kept (the
+  // registry's listeners keep this object), releases every waiter.
+  void Close() ABSL_LOCKS_EXCLUDED(mu) {
+    MutexLock lock(&mu);
+    alive = false;
+    events.Clear();
+    decltype(series)().swap(series);
+    heartbeats = nullptr;
+    WakeLocked();
   }
 
   const HistoryOptions options;
@@ -133,12 +191,17 @@ struct HealthHistory::Journal {
   mutable Mutex mu;
   bool alive ABSL_GUARDED_BY(mu) = true;
   bool woken ABSL_GUARDED_BY(mu) = false;
+  // WaitForEvent waits here, not in mu.Await: every release of mu (a
+  // sample on every check completion) would wake it.
+  CondVar event;
+  int event_waiters ABSL_GUARDED_BY(mu) = 0;
   Ring<HistoryEvent> events ABSL_GUARDED_BY(mu);
   uint64_t next_sequence ABSL_GUARDED_BY(mu) = 1;
   uint64_t dropped ABSL_GUARDED_BY(mu) = 0;
   bool drain_recorded ABSL_GUARDED_BY(mu) = false;
-  // Hashed: found on every completion with a value (Samples() sorts).
-  absl::flat_hash_map<std::string, Series> series ABSL_GUARDED_BY(mu);
+  // By name (Samples() sorts); found once per registered check, whose
+  // result listener keeps a pointer (stable: a node map).
+  absl::node_hash_map<std::string, Series> series ABSL_GUARDED_BY(mu);
   std::function<std::vector<HeartbeatView>()> heartbeats ABSL_GUARDED_BY(mu);
 };
 
@@ -163,23 +226,23 @@ HealthHistory::HealthHistory(HealthRegistry* registry, HistoryOptions options)
     : registry_(registry),
       options_(options),
       journal_(std::make_shared<Journal>(options, registry->clock())) {
-  std::weak_ptr<Journal> weak = journal_;
-  registry->AddListener([weak, registry](const Transition& t) {
-    if (std::shared_ptr<Journal> j = weak.lock()) {
-      j->OnTransition(t, registry->shutting_down());
-    }
+  // The listeners own a share of the journal (no weak_ptr lock per
+  // completion); ~HealthHistory empties it, so what stays with the registry
+  // is small.
+  registry->AddListener([j = journal_, registry](const Transition& t) {
+    j->OnTransition(t, registry->shutting_down());
   });
-  registry->AddResultListener([weak](const CheckSnapshot& c) {
-    if (std::shared_ptr<Journal> j = weak.lock()) j->OnResult(c);
+  // One listener per check, holding its series once found: no lookup by
+  // name per completion.
+  registry->AddResultListenerFactory([j = journal_](absl::string_view) {
+    return ResultListener(
+        [j, slot = std::make_shared<Journal::Slot>()](const CheckSnapshot& c) {
+          j->OnResult(c, *slot);
+        });
   });
 }
 
-HealthHistory::~HealthHistory() {
-  MutexLock lock(&journal_->mu);
-  journal_->alive = false;
-  journal_->woken = true;
-  journal_->heartbeats = nullptr;
-}
+HealthHistory::~HealthHistory() { journal_->Close(); }
 
 void HealthHistory::Record(HistoryEvent event) {
   journal_->Record(std::move(event));
@@ -211,19 +274,20 @@ uint64_t HealthHistory::dropped_events() const {
 
 uint64_t HealthHistory::WaitForEvent(uint64_t after,
                                      absl::Duration timeout) const {
+  const auto deadline = Mutex::DeadlineAfter(timeout);
   Journal& j = *journal_;
   MutexLock lock(&j.mu);
-  j.mu.AwaitWithTimeout(
-      [&j, after]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return j.woken || j.next_sequence - 1 > after;
-      },
-      timeout);
+  ++j.event_waiters;
+  while (!j.woken && j.next_sequence - 1 <= after &&
+         j.event.WaitWithDeadline(&j.mu, deadline)) {
+  }
+  --j.event_waiters;
   return j.next_sequence - 1;
 }
 
 void HealthHistory::Wake() {
   MutexLock lock(&journal_->mu);
-  journal_->woken = true;
+  journal_->WakeLocked();
 }
 
 std::vector<SampleSeries> HealthHistory::Samples(absl::string_view check,

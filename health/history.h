@@ -21,8 +21,11 @@
 //
 // Cost: recording runs on the registry's publishing thread after the
 // registry's own lock is released, and takes this object's lock for a copy
-// into a preallocated ring slot; checks without an observed value cost one
-// branch per run (benchmarks/core_benchmark: BM_CheckCompletionWithHistory).
+// into a preallocated ring slot. Each check gets its own result listener
+// (HealthRegistry::AddResultListenerFactory), which finds the check's
+// series by name once, not per run; checks without an observed value cost
+// one branch per run (benchmarks/history_cost.sh: about 1.03x the
+// instructions of a completion without history).
 //
 // Thread safety: every method may be called from any thread.
 
@@ -124,7 +127,8 @@ class HealthHistory {
   // Validates `options` (InvalidArgument "field: must be ...") and attaches
   // to `registry`, which is not owned and must outlive the history. Only
   // later transitions and runs are recorded. The listeners it adds stay
-  // with the registry but record nothing once the history is destroyed.
+  // with the registry but record nothing once the history is destroyed
+  // (what they keep of it is emptied then).
   static absl::StatusOr<std::unique_ptr<HealthHistory>> Create(
       HealthRegistry* registry, HistoryOptions options = {});
   ~HealthHistory();

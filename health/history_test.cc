@@ -252,6 +252,46 @@ TEST_F(HistoryTest, SeriesAreBoundedInNumber) {
   EXPECT_EQ(later, first);
 }
 
+TEST_F(HistoryTest, KeepsSamplesOfChecksRegisteredBeforeIt) {
+  Gauge g;
+  ASSERT_TRUE(registry_.Register(Make("before", g.Function())).ok());
+  auto history = MakeHistory();
+  ASSERT_TRUE(registry_.Register(Make("after", g.Function())).ok());
+  g.Set(Status::kHealthy, 0.25);
+  Step();
+  g.Set(Status::kDegraded, 0.5);
+  Next();
+  std::vector<std::string> got;
+  for (const SampleSeries& series : history->Samples()) {
+    for (const Sample& sample : series.samples) {
+      got.push_back(absl::StrCat(series.check, " ", sample.value, " ",
+                                 StatusName(sample.status)));
+    }
+  }
+  EXPECT_THAT(got, ElementsAre("after 0.25 healthy", "after 0.5 degraded",
+                               "before 0.25 healthy", "before 0.5 degraded"));
+}
+
+TEST_F(HistoryTest, ReRegisteredCheckContinuesItsSeries) {
+  HistoryOptions o;
+  o.max_series = 1;
+  auto history = MakeHistory(o);
+  Gauge g;
+  g.Set(Status::kHealthy, 0.1);
+  ASSERT_TRUE(registry_.Register(Make("mem", g.Function())).ok());
+  Step();
+  ASSERT_TRUE(registry_.Unregister("mem").ok());
+  g.Set(Status::kHealthy, 0.2);
+  ASSERT_TRUE(registry_.Register(Make("mem", g.Function())).ok());
+  Next();
+  // Its series is found by name again (the only one max_series allows).
+  const std::vector<SampleSeries> all = history->Samples();
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all[0].samples.size(), 2u);
+  EXPECT_DOUBLE_EQ(all[0].samples[0].value, 0.1);
+  EXPECT_DOUBLE_EQ(all[0].samples[1].value, 0.2);
+}
+
 TEST_F(HistoryTest, RecordsDrainOnceBeforeReadinessFails) {
   auto history = MakeHistory();
   Gauge g;

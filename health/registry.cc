@@ -57,6 +57,9 @@ struct HealthRegistry::Impl::CheckState
   // positions in group_index_. Rebuilt with the group index.
   size_t position = 0;
   std::vector<size_t> group_slots;
+  // Made for this check by the result listener factories; copy-on-write
+  // like result_listeners_ (nullptr for none).
+  std::shared_ptr<const std::vector<ResultListener>> own_result_listeners;
 };
 
 namespace {
@@ -168,6 +171,10 @@ void HealthRegistry::AddResultListener(ResultListener listener) {
   impl_->AddResultListener(std::move(listener));
 }
 
+void HealthRegistry::AddResultListenerFactory(ResultListenerFactory factory) {
+  impl_->AddResultListenerFactory(std::move(factory));
+}
+
 const ServiceIdentity& HealthRegistry::service() const {
   return impl_->service();
 }
@@ -239,6 +246,13 @@ absl::Status HealthRegistry::Impl::Register(Check check) {
     p.interval = check.options.interval;
     p.timeout = check.options.timeout;
     state->next_run = now + check.options.initial_delay;
+    if (!result_listener_factories_.empty()) {
+      auto own = std::make_shared<std::vector<ResultListener>>();
+      for (const ResultListenerFactory& f : result_listener_factories_) {
+        if (ResultListener l = f(check.name)) own->push_back(std::move(l));
+      }
+      if (!own->empty()) state->own_result_listeners = std::move(own);
+    }
     state->check = std::move(check);
     ScheduleLocked(*state, state->next_run);
     checks_.emplace(state->check.name, std::move(state));
@@ -349,21 +363,42 @@ void HealthRegistry::Impl::AddResultListener(ResultListener listener) {
   result_listeners_ = std::move(next);
 }
 
+void HealthRegistry::Impl::AddResultListenerFactory(
+    ResultListenerFactory factory) {
+  MutexLock lock(&mu_);
+  for (auto& [name, state] : checks_) {
+    ResultListener l = factory(name);
+    if (!l) continue;
+    const std::shared_ptr<const std::vector<ResultListener>>& old =
+        state->own_result_listeners;
+    auto next = old == nullptr
+                    ? std::make_shared<std::vector<ResultListener>>()
+                    : std::make_shared<std::vector<ResultListener>>(*old);
+    next->push_back(std::move(l));
+    state->own_result_listeners = std::move(next);
+  }
+  result_listener_factories_.push_back(std::move(factory));
+}
+
 absl::Time HealthRegistry::Impl::RunOnceForTest() { return Tick(); }
 
 int HealthRegistry::Impl::worker_threads_for_test() const {
   return pool_->thread_count();
 }
 
+bool HealthRegistry::Impl::IdleLocked() const {
+  return in_flight_untimed_ == 0 &&
+         results_delivering_.load(std::memory_order_acquire) == 0 &&
+         !delivering_ && pending_.empty();
+}
+
 bool HealthRegistry::Impl::WaitUntilIdleForTest(absl::Duration timeout) {
+  const auto deadline = Mutex::DeadlineAfter(timeout);
   MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(
-      [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return in_flight_untimed_ == 0 &&
-               results_delivering_.load(std::memory_order_acquire) == 0 &&
-               !delivering_ && pending_.empty();
-      },
-      timeout);
+  while (!IdleLocked()) {
+    if (!idle_.WaitWithDeadline(&mu_, deadline)) return IdleLocked();
+  }
+  return true;
 }
 
 absl::Time HealthRegistry::Impl::Tick() {
@@ -507,6 +542,7 @@ void HealthRegistry::Impl::RunCheck(std::shared_ptr<Life> life,
   }
   const absl::Time end = clock_->Now();
   std::shared_ptr<const std::vector<ResultListener>> result_listeners;
+  std::shared_ptr<const std::vector<ResultListener>> own_result_listeners;
   std::shared_ptr<const CheckSnapshot> view;
   {
     MutexLock lock(&mu_);
@@ -538,17 +574,24 @@ void HealthRegistry::Impl::RunCheck(std::shared_ptr<Life> life,
     if (state->registered) {
       MarkDirtyLocked(*state);
       PublishLocked(end);
-      if (result_listeners_ != nullptr) {
+      if (result_listeners_ != nullptr ||
+          state->own_result_listeners != nullptr) {
         result_listeners = result_listeners_;
+        own_result_listeners = state->own_result_listeners;
         view = state->view;
         results_delivering_.fetch_add(1, std::memory_order_relaxed);
       }
     }
   }
-  if (result_listeners != nullptr) {
-    for (const ResultListener& l : *result_listeners) l(*view);
+  if (view != nullptr) {
+    if (result_listeners != nullptr) {
+      for (const ResultListener& l : *result_listeners) l(*view);
+    }
+    if (own_result_listeners != nullptr) {
+      for (const ResultListener& l : *own_result_listeners) l(*view);
+    }
     // No lock round trip of its own (each would wake the scheduler):
-    // DeliverTransitions() below takes mu_, which wakes WaitUntilIdle.
+    // DeliverTransitions() below takes mu_ and signals idle_.
     results_delivering_.fetch_sub(1, std::memory_order_release);
   }
   DeliverTransitions();
@@ -778,6 +821,10 @@ void HealthRegistry::Impl::DeliverTransitions() {
     mu_.Lock();
   }
   delivering_ = false;
+  // Every change that can make the registry idle (a run's end, its result
+  // listeners' return, the last transition delivered) is followed by this
+  // call: RunCheck() and Tick() end with it.
+  if (IdleLocked()) idle_.SignalAll();
 }
 
 }  // namespace vigil

@@ -107,6 +107,14 @@ using Listener = std::function<void(const Transition&)>;
 // by `last_run_time` if it matters. Must be quick (it delays the worker).
 using ResultListener = std::function<void(const CheckSnapshot&)>;
 
+// Makes one check's result listener, for listeners that keep state per
+// check (a history's ring of samples): given the check's name, returns the
+// listener of that check's completed runs (empty for none), which can hold
+// what it needs of that state, found once instead of on every run. See
+// HealthRegistry::AddResultListenerFactory.
+using ResultListenerFactory =
+    std::function<ResultListener(absl::string_view check)>;
+
 class HealthRegistry {
  public:
   explicit HealthRegistry(RegistryOptions options = {});
@@ -194,6 +202,19 @@ class HealthRegistry {
   // ResultListener). Lives as long as the registry. With none registered a
   // run costs nothing extra.
   void AddResultListener(ResultListener listener);
+  // Registers a factory of per-check result listeners: called for every
+  // check registered now and, at every later Register(), before the check
+  // can run; the listener it returns is called after each completed run of
+  // that check (as a ResultListener, after those of AddResultListener)
+  // until the check is unregistered. The factory runs with the registry's
+  // lock held: it must be quick and must not call into the registry. Lives
+  // as long as the registry.
+  //
+  //   registry.AddResultListenerFactory([&](absl::string_view name) {
+  //     Series* series = store.Resolve(name);  // Once per check.
+  //     return [series](const CheckSnapshot& c) { series->Add(c); };
+  //   });
+  void AddResultListenerFactory(ResultListenerFactory factory);
 
   // The clock given in RegistryOptions (Clock::Real() if none).
   Clock* clock() const { return clock_; }

@@ -614,6 +614,79 @@ TEST_F(RegistryTest, ResultListenersSeeEveryCompletedRunBeforeIdle) {
   EXPECT_THAT(seen, ElementsAre("db 1 healthy ", "db 2 unhealthy refused"));
 }
 
+TEST_F(RegistryTest, ResultListenerFactoryMakesOneListenerPerCheck) {
+  Mutex mu;
+  std::vector<std::string> made;
+  std::vector<std::string> seen;
+  Scripted a, b, c;
+  ASSERT_TRUE(registry_.Register(Make("a", a.Function())).ok());
+  ASSERT_TRUE(registry_.Register(Make("b", b.Function())).ok());
+  registry_.AddResultListener([&](const CheckSnapshot& s) {
+    MutexLock lock(&mu);
+    seen.push_back(absl::StrCat("any ", s.name, " ", s.run_count));
+  });
+  registry_.AddResultListenerFactory(
+      [&](absl::string_view name) -> ResultListener {
+        MutexLock lock(&mu);
+        made.emplace_back(name);
+        if (name == "b") return nullptr;  // No listener for "b".
+        // Per-check state, found once: here, the check's own counter.
+        auto runs = std::make_shared<int>(0);
+        return [&, runs, name = std::string(name)](const CheckSnapshot& s) {
+          MutexLock lock(&mu);
+          seen.push_back(absl::StrCat(name, " ", s.name, " ", ++*runs));
+        };
+      });
+  {
+    MutexLock lock(&mu);
+    EXPECT_THAT(made, ElementsAre("a", "b"));  // The checks registered then.
+  }
+  ASSERT_TRUE(registry_.Register(Make("c", c.Function())).ok());
+  {
+    MutexLock lock(&mu);
+    EXPECT_THAT(made, ElementsAre("a", "b", "c"));  // Before "c" ran.
+    EXPECT_TRUE(seen.empty());
+  }
+  Step();
+  {
+    MutexLock lock(&mu);
+    // After the plain listener, each check's own; none for "b".
+    std::sort(seen.begin(), seen.end());
+    EXPECT_THAT(seen,
+                ElementsAre("a a 1", "any a 1", "any b 1", "any c 1", "c c 1"));
+    seen.clear();
+  }
+  ASSERT_TRUE(registry_.Unregister("a").ok());
+  clock_.Advance(absl::Seconds(10));
+  Step();
+  MutexLock lock(&mu);
+  std::sort(seen.begin(), seen.end());
+  EXPECT_THAT(seen, ElementsAre("any b 2", "any c 2", "c c 2"));
+  EXPECT_THAT(made, ElementsAre("a", "b", "c"));
+}
+
+TEST_F(RegistryTest, ResultListenersRunInOrderPlainThenPerCheck) {
+  std::vector<std::string> seen;
+  Mutex mu;
+  auto note = [&](std::string what) {
+    return [&, what](const CheckSnapshot&) {
+      MutexLock lock(&mu);
+      seen.push_back(what);
+    };
+  };
+  registry_.AddResultListenerFactory(
+      [&](absl::string_view) -> ResultListener { return note("own 1"); });
+  registry_.AddResultListener(note("plain 1"));
+  registry_.AddResultListenerFactory(
+      [&](absl::string_view) -> ResultListener { return note("own 2"); });
+  registry_.AddResultListener(note("plain 2"));
+  Scripted s;
+  ASSERT_TRUE(registry_.Register(Make("db", s.Function())).ok());
+  Step();  // Idle includes every result listener of the run.
+  MutexLock lock(&mu);
+  EXPECT_THAT(seen, ElementsAre("plain 1", "plain 2", "own 1", "own 2"));
+}
+
 TEST_F(RegistryTest, ListenerMayCallBackIntoRegistry) {
   registry_.AddListener([&](const Transition& t) {
     if (t.name == "db" && t.to == Status::kUnhealthy) {

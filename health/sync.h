@@ -88,18 +88,23 @@ class ABSL_LOCKABLE Mutex {
   template <typename Pred>
   bool AwaitWithTimeout(Pred pred, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    return AwaitWithDeadline(pred, DeadlineAfter(timeout));
+  }
+
+  // The std::chrono::steady_clock deadline `timeout` from now, for the
+  // *WithDeadline waits: time_point::max() (never) for
+  // absl::InfiniteDuration(), now for a negative timeout.
+  static std::chrono::steady_clock::time_point DeadlineAfter(
+      absl::Duration timeout) {
     if (timeout == absl::InfiniteDuration()) {
-      return AwaitWithDeadline(pred,
-                               std::chrono::steady_clock::time_point::max());
+      return std::chrono::steady_clock::time_point::max();
     }
     // Capped so that now + timeout cannot overflow: a century is "never".
     timeout = std::max(std::min(timeout, absl::Hours(24 * 365 * 100)),
                        absl::ZeroDuration());
-    return AwaitWithDeadline(
-        pred,
-        std::chrono::steady_clock::now() +
-            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                absl::ToChronoNanoseconds(timeout)));
+    return std::chrono::steady_clock::now() +
+           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+               absl::ToChronoNanoseconds(timeout));
   }
 
  private:
@@ -136,6 +141,23 @@ class CondVar {
     std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
     cv_.wait(lock);
     lock.release();
+  }
+  // Like Wait, but returns at `deadline` of std::chrono::steady_clock
+  // (monotonic; time_point::max() waits forever, see
+  // Mutex::DeadlineAfter) at the latest. Returns false if the deadline
+  // passed. Re-check the condition either way.
+  bool WaitWithDeadline(Mutex* mu,
+                        std::chrono::steady_clock::time_point deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
+    bool woken = true;
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+      cv_.wait(lock);
+    } else {
+      woken = cv_.wait_until(lock, deadline) == std::cv_status::no_timeout;
+    }
+    lock.release();
+    return woken;
   }
   void Signal() { cv_.notify_one(); }
   void SignalAll() { cv_.notify_all(); }

@@ -89,6 +89,8 @@ class HealthRegistry::Impl {
       ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   void AddListener(Listener listener) ABSL_LOCKS_EXCLUDED(mu_);
   void AddResultListener(ResultListener listener) ABSL_LOCKS_EXCLUDED(mu_);
+  void AddResultListenerFactory(ResultListenerFactory factory)
+      ABSL_LOCKS_EXCLUDED(mu_);
   const ServiceIdentity& service() const { return service_; }
   absl::Time RunOnceForTest() ABSL_LOCKS_EXCLUDED(mu_);
   bool WaitUntilIdleForTest(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
@@ -130,8 +132,12 @@ class HealthRegistry::Impl {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Builds and installs a new snapshot, queueing transitions.
   void PublishLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Delivers queued transitions unless another thread is already doing so.
+  // Delivers queued transitions unless another thread is already doing so;
+  // then signals idle_ if IdleLocked().
   void DeliverTransitions() ABSL_LOCKS_EXCLUDED(mu_);
+  // What WaitUntilIdleForTest() waits for: no untimed run in flight, no
+  // result listener or transition being delivered or pending.
+  bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
   ServiceIdentity service_;
@@ -171,11 +177,19 @@ class HealthRegistry::Impl {
   // Copy-on-write, so a worker takes it with one pointer copy.
   std::shared_ptr<const std::vector<ResultListener>> result_listeners_
       ABSL_GUARDED_BY(mu_);
+  // Called at Register() for each check's own result listeners.
+  std::vector<ResultListenerFactory> result_listener_factories_
+      ABSL_GUARDED_BY(mu_);
   // Runs whose result listeners are being called. Incremented under mu_,
   // decremented without it just before DeliverTransitions() takes mu_.
   std::atomic<int> results_delivering_{0};
   std::deque<Transition> pending_ ABSL_GUARDED_BY(mu_);
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
+  // WaitUntilIdleForTest() waits here rather than in mu_.Await, which every
+  // release of mu_ would wake (a run's completion releases mu_ before its
+  // result listeners run, when the registry is not idle yet). Signalled by
+  // DeliverTransitions() once IdleLocked().
+  CondVar idle_;
   std::atomic<bool> shutting_down_fast_{false};
 
   mutable Mutex snapshot_mu_;

@@ -5,7 +5,9 @@
 #include "health/internal/worker_pool.h"
 
 #include <atomic>
+#include <chrono>  // NOLINT(build/c++11): steady_clock deadlines.
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -51,6 +53,33 @@ TEST(CondVarTest, EveryItemHandedToExactlyOneConsumer) {
   }
   for (std::thread& t : consumers) t.join();
   for (int i = 0; i < kItems; ++i) EXPECT_EQ(taken[i].load(), 1) << i;
+}
+
+TEST(CondVarTest, WaitWithDeadlineReturnsFalseAtDeadlineTrueWhenSignalled) {
+  Mutex mu;
+  CondVar cv;
+  bool ready = false;
+  {
+    MutexLock lock(&mu);
+    const auto deadline = Mutex::DeadlineAfter(absl::Milliseconds(1));
+    bool woken = true;
+    while (!ready && woken) woken = cv.WaitWithDeadline(&mu, deadline);
+    EXPECT_FALSE(woken);
+    EXPECT_GE(std::chrono::steady_clock::now(), deadline);
+  }
+  std::thread signaller([&] {
+    MutexLock lock(&mu);
+    ready = true;
+    cv.SignalAll();
+  });
+  {
+    MutexLock lock(&mu);
+    // Never (time_point::max()): only the signal returns it.
+    const auto never = Mutex::DeadlineAfter(absl::InfiniteDuration());
+    EXPECT_EQ(never, std::chrono::steady_clock::time_point::max());
+    while (!ready) EXPECT_TRUE(cv.WaitWithDeadline(&mu, never));
+  }
+  signaller.join();
 }
 
 TEST(WorkerPoolTest, RunsEveryClosureOnceAndDrainsOnDestruction) {
