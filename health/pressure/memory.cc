@@ -98,9 +98,7 @@ struct MemoryDetector::Impl {
   std::optional<uint64_t> last_oom_kills;
   absl::Time last_oom_kill_time = absl::InfinitePast();
 
-  MemoryReading reading;
-
-  // The steps of Sample(), in order, along its signals.
+  // The steps of Read(), in order, along its signals.
   // The limit that binds: the cgroup on the path whose working set is the
   // largest share of its limit.
   struct Binding {
@@ -122,17 +120,14 @@ struct MemoryDetector::Impl {
 };
 
 MemoryDetector::MemoryDetector(MemoryOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+    : DetectorCore(std::move(options)),
+      impl_(std::make_unique<Impl>(this->options())) {}
 
 MemoryDetector::~MemoryDetector() = default;
 
-absl::StatusOr<std::unique_ptr<MemoryDetector>> MemoryDetector::Create(
-    MemoryOptions options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  if (options.clock == nullptr) options.clock = Clock::Real();
-  std::unique_ptr<MemoryDetector> d(new MemoryDetector(std::move(options)));
-  Impl& m = *d->impl_;
-  const Source& src = d->options_.source;
+absl::Status MemoryDetector::Open() {
+  Impl& m = *impl_;
+  const Source& src = options().source;
   if (!src.cgroup_dir.empty()) {
     m.layout = internal::CgroupLayoutForDir(src.root, src.cgroup_dir);
     if (!m.layout.memory.ok()) {
@@ -206,7 +201,7 @@ absl::StatusOr<std::unique_ptr<MemoryDetector>> MemoryDetector::Create(
     psi_dir = m.layout.unified.PsiDir();
   }
   m.psi.Open(src.root, psi_dir, "memory");
-  return d;
+  return absl::OkStatus();
 }
 
 void MemoryDetector::Impl::ReadCgroups(MemoryReading& r, Binding* binding) {
@@ -459,33 +454,24 @@ void MemoryDetector::Impl::Combine(MemoryReading& r) const {
   r.level = MaxLevel(r.level, m.spike_gauge.state().trend_level);
 }
 
-const MemoryReading& MemoryDetector::Sample() {
+void MemoryDetector::Read(absl::Time now, MemoryReading& r) {
   Impl& m = *impl_;
-  const absl::Time now = options_.clock->Now();
-  MemoryReading& r = m.reading;
-  r = MemoryReading();
-  r.time = now;
   Impl::Binding binding;
   m.ReadCgroups(r, &binding);
   m.UpdateHeadroom(now, binding, r);
   m.UpdateStall(now, r);
-  m.UpdateOom(now, options_.oom_kill_hold, r);
+  m.UpdateOom(now, options().oom_kill_hold, r);
   m.Combine(r);
-  {
-    MutexLock lock(&mu_);
-    latest_ = r;
-  }
-  return r;
 }
 
 CheckResult MemoryDetector::Result() const {
   const Impl& m = *impl_;
-  const MemoryReading& r = m.reading;
+  const MemoryReading& r = reading();
   const internal::GaugeState& g = m.usage_gauge.state();
   CheckResult result;
   result.status = LevelToStatus(r.level);
-  result.warn_threshold = options_.usage.warn;
-  result.critical_threshold = options_.usage.critical;
+  result.warn_threshold = options().usage.warn;
+  result.critical_threshold = options().usage.critical;
   auto& d = result.details;
   m.signals.AddDetails(&d);
   d["cgroup"] = m.cgroup.Describe();
@@ -521,8 +507,8 @@ CheckResult MemoryDetector::Result() const {
       reasons.push_back(
           absl::StrCat(summary, ", ", LevelName(g.ratio_level), " threshold ",
                        internal::FormatRatio(g.ratio_level == Level::kCritical
-                                                 ? options_.usage.critical
-                                                 : options_.usage.warn)));
+                                                 ? options().usage.critical
+                                                 : options().usage.warn)));
     }
   } else {
     summary = "memory headroom unavailable";
@@ -543,9 +529,9 @@ CheckResult MemoryDetector::Result() const {
         internal::FormatNumber(*r.fill_rate_bytes_per_second, 0);
   } else if (g.available) {
     d["trend"] = absl::StrCat(
-        "waiting for ", internal::FormatDuration(options_.trend.min_span),
-        " and ", options_.trend.min_samples, " samples (have ", g.trend.samples,
-        " over ", internal::FormatDuration(g.trend.span), ")");
+        "waiting for ", internal::FormatDuration(options().trend.min_span),
+        " and ", options().trend.min_samples, " samples (have ",
+        g.trend.samples, " over ", internal::FormatDuration(g.trend.span), ")");
   }
   if (r.time_to_exhaustion) {
     result.time_to_exhaustion = r.time_to_exhaustion;
@@ -559,8 +545,8 @@ CheckResult MemoryDetector::Result() const {
       reasons.push_back(absl::StrCat(
           when, " (within the ",
           internal::FormatDuration(g.trend_level == Level::kCritical
-                                       ? options_.trend.critical_horizon
-                                       : options_.trend.horizon),
+                                       ? options().trend.critical_horizon
+                                       : options().trend.horizon),
           " horizon)"));
     } else if (g.ratio_level > Level::kOk) {
       reasons.push_back(when);  // A warning says when it will be too late.
@@ -628,19 +614,9 @@ void MemoryDetector::AddSpike(const MemoryReading& r, CheckResult* result,
       internal::FormatBytes(*r.spike_fill_rate_bytes_per_second), "/s (",
       level == Level::kCritical ? "below the " : "within the ",
       internal::FormatDuration(level == Level::kCritical
-                                   ? options_.spike.critical_horizon
-                                   : options_.spike.horizon),
+                                   ? options().spike.critical_horizon
+                                   : options().spike.horizon),
       level == Level::kCritical ? " floor)" : " horizon)"));
-}
-
-CheckResult MemoryDetector::Run() {
-  Sample();
-  return Result();
-}
-
-MemoryReading MemoryDetector::LatestReading() const {
-  MutexLock lock(&mu_);
-  return latest_;
 }
 
 std::vector<std::string> MemoryDetector::Files() const {
@@ -660,7 +636,7 @@ std::vector<std::string> MemoryDetector::Files() const {
     }
   }
   if (m.events_file.is_open()) files.push_back(m.events_file.path());
-  const bool host = !impl_->reading.limit_from_cgroup;
+  const bool host = !reading().limit_from_cgroup;
   if (host && m.meminfo_file.is_open()) files.push_back(m.meminfo_file.path());
   if (m.psi.opened()) files.push_back(m.psi.path());
   return files;
