@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "health/pressure/internal/cgroup.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/file.h"
 #include "health/pressure/internal/parse.h"
 #include "health/pressure/internal/psi.h"

@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "health/pressure/internal/cgroup.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/file.h"
 #include "health/pressure/internal/gauge.h"
 #include "health/pressure/internal/parse.h"

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "health/pressure/internal/cgroup.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/psi.h"
 #include "health/pressure/internal/report.h"
 

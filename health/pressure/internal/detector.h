@@ -1,8 +1,9 @@
 // The skeleton every resource-pressure detector shares (memory, cpu, io,
 // disk, fds, tasks): Create() validating the options, Sample() filling a
 // reading and publishing a copy for other threads, Run() = Sample() then
-// Result(), LatestReading() and options(). Written once here; a detector
-// derives from DetectorCore (CRTP) and supplies only what is its own:
+// Result(), LatestReading() and options(), and MakeDetectorCheck() wrapping
+// a detector in a Check. Written once here; a detector derives from
+// DetectorCore (CRTP) and supplies only what is its own:
 //
 //   class FdDetector
 //       : public internal::DetectorCore<FdDetector, FdOptions, FdReading> {
@@ -12,10 +13,11 @@
 //
 //    private:
 //     friend DetectorCore;
-//     explicit FdDetector(FdOptions options);  // Calls DetectorCore(options).
-//     absl::Status Open();                     // Opens files; error fails
-//                                              // Create().
-//     void Read(absl::Time now, FdReading& r); // One sample into `r`.
+//     explicit FdDetector(FdOptions options);  // : DetectorCore(options)
+//     // Right after construction; an error fails Create().
+//     absl::Status Open();
+//     // One sample into `r` (fresh, r.time = now), setting r.level.
+//     void Read(absl::Time now, FdReading& r);
 //   };
 //
 // Requirements: `Options` has `absl::Status Validate() const` and a
@@ -110,6 +112,25 @@ class DetectorCore {
   mutable Mutex mu_;
   Reading latest_ ABSL_GUARDED_BY(mu_);
 };
+
+// Creates a `Detector` from `options` (which carry `name` and `check`) and
+// returns a Check whose function runs it; the detector is shared with
+// `*out` when `out` is not null. What MemoryCheck(), CpuCheck() etc. do.
+template <typename Detector, typename Options>
+absl::StatusOr<Check> MakeDetectorCheck(Options options,
+                                        std::shared_ptr<Detector>* out) {
+  Check check;
+  check.name = options.name;
+  check.options = options.check;
+  absl::StatusOr<std::unique_ptr<Detector>> d =
+      Detector::Create(std::move(options));
+  if (!d.ok()) return d.status();
+  std::shared_ptr<Detector> shared = *std::move(d);
+  check.name = shared->options().name;  // Create() may fill in a default.
+  if (out != nullptr) *out = shared;
+  check.function = [shared](const CheckContext&) { return shared->Run(); };
+  return check;
+}
 
 }  // namespace internal
 }  // namespace pressure
