@@ -107,6 +107,21 @@ struct MemoryDetector::Impl {
   };
   // Cgroup usage, inactive file pages, limits, OOM counters.
   void ReadCgroups(MemoryReading& r, Binding* binding);
+  // The smallest limit of `level`, or nullopt; sets *any_limit when a limit
+  // file was read and *failed to one that was not.
+  static std::optional<uint64_t> ReadLimits(CgroupLevel& level, bool* any_limit,
+                                            const KeptOpenFile** failed);
+  // Usage and memory.stat figures of one level.
+  struct LevelUsage {
+    std::optional<uint64_t> usage;
+    std::optional<uint64_t> inactive;    // (total_)inactive_file
+    std::optional<uint64_t> hier_limit;  // v1 hierarchical_memory_limit
+    bool stat_ok = false;                // inactive was read.
+  };
+  static LevelUsage ReadUsage(CgroupLevel& level);
+  // The target's own usage and inactive_file signals (level 0).
+  void ReportOwnUsage(const CgroupLevel& level, const LevelUsage& used,
+                      MemoryReading& r);
   void ReadOomCounters(MemoryReading& r);
   // Headroom: the cgroup's when a real limit applies, else the host's.
   void UpdateHeadroom(absl::Time now, const Binding& binding, MemoryReading& r);
@@ -233,62 +248,27 @@ void MemoryDetector::Impl::ReadCgroups(MemoryReading& r, Binding* binding) {
     const KeptOpenFile* failed_limit = nullptr;
     for (size_t depth = 0; depth < m.levels.size(); ++depth) {
       Impl::CgroupLevel& level = m.levels[depth];
-      std::optional<uint64_t> limit;
-      for (KeptOpenFile& f : level.limits) {
-        std::optional<uint64_t> v;
-        if (f.Read()) {
-          v = internal::ParseLimit(f.content());
-          if (!v) f.set_parse_error();
-        }
-        if (!v) {
-          failed_limit = &f;
-          continue;
-        }
-        any_limit = true;
-        limit = std::min(limit.value_or(*v), *v);
-      }
+      const std::optional<uint64_t> limit =
+          ReadLimits(level, &any_limit, &failed_limit);
       const bool limited = limit && *limit != internal::kUnlimited &&
                            !(m.host_total && *limit >= *m.host_total);
       level.read_on_last_sample = depth == 0 || limited;
       if (!level.read_on_last_sample) continue;
       cgroup_limited = cgroup_limited || limited;
       // Working set of this level (always read for the target's own).
-      std::optional<uint64_t> usage;
-      if (level.usage.Read()) {
-        usage = internal::ParseUint(level.usage.content());
-        if (!usage) level.usage.set_parse_error();
-      }
-      std::optional<uint64_t> total_inactive, inactive, hier_limit;
-      bool stat_ok = false;
-      if (level.stat.Read()) {
-        const internal::KeyedField fields[] = {
-            {"total_inactive_file", &total_inactive},
-            {"inactive_file", &inactive},
-            {"hierarchical_memory_limit", &hier_limit}};
-        internal::ParseFlatKeyed(level.stat.content(), fields);
-        if (total_inactive) inactive = total_inactive;  // v1 hierarchical.
-        stat_ok = inactive.has_value();
-        if (!stat_ok) level.stat.set_parse_error();
-      }
+      const LevelUsage used = ReadUsage(level);
+      const std::optional<uint64_t>& usage = used.usage;
+      const std::optional<uint64_t>& hier_limit = used.hier_limit;
       if (depth == 0) {
-        if (usage) {
-          m.signals.Ok(m.sig_usage);
-          r.cgroup_usage_bytes = static_cast<double>(*usage);
-        } else {
-          m.signals.Failed(m.sig_usage, level.usage);
-        }
-        if (stat_ok) {
-          m.signals.Ok(m.sig_inactive);
-          r.inactive_file_bytes = static_cast<double>(*inactive);
-        } else {
-          m.signals.Failed(m.sig_inactive, level.stat);
-        }
+        m.ReportOwnUsage(level, used, r);
         if (!usage) break;  // No headroom from any level without our own.
       }
       double ws;
       if (usage) {
         const double u = static_cast<double>(*usage);
-        ws = u - std::min(stat_ok ? static_cast<double>(*inactive) : 0.0, u);
+        const double inactive =
+            used.stat_ok ? static_cast<double>(*used.inactive) : 0.0;
+        ws = u - std::min(inactive, u);
       } else {
         ws = *own_ws;  // An ancestor holds at least what we hold.
       }
@@ -317,6 +297,63 @@ void MemoryDetector::Impl::ReadCgroups(MemoryReading& r, Binding* binding) {
   binding->ws = best_ws;
   binding->limit = best_limit;
   binding->depth = best_depth;
+}
+
+std::optional<uint64_t> MemoryDetector::Impl::ReadLimits(
+    CgroupLevel& level, bool* any_limit, const KeptOpenFile** failed) {
+  std::optional<uint64_t> limit;
+  for (KeptOpenFile& f : level.limits) {
+    std::optional<uint64_t> v;
+    if (f.Read()) {
+      v = internal::ParseLimit(f.content());
+      if (!v) f.set_parse_error();
+    }
+    if (!v) {
+      *failed = &f;
+      continue;
+    }
+    *any_limit = true;
+    limit = std::min(limit.value_or(*v), *v);
+  }
+  return limit;
+}
+
+MemoryDetector::Impl::LevelUsage MemoryDetector::Impl::ReadUsage(
+    CgroupLevel& level) {
+  LevelUsage used;
+  if (level.usage.Read()) {
+    used.usage = internal::ParseUint(level.usage.content());
+    if (!used.usage) level.usage.set_parse_error();
+  }
+  std::optional<uint64_t> total_inactive;
+  if (level.stat.Read()) {
+    const internal::KeyedField fields[] = {
+        {"total_inactive_file", &total_inactive},
+        {"inactive_file", &used.inactive},
+        {"hierarchical_memory_limit", &used.hier_limit}};
+    internal::ParseFlatKeyed(level.stat.content(), fields);
+    if (total_inactive) used.inactive = total_inactive;  // v1 hierarchical.
+    used.stat_ok = used.inactive.has_value();
+    if (!used.stat_ok) level.stat.set_parse_error();
+  }
+  return used;
+}
+
+void MemoryDetector::Impl::ReportOwnUsage(const CgroupLevel& level,
+                                          const LevelUsage& used,
+                                          MemoryReading& r) {
+  if (used.usage) {
+    signals.Ok(sig_usage);
+    r.cgroup_usage_bytes = static_cast<double>(*used.usage);
+  } else {
+    signals.Failed(sig_usage, level.usage);
+  }
+  if (used.stat_ok) {
+    signals.Ok(sig_inactive);
+    r.inactive_file_bytes = static_cast<double>(*used.inactive);
+  } else {
+    signals.Failed(sig_inactive, level.stat);
+  }
 }
 
 void MemoryDetector::Impl::ReadOomCounters(MemoryReading& r) {
