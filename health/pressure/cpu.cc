@@ -46,6 +46,13 @@ struct CpuDetector::Impl {
   std::optional<uint64_t> prev_throttled;
   std::optional<double> prev_throttled_seconds;
   absl::Time prev_time = absl::InfinitePast();
+
+  // The steps of Read(), one per signal.
+  // PSI "some" into r and its hysteresis.
+  void ReadPsi(absl::Time now, CpuReading& r);
+  // Quota and cpu.stat throttling counters against the previous sample;
+  // whether a CPU quota applies.
+  bool ReadThrottling(absl::Time now, CpuReading& r);
 };
 
 CpuDetector::CpuDetector(CpuOptions options)
@@ -89,8 +96,8 @@ absl::Status CpuDetector::Open() {
   return absl::OkStatus();
 }
 
-void CpuDetector::Read(absl::Time now, CpuReading& r) {
-  Impl& c = *impl_;
+void CpuDetector::Impl::ReadPsi(absl::Time now, CpuReading& r) {
+  Impl& c = *this;
   if (c.psi.opened() && c.psi.Read()) {
     c.signals.Ok(c.sig_psi);
     r.psi_cgroup_local = c.psi.cgroup_local();
@@ -104,8 +111,10 @@ void CpuDetector::Read(absl::Time now, CpuReading& r) {
     c.signals.Failed(c.sig_psi, &c.psi.path(), c.psi.error());
     c.psi_some.Reset();
   }
+}
 
-  // Quota.
+bool CpuDetector::Impl::ReadThrottling(absl::Time now, CpuReading& r) {
+  Impl& c = *this;
   bool have_quota = false;
   if (!c.layout.cpu.ok()) {
     c.signals.Unavailable(c.sig_throttle, "no CPU cgroup");
@@ -167,6 +176,13 @@ void CpuDetector::Read(absl::Time now, CpuReading& r) {
       c.prev_time = now;
     }
   }
+  return have_quota;
+}
+
+void CpuDetector::Read(absl::Time now, CpuReading& r) {
+  Impl& c = *impl_;
+  c.ReadPsi(now, r);
+  const bool have_quota = c.ReadThrottling(now, r);
   if (!have_quota || !r.nr_periods) {
     c.prev_periods.reset();
     c.prev_throttled.reset();
