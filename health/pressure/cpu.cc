@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "health/pressure/internal/cgroup.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/file.h"
 #include "health/pressure/internal/parse.h"
 #include "health/pressure/internal/psi.h"
@@ -47,21 +46,24 @@ struct CpuDetector::Impl {
   std::optional<uint64_t> prev_throttled;
   std::optional<double> prev_throttled_seconds;
   absl::Time prev_time = absl::InfinitePast();
-  CpuReading reading;
+
+  // The steps of Read(), one per signal.
+  // PSI "some" into r and its hysteresis.
+  void ReadPsi(absl::Time now, CpuReading& r);
+  // Quota and cpu.stat throttling counters against the previous sample;
+  // whether a CPU quota applies.
+  bool ReadThrottling(absl::Time now, CpuReading& r);
 };
 
 CpuDetector::CpuDetector(CpuOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+    : DetectorCore(std::move(options)),
+      impl_(std::make_unique<Impl>(this->options())) {}
 
 CpuDetector::~CpuDetector() = default;
 
-absl::StatusOr<std::unique_ptr<CpuDetector>> CpuDetector::Create(
-    CpuOptions options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  if (options.clock == nullptr) options.clock = Clock::Real();
-  std::unique_ptr<CpuDetector> d(new CpuDetector(std::move(options)));
-  Impl& c = *d->impl_;
-  const Source& src = d->options_.source;
+absl::Status CpuDetector::Open() {
+  Impl& c = *impl_;
+  const Source& src = options().source;
   if (!src.cgroup_dir.empty()) {
     c.layout = internal::CgroupLayoutForDir(src.root, src.cgroup_dir);
     if (!c.layout.cpu.ok() && !c.layout.unified.ok()) {
@@ -91,16 +93,11 @@ absl::StatusOr<std::unique_ptr<CpuDetector>> CpuDetector::Create(
         internal::ErrorText(c.psi.error()), "; no CPU cgroup (",
         c.layout.problems.empty() ? c.layout.mode : c.layout.problems, ")"));
   }
-  return d;
+  return absl::OkStatus();
 }
 
-const CpuReading& CpuDetector::Sample() {
-  Impl& c = *impl_;
-  const absl::Time now = options_.clock->Now();
-  CpuReading& r = c.reading;
-  r = CpuReading();
-  r.time = now;
-
+void CpuDetector::Impl::ReadPsi(absl::Time now, CpuReading& r) {
+  Impl& c = *this;
   if (c.psi.opened() && c.psi.Read()) {
     c.signals.Ok(c.sig_psi);
     r.psi_cgroup_local = c.psi.cgroup_local();
@@ -114,8 +111,10 @@ const CpuReading& CpuDetector::Sample() {
     c.signals.Failed(c.sig_psi, &c.psi.path(), c.psi.error());
     c.psi_some.Reset();
   }
+}
 
-  // Quota.
+bool CpuDetector::Impl::ReadThrottling(absl::Time now, CpuReading& r) {
+  Impl& c = *this;
   bool have_quota = false;
   if (!c.layout.cpu.ok()) {
     c.signals.Unavailable(c.sig_throttle, "no CPU cgroup");
@@ -177,6 +176,13 @@ const CpuReading& CpuDetector::Sample() {
       c.prev_time = now;
     }
   }
+  return have_quota;
+}
+
+void CpuDetector::Read(absl::Time now, CpuReading& r) {
+  Impl& c = *impl_;
+  c.ReadPsi(now, r);
+  const bool have_quota = c.ReadThrottling(now, r);
   if (!have_quota || !r.nr_periods) {
     c.prev_periods.reset();
     c.prev_throttled.reset();
@@ -185,16 +191,11 @@ const CpuReading& CpuDetector::Sample() {
     c.throttled.Update(*r.throttled_ratio, now);
   }
   r.level = MaxLevel(c.psi_some.level(), c.throttled.level());
-  {
-    MutexLock lock(&mu_);
-    latest_ = r;
-  }
-  return r;
 }
 
 CheckResult CpuDetector::Result() const {
   const Impl& c = *impl_;
-  const CpuReading& r = c.reading;
+  const CpuReading& r = reading();
   CheckResult result;
   result.status = LevelToStatus(r.level);
   auto& d = result.details;
@@ -206,8 +207,8 @@ CheckResult CpuDetector::Result() const {
   if (r.psi_some_avg10) {
     result.observed_value = *r.psi_some_avg10;
     result.observed_unit = "percent";
-    result.warn_threshold = options_.psi_some.warn;
-    result.critical_threshold = options_.psi_some.critical;
+    result.warn_threshold = options().psi_some.warn;
+    result.critical_threshold = options().psi_some.critical;
     d["psi_scope"] = r.psi_cgroup_local ? "cgroup" : "system";
     d["psi_some_avg10"] = internal::FormatNumber(*r.psi_some_avg10);
     d["psi_some_avg60"] = internal::FormatNumber(*r.psi_some_avg60);
@@ -232,8 +233,8 @@ CheckResult CpuDetector::Result() const {
     if (!result.observed_value) {
       result.observed_value = *r.throttled_ratio;
       result.observed_unit = "ratio";
-      result.warn_threshold = options_.throttled.warn;
-      result.critical_threshold = options_.throttled.critical;
+      result.warn_threshold = options().throttled.warn;
+      result.critical_threshold = options().throttled.critical;
     }
     std::string t = absl::StrCat(
         "throttled in ", internal::FormatRatio(*r.throttled_ratio),
@@ -250,16 +251,6 @@ CheckResult CpuDetector::Result() const {
   if (parts.empty()) parts.push_back("throttling: waiting for a second sample");
   result.message = absl::StrJoin(reasons.empty() ? parts : reasons, "; ");
   return result;
-}
-
-CheckResult CpuDetector::Run() {
-  Sample();
-  return Result();
-}
-
-CpuReading CpuDetector::LatestReading() const {
-  MutexLock lock(&mu_);
-  return latest_;
 }
 
 std::string CpuDetector::PsiPath() const {

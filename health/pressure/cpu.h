@@ -30,9 +30,9 @@
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
+#include "health/pressure/internal/detector.h"
 #include "health/pressure/source.h"
 #include "health/pressure/thresholds.h"
-#include "health/sync.h"
 
 namespace vigil {
 namespace pressure {
@@ -75,33 +75,39 @@ struct CpuReading {
   Level level = Level::kOk;
 };
 
-class CpuDetector {
+// Create(), Sample(), Run(), LatestReading() and options() come from the
+// detector skeleton (internal/detector.h), with the signatures shown.
+class CpuDetector
+    : public internal::DetectorCore<CpuDetector, CpuOptions, CpuReading> {
  public:
+  // static absl::StatusOr<std::unique_ptr<CpuDetector>> Create(CpuOptions);
   // InvalidArgument for bad options; FailedPrecondition when no signal
   // exists at all (no PSI and no CPU cgroup with cpu.stat).
-  static absl::StatusOr<std::unique_ptr<CpuDetector>> Create(
-      CpuOptions options);
+  using DetectorCore::Create;
   ~CpuDetector();
 
-  // Allocation-free in steady state.
-  const CpuReading& Sample();
+  // const CpuReading& Sample(); allocation-free in steady state.
+  using DetectorCore::Sample;
   CheckResult Result() const;
-  CheckResult Run();
-  CpuReading LatestReading() const;  // Thread-safe.
+  // CheckResult Run(): Sample() then Result().
+  using DetectorCore::Run;
+  // CpuReading LatestReading() const; thread-safe.
+  using DetectorCore::LatestReading;
   std::vector<std::string> Files() const;
   // The CPU PSI file sampled (cgroup-local or /proc/pressure/cpu), or ""
   // without PSI. Fixed at Create(); thread-safe.
   std::string PsiPath() const;
-  const CpuOptions& options() const { return options_; }
+  // const CpuOptions& options() const;
+  using DetectorCore::options;
 
  private:
+  friend DetectorCore;
   struct Impl;
   explicit CpuDetector(CpuOptions options);
+  absl::Status Open();
+  void Read(absl::Time now, CpuReading& r);
 
-  CpuOptions options_;
   std::unique_ptr<Impl> impl_;
-  mutable Mutex mu_;
-  CpuReading latest_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<Check> CpuCheck(

@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/file.h"
 #include "health/pressure/internal/gauge.h"
 #include "health/pressure/internal/report.h"
@@ -63,36 +62,29 @@ struct DiskDetector::Impl {
       : bytes(o.bytes, o.trend), inodes(o.inodes, o.trend) {}
   internal::Gauge bytes;
   internal::Gauge inodes;
-  DiskReading reading;
 };
 
 DiskDetector::DiskDetector(DiskOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+    : DetectorCore(std::move(options)),
+      impl_(std::make_unique<Impl>(this->options())) {}
 
 DiskDetector::~DiskDetector() = default;
 
-absl::StatusOr<std::unique_ptr<DiskDetector>> DiskDetector::Create(
-    DiskOptions options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  if (options.clock == nullptr) options.clock = Clock::Real();
-  if (options.name.empty()) options.name = DefaultDiskCheckName(options.path);
+absl::Status DiskDetector::Open() {
+  DiskOptions& o = mutable_options();
+  if (o.name.empty()) o.name = DefaultDiskCheckName(o.path);
   struct statvfs st;
-  if (statvfs(options.path.c_str(), &st) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("disk.path: statvfs(", options.path,
-                     "): ", internal::ErrorText(errno)));
+  if (statvfs(o.path.c_str(), &st) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "disk.path: statvfs(", o.path, "): ", internal::ErrorText(errno)));
   }
-  return std::unique_ptr<DiskDetector>(new DiskDetector(std::move(options)));
+  return absl::OkStatus();
 }
 
-const DiskReading& DiskDetector::Sample() {
+void DiskDetector::Read(absl::Time now, DiskReading& r) {
   Impl& k = *impl_;
-  const absl::Time now = options_.clock->Now();
-  DiskReading& r = k.reading;
-  r = DiskReading();
-  r.time = now;
   struct statvfs st;
-  if (statvfs(options_.path.c_str(), &st) != 0) {
+  if (statvfs(options().path.c_str(), &st) != 0) {
     r.error = errno;
     k.bytes.MarkUnavailable();
     k.inodes.MarkUnavailable();
@@ -137,25 +129,20 @@ const DiskReading& DiskDetector::Sample() {
     }
   }
   r.level = MaxLevel(k.bytes.state().level(), k.inodes.state().level());
-  {
-    MutexLock lock(&mu_);
-    latest_ = r;
-  }
-  return r;
 }
 
 CheckResult DiskDetector::Result() const {
   const Impl& k = *impl_;
-  const DiskReading& r = k.reading;
+  const DiskReading& r = reading();
   CheckResult result;
   result.status = LevelToStatus(r.level);
   auto& d = result.details;
-  d["path"] = options_.path;
+  d["path"] = options().path;
   d["level"] = std::string(LevelName(r.level));
   if (r.error != 0) {
     result.status = Status::kDegraded;
     d["unavailable"] = absl::StrCat("statvfs: ", internal::ErrorText(r.error));
-    result.message = absl::StrCat("statvfs(", options_.path,
+    result.message = absl::StrCat("statvfs(", options().path,
                                   "): ", internal::ErrorText(r.error));
     return result;
   }
@@ -180,7 +167,7 @@ CheckResult DiskDetector::Result() const {
     d["bytes_available"] = internal::FormatNumber(*r.bytes_available, 0);
     d["bytes_used_ratio"] = internal::FormatNumber(*r.bytes_ratio, 4);
     summary = absl::StrCat(
-        options_.path, ": ", internal::FormatBytes(*r.bytes_available),
+        options().path, ": ", internal::FormatBytes(*r.bytes_available),
         " free of ", internal::FormatBytes(*r.bytes_total), " (",
         internal::FormatRatio(*r.bytes_ratio), " used)");
     if (k.bytes.state().ratio_level > Level::kOk) reasons.push_back(summary);
@@ -191,7 +178,7 @@ CheckResult DiskDetector::Result() const {
     d["inodes_used_ratio"] = internal::FormatNumber(*r.inodes_ratio, 4);
     if (k.inodes.state().ratio_level > Level::kOk) {
       reasons.push_back(absl::StrCat(
-          options_.path, ": ", internal::FormatNumber(*r.inodes_available, 0),
+          options().path, ": ", internal::FormatNumber(*r.inodes_available, 0),
           " inodes free of ", internal::FormatNumber(*r.inodes_total, 0), " (",
           internal::FormatRatio(*r.inodes_ratio), " used)"));
     }
@@ -215,8 +202,8 @@ CheckResult DiskDetector::Result() const {
       reasons.push_back(absl::StrCat(
           text, " (within the ",
           internal::FormatDuration(g.state().trend_level == Level::kCritical
-                                       ? options_.trend.critical_horizon
-                                       : options_.trend.horizon),
+                                       ? options().trend.critical_horizon
+                                       : options().trend.horizon),
           " horizon)"));
     } else {
       summary = absl::StrCat(summary, "; ", text);
@@ -236,13 +223,13 @@ CheckResult DiskDetector::Result() const {
             : "");
   if (inodes_worse) {
     result.observed_value = *r.inodes_ratio;
-    result.warn_threshold = options_.inodes.warn;
-    result.critical_threshold = options_.inodes.critical;
+    result.warn_threshold = options().inodes.warn;
+    result.critical_threshold = options().inodes.critical;
     d["observed"] = "inodes";
   } else if (r.bytes_ratio) {
     result.observed_value = *r.bytes_ratio;
-    result.warn_threshold = options_.bytes.warn;
-    result.critical_threshold = options_.bytes.critical;
+    result.warn_threshold = options().bytes.warn;
+    result.critical_threshold = options().bytes.critical;
     d["observed"] = "bytes";
   }
   result.observed_unit = "ratio";
@@ -252,16 +239,6 @@ CheckResult DiskDetector::Result() const {
   }
   result.message = reasons.empty() ? summary : absl::StrJoin(reasons, "; ");
   return result;
-}
-
-CheckResult DiskDetector::Run() {
-  Sample();
-  return Result();
-}
-
-DiskReading DiskDetector::LatestReading() const {
-  MutexLock lock(&mu_);
-  return latest_;
 }
 
 absl::StatusOr<Check> DiskCheck(DiskOptions options,

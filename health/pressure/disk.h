@@ -34,9 +34,9 @@
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
+#include "health/pressure/internal/detector.h"
 #include "health/pressure/thresholds.h"
 #include "health/pressure/trend.h"
-#include "health/sync.h"
 
 namespace vigil {
 namespace pressure {
@@ -86,28 +86,35 @@ struct DiskReading {
   Level level = Level::kOk;
 };
 
-class DiskDetector {
+// Create(), Sample(), Run(), LatestReading() and options() come from the
+// detector skeleton (internal/detector.h), with the signatures shown.
+class DiskDetector
+    : public internal::DetectorCore<DiskDetector, DiskOptions, DiskReading> {
  public:
-  // InvalidArgument for bad options or a path statvfs cannot read.
-  static absl::StatusOr<std::unique_ptr<DiskDetector>> Create(
-      DiskOptions options);
+  // static absl::StatusOr<std::unique_ptr<DiskDetector>> Create(DiskOptions);
+  // InvalidArgument for bad options or a path statvfs cannot read. Fills in
+  // an empty name with DefaultDiskCheckName(path).
+  using DetectorCore::Create;
   ~DiskDetector();
 
-  // One statvfs; allocation-free.
-  const DiskReading& Sample();
+  // const DiskReading& Sample(); one statvfs, allocation-free.
+  using DetectorCore::Sample;
   CheckResult Result() const;
-  CheckResult Run();
-  DiskReading LatestReading() const;  // Thread-safe.
-  const DiskOptions& options() const { return options_; }
+  // CheckResult Run(): Sample() then Result().
+  using DetectorCore::Run;
+  // DiskReading LatestReading() const; thread-safe.
+  using DetectorCore::LatestReading;
+  // const DiskOptions& options() const;
+  using DetectorCore::options;
 
  private:
+  friend DetectorCore;
   struct Impl;
   explicit DiskDetector(DiskOptions options);
+  absl::Status Open();
+  void Read(absl::Time now, DiskReading& r);
 
-  DiskOptions options_;
   std::unique_ptr<Impl> impl_;
-  mutable Mutex mu_;
-  DiskReading latest_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<Check> DiskCheck(

@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "health/pressure/internal/cgroup.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/file.h"
 #include "health/pressure/internal/gauge.h"
 #include "health/pressure/internal/parse.h"
@@ -73,7 +72,6 @@ struct FdDetector::Impl {
   internal::SignalSet signals;
   int sig_count = 0, sig_limit = 0;
   internal::Gauge gauge;
-  FdReading reading;
 
   // The number of open descriptors, or -1 (dir_error set).
   int64_t Count(bool* by_fstat) {
@@ -119,17 +117,14 @@ struct FdDetector::Impl {
 };
 
 FdDetector::FdDetector(FdOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+    : DetectorCore(std::move(options)),
+      impl_(std::make_unique<Impl>(this->options())) {}
 
 FdDetector::~FdDetector() = default;
 
-absl::StatusOr<std::unique_ptr<FdDetector>> FdDetector::Create(
-    FdOptions options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  if (options.clock == nullptr) options.clock = Clock::Real();
-  std::unique_ptr<FdDetector> d(new FdDetector(std::move(options)));
-  Impl& f = *d->impl_;
-  const Source& src = d->options_.source;
+absl::Status FdDetector::Open() {
+  Impl& f = *impl_;
+  const Source& src = options().source;
   const std::string proc = internal::ProcDir(src.pid);
   f.sig_count = f.signals.Add("open_fds");
   f.sig_limit = f.signals.Add("rlimit_nofile");
@@ -143,15 +138,11 @@ absl::StatusOr<std::unique_ptr<FdDetector>> FdDetector::Create(
   }
   f.dirents.assign(32768, '\0');
   f.limits_file.Open(internal::JoinRoot(src.root, proc + "/limits"), 2048);
-  return d;
+  return absl::OkStatus();
 }
 
-const FdReading& FdDetector::Sample() {
+void FdDetector::Read(absl::Time now, FdReading& r) {
   Impl& f = *impl_;
-  const absl::Time now = options_.clock->Now();
-  FdReading& r = f.reading;
-  r = FdReading();
-  r.time = now;
   bool by_fstat = false;
   const int64_t count = f.Count(&by_fstat);
   if (count >= 0) {
@@ -186,16 +177,11 @@ const FdReading& FdDetector::Sample() {
     f.gauge.MarkUnavailable();
   }
   r.level = f.gauge.state().level();
-  {
-    MutexLock lock(&mu_);
-    latest_ = r;
-  }
-  return r;
 }
 
 CheckResult FdDetector::Result() const {
   const Impl& f = *impl_;
-  const FdReading& r = f.reading;
+  const FdReading& r = reading();
   const internal::GaugeState& g = f.gauge.state();
   CheckResult result;
   result.status = LevelToStatus(r.level);
@@ -223,8 +209,8 @@ CheckResult FdDetector::Result() const {
   }
   result.observed_value = *r.usage_ratio;
   result.observed_unit = "ratio";
-  result.warn_threshold = options_.usage.warn;
-  result.critical_threshold = options_.usage.critical;
+  result.warn_threshold = options().usage.warn;
+  result.critical_threshold = options().usage.critical;
   std::vector<std::string> reasons;
   std::string summary = absl::StrCat(
       internal::FormatNumber(*r.open_fds, 0), " of ",
@@ -246,8 +232,8 @@ CheckResult FdDetector::Result() const {
       reasons.push_back(absl::StrCat(
           when, " (within the ",
           internal::FormatDuration(g.trend_level == Level::kCritical
-                                       ? options_.trend.critical_horizon
-                                       : options_.trend.horizon),
+                                       ? options().trend.critical_horizon
+                                       : options().trend.horizon),
           " horizon)"));
     } else {
       summary = absl::StrCat(summary, "; ", when);
@@ -256,16 +242,6 @@ CheckResult FdDetector::Result() const {
   }
   result.message = reasons.empty() ? summary : absl::StrJoin(reasons, "; ");
   return result;
-}
-
-CheckResult FdDetector::Run() {
-  Sample();
-  return Result();
-}
-
-FdReading FdDetector::LatestReading() const {
-  MutexLock lock(&mu_);
-  return latest_;
 }
 
 std::vector<std::string> FdDetector::Files() const {

@@ -32,10 +32,10 @@
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
+#include "health/pressure/internal/detector.h"
 #include "health/pressure/source.h"
 #include "health/pressure/thresholds.h"
 #include "health/pressure/trend.h"
-#include "health/sync.h"
 
 namespace vigil {
 namespace pressure {
@@ -72,28 +72,35 @@ struct FdReading {
   Level level = Level::kOk;
 };
 
-class FdDetector {
+// Create(), Sample(), Run(), LatestReading() and options() come from the
+// detector skeleton (internal/detector.h), with the signatures shown.
+class FdDetector
+    : public internal::DetectorCore<FdDetector, FdOptions, FdReading> {
  public:
+  // static absl::StatusOr<std::unique_ptr<FdDetector>> Create(FdOptions);
   // InvalidArgument for bad options. Missing files are reported, not fatal.
-  static absl::StatusOr<std::unique_ptr<FdDetector>> Create(FdOptions options);
+  using DetectorCore::Create;
   ~FdDetector();
 
-  // Allocation-free in steady state.
-  const FdReading& Sample();
+  // const FdReading& Sample(); allocation-free in steady state.
+  using DetectorCore::Sample;
   CheckResult Result() const;
-  CheckResult Run();
-  FdReading LatestReading() const;  // Thread-safe.
+  // CheckResult Run(): Sample() then Result().
+  using DetectorCore::Run;
+  // FdReading LatestReading() const; thread-safe.
+  using DetectorCore::LatestReading;
   std::vector<std::string> Files() const;
-  const FdOptions& options() const { return options_; }
+  // const FdOptions& options() const;
+  using DetectorCore::options;
 
  private:
+  friend DetectorCore;
   struct Impl;
   explicit FdDetector(FdOptions options);
+  absl::Status Open();
+  void Read(absl::Time now, FdReading& r);
 
-  FdOptions options_;
   std::unique_ptr<Impl> impl_;
-  mutable Mutex mu_;
-  FdReading latest_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<Check> FdCheck(FdOptions options = {},

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "health/pressure/internal/cgroup.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/psi.h"
 #include "health/pressure/internal/report.h"
 
@@ -29,21 +28,17 @@ struct IoDetector::Impl {
   int sig_psi = 0;
   Hysteresis some;
   Hysteresis full;
-  IoReading reading;
 };
 
 IoDetector::IoDetector(IoOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+    : DetectorCore(std::move(options)),
+      impl_(std::make_unique<Impl>(this->options())) {}
 
 IoDetector::~IoDetector() = default;
 
-absl::StatusOr<std::unique_ptr<IoDetector>> IoDetector::Create(
-    IoOptions options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  if (options.clock == nullptr) options.clock = Clock::Real();
-  std::unique_ptr<IoDetector> d(new IoDetector(std::move(options)));
-  Impl& io = *d->impl_;
-  const Source& src = d->options_.source;
+absl::Status IoDetector::Open() {
+  Impl& io = *impl_;
+  const Source& src = options().source;
   internal::CgroupLayout layout =
       src.cgroup_dir.empty()
           ? internal::ResolveCgroups(src.root, src.pid)
@@ -55,15 +50,11 @@ absl::StatusOr<std::unique_ptr<IoDetector>> IoDetector::Create(
         absl::StrCat("io: no IO pressure signal: ", io.psi.path(), ": ",
                      internal::ErrorText(io.psi.error())));
   }
-  return d;
+  return absl::OkStatus();
 }
 
-const IoReading& IoDetector::Sample() {
+void IoDetector::Read(absl::Time now, IoReading& r) {
   Impl& io = *impl_;
-  const absl::Time now = options_.clock->Now();
-  IoReading& r = io.reading;
-  r = IoReading();
-  r.time = now;
   if (io.psi.Read()) {
     io.signals.Ok(io.sig_psi);
     const internal::PsiContent& c = io.psi.content();
@@ -82,16 +73,11 @@ const IoReading& IoDetector::Sample() {
     io.full.Reset();
   }
   r.level = MaxLevel(io.some.level(), io.full.level());
-  {
-    MutexLock lock(&mu_);
-    latest_ = r;
-  }
-  return r;
 }
 
 CheckResult IoDetector::Result() const {
   const Impl& io = *impl_;
-  const IoReading& r = io.reading;
+  const IoReading& r = reading();
   CheckResult result;
   result.status = LevelToStatus(r.level);
   auto& d = result.details;
@@ -110,12 +96,12 @@ CheckResult IoDetector::Result() const {
     d["psi_full_avg10"] = internal::FormatNumber(*r.psi_full_avg10);
     d["psi_full_avg60"] = internal::FormatNumber(*r.psi_full_avg60);
     result.observed_value = *r.psi_full_avg10;
-    result.warn_threshold = options_.psi_full.warn;
-    result.critical_threshold = options_.psi_full.critical;
+    result.warn_threshold = options().psi_full.warn;
+    result.critical_threshold = options().psi_full.critical;
   } else {
     result.observed_value = *r.psi_some_avg10;
-    result.warn_threshold = options_.psi_some.warn;
-    result.critical_threshold = options_.psi_some.critical;
+    result.warn_threshold = options().psi_some.warn;
+    result.critical_threshold = options().psi_some.critical;
   }
   result.observed_unit = "percent";
   result.message = absl::StrCat(
@@ -124,16 +110,6 @@ CheckResult IoDetector::Result() const {
       r.psi_full_avg10 ? internal::FormatNumber(*r.psi_full_avg10) : "n/a",
       r.psi_full_avg10 ? "%" : "");
   return result;
-}
-
-CheckResult IoDetector::Run() {
-  Sample();
-  return Result();
-}
-
-IoReading IoDetector::LatestReading() const {
-  MutexLock lock(&mu_);
-  return latest_;
 }
 
 std::string IoDetector::PsiPath() const {

@@ -26,9 +26,9 @@
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
+#include "health/pressure/internal/detector.h"
 #include "health/pressure/source.h"
 #include "health/pressure/thresholds.h"
-#include "health/sync.h"
 
 namespace vigil {
 namespace pressure {
@@ -59,31 +59,38 @@ struct IoReading {
   Level level = Level::kOk;
 };
 
-class IoDetector {
+// Create(), Sample(), Run(), LatestReading() and options() come from the
+// detector skeleton (internal/detector.h), with the signatures shown.
+class IoDetector
+    : public internal::DetectorCore<IoDetector, IoOptions, IoReading> {
  public:
+  // static absl::StatusOr<std::unique_ptr<IoDetector>> Create(IoOptions);
   // InvalidArgument for bad options; FailedPrecondition without PSI.
-  static absl::StatusOr<std::unique_ptr<IoDetector>> Create(IoOptions options);
+  using DetectorCore::Create;
   ~IoDetector();
 
-  // Allocation-free in steady state.
-  const IoReading& Sample();
+  // const IoReading& Sample(); allocation-free in steady state.
+  using DetectorCore::Sample;
   CheckResult Result() const;
-  CheckResult Run();
-  IoReading LatestReading() const;  // Thread-safe.
+  // CheckResult Run(): Sample() then Result().
+  using DetectorCore::Run;
+  // IoReading LatestReading() const; thread-safe.
+  using DetectorCore::LatestReading;
   std::vector<std::string> Files() const;
   // The IO PSI file sampled (cgroup-local or /proc/pressure/io), or ""
   // without PSI. Fixed at Create(); thread-safe.
   std::string PsiPath() const;
-  const IoOptions& options() const { return options_; }
+  // const IoOptions& options() const;
+  using DetectorCore::options;
 
  private:
+  friend DetectorCore;
   struct Impl;
   explicit IoDetector(IoOptions options);
+  absl::Status Open();
+  void Read(absl::Time now, IoReading& r);
 
-  IoOptions options_;
   std::unique_ptr<Impl> impl_;
-  mutable Mutex mu_;
-  IoReading latest_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<Check> IoCheck(IoOptions options = {},

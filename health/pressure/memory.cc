@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "health/pressure/internal/cgroup.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/file.h"
 #include "health/pressure/internal/gauge.h"
 #include "health/pressure/internal/parse.h"
@@ -98,9 +97,7 @@ struct MemoryDetector::Impl {
   std::optional<uint64_t> last_oom_kills;
   absl::Time last_oom_kill_time = absl::InfinitePast();
 
-  MemoryReading reading;
-
-  // The steps of Sample(), in order, along its signals.
+  // The steps of Read(), in order, along its signals.
   // The limit that binds: the cgroup on the path whose working set is the
   // largest share of its limit.
   struct Binding {
@@ -110,6 +107,21 @@ struct MemoryDetector::Impl {
   };
   // Cgroup usage, inactive file pages, limits, OOM counters.
   void ReadCgroups(MemoryReading& r, Binding* binding);
+  // The smallest limit of `level`, or nullopt; sets *any_limit when a limit
+  // file was read and *failed to one that was not.
+  static std::optional<uint64_t> ReadLimits(CgroupLevel& level, bool* any_limit,
+                                            const KeptOpenFile** failed);
+  // Usage and memory.stat figures of one level.
+  struct LevelUsage {
+    std::optional<uint64_t> usage;
+    std::optional<uint64_t> inactive;    // (total_)inactive_file
+    std::optional<uint64_t> hier_limit;  // v1 hierarchical_memory_limit
+    bool stat_ok = false;                // inactive was read.
+  };
+  static LevelUsage ReadUsage(CgroupLevel& level);
+  // The target's own usage and inactive_file signals (level 0).
+  void ReportOwnUsage(const CgroupLevel& level, const LevelUsage& used,
+                      MemoryReading& r);
   void ReadOomCounters(MemoryReading& r);
   // Headroom: the cgroup's when a real limit applies, else the host's.
   void UpdateHeadroom(absl::Time now, const Binding& binding, MemoryReading& r);
@@ -122,17 +134,14 @@ struct MemoryDetector::Impl {
 };
 
 MemoryDetector::MemoryDetector(MemoryOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+    : DetectorCore(std::move(options)),
+      impl_(std::make_unique<Impl>(this->options())) {}
 
 MemoryDetector::~MemoryDetector() = default;
 
-absl::StatusOr<std::unique_ptr<MemoryDetector>> MemoryDetector::Create(
-    MemoryOptions options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  if (options.clock == nullptr) options.clock = Clock::Real();
-  std::unique_ptr<MemoryDetector> d(new MemoryDetector(std::move(options)));
-  Impl& m = *d->impl_;
-  const Source& src = d->options_.source;
+absl::Status MemoryDetector::Open() {
+  Impl& m = *impl_;
+  const Source& src = options().source;
   if (!src.cgroup_dir.empty()) {
     m.layout = internal::CgroupLayoutForDir(src.root, src.cgroup_dir);
     if (!m.layout.memory.ok()) {
@@ -206,7 +215,7 @@ absl::StatusOr<std::unique_ptr<MemoryDetector>> MemoryDetector::Create(
     psi_dir = m.layout.unified.PsiDir();
   }
   m.psi.Open(src.root, psi_dir, "memory");
-  return d;
+  return absl::OkStatus();
 }
 
 void MemoryDetector::Impl::ReadCgroups(MemoryReading& r, Binding* binding) {
@@ -239,62 +248,27 @@ void MemoryDetector::Impl::ReadCgroups(MemoryReading& r, Binding* binding) {
     const KeptOpenFile* failed_limit = nullptr;
     for (size_t depth = 0; depth < m.levels.size(); ++depth) {
       Impl::CgroupLevel& level = m.levels[depth];
-      std::optional<uint64_t> limit;
-      for (KeptOpenFile& f : level.limits) {
-        std::optional<uint64_t> v;
-        if (f.Read()) {
-          v = internal::ParseLimit(f.content());
-          if (!v) f.set_parse_error();
-        }
-        if (!v) {
-          failed_limit = &f;
-          continue;
-        }
-        any_limit = true;
-        limit = std::min(limit.value_or(*v), *v);
-      }
+      const std::optional<uint64_t> limit =
+          ReadLimits(level, &any_limit, &failed_limit);
       const bool limited = limit && *limit != internal::kUnlimited &&
                            !(m.host_total && *limit >= *m.host_total);
       level.read_on_last_sample = depth == 0 || limited;
       if (!level.read_on_last_sample) continue;
       cgroup_limited = cgroup_limited || limited;
       // Working set of this level (always read for the target's own).
-      std::optional<uint64_t> usage;
-      if (level.usage.Read()) {
-        usage = internal::ParseUint(level.usage.content());
-        if (!usage) level.usage.set_parse_error();
-      }
-      std::optional<uint64_t> total_inactive, inactive, hier_limit;
-      bool stat_ok = false;
-      if (level.stat.Read()) {
-        const internal::KeyedField fields[] = {
-            {"total_inactive_file", &total_inactive},
-            {"inactive_file", &inactive},
-            {"hierarchical_memory_limit", &hier_limit}};
-        internal::ParseFlatKeyed(level.stat.content(), fields);
-        if (total_inactive) inactive = total_inactive;  // v1 hierarchical.
-        stat_ok = inactive.has_value();
-        if (!stat_ok) level.stat.set_parse_error();
-      }
+      const LevelUsage used = ReadUsage(level);
+      const std::optional<uint64_t>& usage = used.usage;
+      const std::optional<uint64_t>& hier_limit = used.hier_limit;
       if (depth == 0) {
-        if (usage) {
-          m.signals.Ok(m.sig_usage);
-          r.cgroup_usage_bytes = static_cast<double>(*usage);
-        } else {
-          m.signals.Failed(m.sig_usage, level.usage);
-        }
-        if (stat_ok) {
-          m.signals.Ok(m.sig_inactive);
-          r.inactive_file_bytes = static_cast<double>(*inactive);
-        } else {
-          m.signals.Failed(m.sig_inactive, level.stat);
-        }
+        m.ReportOwnUsage(level, used, r);
         if (!usage) break;  // No headroom from any level without our own.
       }
       double ws;
       if (usage) {
         const double u = static_cast<double>(*usage);
-        ws = u - std::min(stat_ok ? static_cast<double>(*inactive) : 0.0, u);
+        const double inactive =
+            used.stat_ok ? static_cast<double>(*used.inactive) : 0.0;
+        ws = u - std::min(inactive, u);
       } else {
         ws = *own_ws;  // An ancestor holds at least what we hold.
       }
@@ -323,6 +297,63 @@ void MemoryDetector::Impl::ReadCgroups(MemoryReading& r, Binding* binding) {
   binding->ws = best_ws;
   binding->limit = best_limit;
   binding->depth = best_depth;
+}
+
+std::optional<uint64_t> MemoryDetector::Impl::ReadLimits(
+    CgroupLevel& level, bool* any_limit, const KeptOpenFile** failed) {
+  std::optional<uint64_t> limit;
+  for (KeptOpenFile& f : level.limits) {
+    std::optional<uint64_t> v;
+    if (f.Read()) {
+      v = internal::ParseLimit(f.content());
+      if (!v) f.set_parse_error();
+    }
+    if (!v) {
+      *failed = &f;
+      continue;
+    }
+    *any_limit = true;
+    limit = std::min(limit.value_or(*v), *v);
+  }
+  return limit;
+}
+
+MemoryDetector::Impl::LevelUsage MemoryDetector::Impl::ReadUsage(
+    CgroupLevel& level) {
+  LevelUsage used;
+  if (level.usage.Read()) {
+    used.usage = internal::ParseUint(level.usage.content());
+    if (!used.usage) level.usage.set_parse_error();
+  }
+  std::optional<uint64_t> total_inactive;
+  if (level.stat.Read()) {
+    const internal::KeyedField fields[] = {
+        {"total_inactive_file", &total_inactive},
+        {"inactive_file", &used.inactive},
+        {"hierarchical_memory_limit", &used.hier_limit}};
+    internal::ParseFlatKeyed(level.stat.content(), fields);
+    if (total_inactive) used.inactive = total_inactive;  // v1 hierarchical.
+    used.stat_ok = used.inactive.has_value();
+    if (!used.stat_ok) level.stat.set_parse_error();
+  }
+  return used;
+}
+
+void MemoryDetector::Impl::ReportOwnUsage(const CgroupLevel& level,
+                                          const LevelUsage& used,
+                                          MemoryReading& r) {
+  if (used.usage) {
+    signals.Ok(sig_usage);
+    r.cgroup_usage_bytes = static_cast<double>(*used.usage);
+  } else {
+    signals.Failed(sig_usage, level.usage);
+  }
+  if (used.stat_ok) {
+    signals.Ok(sig_inactive);
+    r.inactive_file_bytes = static_cast<double>(*used.inactive);
+  } else {
+    signals.Failed(sig_inactive, level.stat);
+  }
 }
 
 void MemoryDetector::Impl::ReadOomCounters(MemoryReading& r) {
@@ -459,33 +490,24 @@ void MemoryDetector::Impl::Combine(MemoryReading& r) const {
   r.level = MaxLevel(r.level, m.spike_gauge.state().trend_level);
 }
 
-const MemoryReading& MemoryDetector::Sample() {
+void MemoryDetector::Read(absl::Time now, MemoryReading& r) {
   Impl& m = *impl_;
-  const absl::Time now = options_.clock->Now();
-  MemoryReading& r = m.reading;
-  r = MemoryReading();
-  r.time = now;
   Impl::Binding binding;
   m.ReadCgroups(r, &binding);
   m.UpdateHeadroom(now, binding, r);
   m.UpdateStall(now, r);
-  m.UpdateOom(now, options_.oom_kill_hold, r);
+  m.UpdateOom(now, options().oom_kill_hold, r);
   m.Combine(r);
-  {
-    MutexLock lock(&mu_);
-    latest_ = r;
-  }
-  return r;
 }
 
 CheckResult MemoryDetector::Result() const {
   const Impl& m = *impl_;
-  const MemoryReading& r = m.reading;
+  const MemoryReading& r = reading();
   const internal::GaugeState& g = m.usage_gauge.state();
   CheckResult result;
   result.status = LevelToStatus(r.level);
-  result.warn_threshold = options_.usage.warn;
-  result.critical_threshold = options_.usage.critical;
+  result.warn_threshold = options().usage.warn;
+  result.critical_threshold = options().usage.critical;
   auto& d = result.details;
   m.signals.AddDetails(&d);
   d["cgroup"] = m.cgroup.Describe();
@@ -521,8 +543,8 @@ CheckResult MemoryDetector::Result() const {
       reasons.push_back(
           absl::StrCat(summary, ", ", LevelName(g.ratio_level), " threshold ",
                        internal::FormatRatio(g.ratio_level == Level::kCritical
-                                                 ? options_.usage.critical
-                                                 : options_.usage.warn)));
+                                                 ? options().usage.critical
+                                                 : options().usage.warn)));
     }
   } else {
     summary = "memory headroom unavailable";
@@ -543,9 +565,9 @@ CheckResult MemoryDetector::Result() const {
         internal::FormatNumber(*r.fill_rate_bytes_per_second, 0);
   } else if (g.available) {
     d["trend"] = absl::StrCat(
-        "waiting for ", internal::FormatDuration(options_.trend.min_span),
-        " and ", options_.trend.min_samples, " samples (have ", g.trend.samples,
-        " over ", internal::FormatDuration(g.trend.span), ")");
+        "waiting for ", internal::FormatDuration(options().trend.min_span),
+        " and ", options().trend.min_samples, " samples (have ",
+        g.trend.samples, " over ", internal::FormatDuration(g.trend.span), ")");
   }
   if (r.time_to_exhaustion) {
     result.time_to_exhaustion = r.time_to_exhaustion;
@@ -559,8 +581,8 @@ CheckResult MemoryDetector::Result() const {
       reasons.push_back(absl::StrCat(
           when, " (within the ",
           internal::FormatDuration(g.trend_level == Level::kCritical
-                                       ? options_.trend.critical_horizon
-                                       : options_.trend.horizon),
+                                       ? options().trend.critical_horizon
+                                       : options().trend.horizon),
           " horizon)"));
     } else if (g.ratio_level > Level::kOk) {
       reasons.push_back(when);  // A warning says when it will be too late.
@@ -628,19 +650,9 @@ void MemoryDetector::AddSpike(const MemoryReading& r, CheckResult* result,
       internal::FormatBytes(*r.spike_fill_rate_bytes_per_second), "/s (",
       level == Level::kCritical ? "below the " : "within the ",
       internal::FormatDuration(level == Level::kCritical
-                                   ? options_.spike.critical_horizon
-                                   : options_.spike.horizon),
+                                   ? options().spike.critical_horizon
+                                   : options().spike.horizon),
       level == Level::kCritical ? " floor)" : " horizon)"));
-}
-
-CheckResult MemoryDetector::Run() {
-  Sample();
-  return Result();
-}
-
-MemoryReading MemoryDetector::LatestReading() const {
-  MutexLock lock(&mu_);
-  return latest_;
 }
 
 std::vector<std::string> MemoryDetector::Files() const {
@@ -660,7 +672,7 @@ std::vector<std::string> MemoryDetector::Files() const {
     }
   }
   if (m.events_file.is_open()) files.push_back(m.events_file.path());
-  const bool host = !impl_->reading.limit_from_cgroup;
+  const bool host = !reading().limit_from_cgroup;
   if (host && m.meminfo_file.is_open()) files.push_back(m.meminfo_file.path());
   if (m.psi.opened()) files.push_back(m.psi.path());
   return files;

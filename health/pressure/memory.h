@@ -70,10 +70,10 @@
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
+#include "health/pressure/internal/detector.h"
 #include "health/pressure/source.h"
 #include "health/pressure/thresholds.h"
 #include "health/pressure/trend.h"
-#include "health/sync.h"
 
 namespace vigil {
 namespace pressure {
@@ -160,26 +160,35 @@ struct MemoryReading {
   Level level = Level::kOk;
 };
 
-class MemoryDetector {
+// Create(), Sample(), Run(), LatestReading() and options() come from the
+// detector skeleton shared by every pressure detector
+// (internal/detector.h), with the signatures shown.
+class MemoryDetector
+    : public internal::DetectorCore<MemoryDetector, MemoryOptions,
+                                    MemoryReading> {
  public:
+  // static absl::StatusOr<std::unique_ptr<MemoryDetector>> Create(
+  //     MemoryOptions options);
   // Validates `options`, resolves the cgroup and opens every file. Missing
   // files are not an error (they are reported as unavailable signals);
   // InvalidArgument for bad options or a `source.cgroup_dir` that does not
   // exist.
-  static absl::StatusOr<std::unique_ptr<MemoryDetector>> Create(
-      MemoryOptions options);
+  using DetectorCore::Create;
   ~MemoryDetector();
 
+  // const MemoryReading& Sample();
   // Reads every signal once, updates levels and trend. Allocation-free in
   // steady state. Returns the reading (valid until the next Sample()).
-  const MemoryReading& Sample();
+  using DetectorCore::Sample;
   // The check result for the latest sample (allocates its strings).
   CheckResult Result() const;
+  // CheckResult Run();
   // Sample() then Result(): what the check runs.
-  CheckResult Run();
+  using DetectorCore::Run;
 
+  // MemoryReading LatestReading() const;
   // A copy of the latest reading. Thread-safe.
-  MemoryReading LatestReading() const;
+  using DetectorCore::LatestReading;
   // Every file this detector samples (for benchmarks and documentation).
   std::vector<std::string> Files() const;
   // The memory PSI file sampled (cgroup-local or /proc/pressure/memory), or
@@ -191,19 +200,20 @@ class MemoryDetector {
   // one), and whether it is cgroup v2. Fixed at Create(); thread-safe.
   std::string CgroupFullPath() const;
   bool cgroup_is_v2() const;
-  const MemoryOptions& options() const { return options_; }
+  // const MemoryOptions& options() const;
+  using DetectorCore::options;
 
  private:
+  friend DetectorCore;
   struct Impl;
   explicit MemoryDetector(MemoryOptions options);
+  absl::Status Open();
+  void Read(absl::Time now, MemoryReading& r);
   // The spike trend's details and reason, for Result().
   void AddSpike(const MemoryReading& r, CheckResult* result,
                 std::vector<std::string>* reasons) const;
 
-  MemoryOptions options_;
   std::unique_ptr<Impl> impl_;
-  mutable Mutex mu_;
-  MemoryReading latest_ ABSL_GUARDED_BY(mu_);
 };
 
 // A Check running a MemoryDetector. When `detector` is not null it receives

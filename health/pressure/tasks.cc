@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "health/pressure/internal/cgroup.h"
-#include "health/pressure/internal/detector_check.h"
 #include "health/pressure/internal/file.h"
 #include "health/pressure/internal/gauge.h"
 #include "health/pressure/internal/parse.h"
@@ -63,9 +62,8 @@ struct TasksDetector::Impl {
   internal::Gauge cgroup;
   internal::Gauge process;
   internal::Gauge system;
-  TasksReading reading;
 
-  // The steps of Sample(), one per signal.
+  // The steps of Read(), one per signal.
   // cgroup: pids.current against the smallest pids.max.
   void ReadCgroup(TasksReading& r);
   // process: threads against RLIMIT_NPROC.
@@ -77,17 +75,14 @@ struct TasksDetector::Impl {
 };
 
 TasksDetector::TasksDetector(TasksOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+    : DetectorCore(std::move(options)),
+      impl_(std::make_unique<Impl>(this->options())) {}
 
 TasksDetector::~TasksDetector() = default;
 
-absl::StatusOr<std::unique_ptr<TasksDetector>> TasksDetector::Create(
-    TasksOptions options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  if (options.clock == nullptr) options.clock = Clock::Real();
-  std::unique_ptr<TasksDetector> d(new TasksDetector(std::move(options)));
-  Impl& t = *d->impl_;
-  const Source& src = d->options_.source;
+absl::Status TasksDetector::Open() {
+  Impl& t = *impl_;
+  const Source& src = options().source;
   internal::CgroupLayout layout =
       src.cgroup_dir.empty()
           ? internal::ResolveCgroups(src.root, src.pid)
@@ -114,7 +109,7 @@ absl::StatusOr<std::unique_ptr<TasksDetector>> TasksDetector::Create(
       internal::JoinRoot(src.root, "/proc/sys/kernel/threads-max"), 64);
   t.pid_max_file.Open(internal::JoinRoot(src.root, "/proc/sys/kernel/pid_max"),
                       64);
-  return d;
+  return absl::OkStatus();
 }
 
 namespace {
@@ -257,26 +252,17 @@ Level TasksDetector::Impl::Combine(absl::Time now, TasksReading& r) {
   return level;
 }
 
-const TasksReading& TasksDetector::Sample() {
+void TasksDetector::Read(absl::Time now, TasksReading& r) {
   Impl& t = *impl_;
-  const absl::Time now = options_.clock->Now();
-  TasksReading& r = t.reading;
-  r = TasksReading();
-  r.time = now;
   t.ReadCgroup(r);
   t.ReadProcess(r);
   t.ReadSystem(r);
   r.level = t.Combine(now, r);
-  {
-    MutexLock lock(&mu_);
-    latest_ = r;
-  }
-  return r;
 }
 
 CheckResult TasksDetector::Result() const {
   const Impl& t = *impl_;
-  const TasksReading& r = t.reading;
+  const TasksReading& r = reading();
   CheckResult result;
   result.status = LevelToStatus(r.level);
   auto& d = result.details;
@@ -323,22 +309,12 @@ CheckResult TasksDetector::Result() const {
   if (r.usage_ratio) {
     result.observed_value = *r.usage_ratio;
     result.observed_unit = "ratio";
-    result.warn_threshold = options_.usage.warn;
-    result.critical_threshold = options_.usage.critical;
+    result.warn_threshold = options().usage.warn;
+    result.critical_threshold = options().usage.critical;
   }
   result.time_to_exhaustion = r.time_to_exhaustion;
   result.message = absl::StrJoin(reasons.empty() ? parts : reasons, "; ");
   return result;
-}
-
-CheckResult TasksDetector::Run() {
-  Sample();
-  return Result();
-}
-
-TasksReading TasksDetector::LatestReading() const {
-  MutexLock lock(&mu_);
-  return latest_;
 }
 
 std::vector<std::string> TasksDetector::Files() const {

@@ -34,10 +34,10 @@
 #include "absl/time/time.h"
 #include "health/check.h"
 #include "health/clock.h"
+#include "health/pressure/internal/detector.h"
 #include "health/pressure/source.h"
 #include "health/pressure/thresholds.h"
 #include "health/pressure/trend.h"
-#include "health/sync.h"
 
 namespace vigil {
 namespace pressure {
@@ -80,29 +80,36 @@ struct TasksReading {
   Level level = Level::kOk;
 };
 
-class TasksDetector {
+// Create(), Sample(), Run(), LatestReading() and options() come from the
+// detector skeleton (internal/detector.h), with the signatures shown.
+class TasksDetector
+    : public internal::DetectorCore<TasksDetector, TasksOptions, TasksReading> {
  public:
+  // static absl::StatusOr<std::unique_ptr<TasksDetector>> Create(
+  //     TasksOptions);
   // InvalidArgument for bad options. Missing files are reported, not fatal.
-  static absl::StatusOr<std::unique_ptr<TasksDetector>> Create(
-      TasksOptions options);
+  using DetectorCore::Create;
   ~TasksDetector();
 
-  // Allocation-free in steady state.
-  const TasksReading& Sample();
+  // const TasksReading& Sample(); allocation-free in steady state.
+  using DetectorCore::Sample;
   CheckResult Result() const;
-  CheckResult Run();
-  TasksReading LatestReading() const;  // Thread-safe.
+  // CheckResult Run(): Sample() then Result().
+  using DetectorCore::Run;
+  // TasksReading LatestReading() const; thread-safe.
+  using DetectorCore::LatestReading;
   std::vector<std::string> Files() const;
-  const TasksOptions& options() const { return options_; }
+  // const TasksOptions& options() const;
+  using DetectorCore::options;
 
  private:
+  friend DetectorCore;
   struct Impl;
   explicit TasksDetector(TasksOptions options);
+  absl::Status Open();
+  void Read(absl::Time now, TasksReading& r);
 
-  TasksOptions options_;
   std::unique_ptr<Impl> impl_;
-  mutable Mutex mu_;
-  TasksReading latest_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<Check> TasksCheck(
