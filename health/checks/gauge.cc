@@ -7,6 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "health/pressure/internal/gauge.h"
+#include "health/pressure/thresholds.h"
+#include "health/sync.h"
 
 namespace vigil {
 namespace checks {
@@ -44,12 +48,34 @@ std::string Num(double v) {
 
 std::string Pct(double ratio) { return absl::StrFormat("%.0f%%", ratio * 100); }
 
-CheckResult RunGauge(const GaugeCheckOptions& o) {
+pressure::Thresholds RatioThresholds(const GaugeCheckOptions& o) {
+  pressure::Thresholds t;
+  t.warn = o.warn_ratio;
+  t.critical = o.critical_ratio;
+  t.hysteresis = o.hysteresis;
+  return t;
+}
+
+// Options, and the gauge whose level and trend carry from run to run.
+struct GaugeState {
+  explicit GaugeState(GaugeCheckOptions o)
+      : options(std::move(o)), gauge(RatioThresholds(options), options.trend) {}
+  const GaugeCheckOptions options;
+  Mutex mu;
+  pressure::internal::Gauge gauge ABSL_GUARDED_BY(mu);
+};
+
+CheckResult RunGauge(GaugeState& s, absl::Time now) {
+  const GaugeCheckOptions& o = s.options;
   absl::StatusOr<double> value =
       o.atomic != nullptr ? absl::StatusOr<double>(static_cast<double>(
                                 o.atomic->load(std::memory_order_relaxed)))
                           : Call(o.value, "value");
   if (!value.ok()) {
+    {
+      MutexLock lock(&s.mu);
+      s.gauge.MarkUnavailable();
+    }
     CheckResult r =
         CheckResult::Unhealthy(std::string(value.status().message()));
     r.details["reason"] = "value";
@@ -62,6 +88,10 @@ CheckResult RunGauge(const GaugeCheckOptions& o) {
         absl::StrCat("the limit is not positive (", Num(*limit), ")"));
   }
   if (!limit.ok()) {
+    {
+      MutexLock lock(&s.mu);
+      s.gauge.MarkUnavailable();
+    }
     CheckResult r =
         CheckResult::Unhealthy(std::string(limit.status().message()));
     r.details["reason"] = "limit";
@@ -69,18 +99,38 @@ CheckResult RunGauge(const GaugeCheckOptions& o) {
     r.observed_unit = o.unit;
     return r;
   }
-  const double ratio = *value / *limit;
-  const std::string base = absl::StrCat(Num(*value), " of ", Num(*limit), " ",
-                                        o.unit, " (", Pct(ratio), " of limit");
+  pressure::internal::GaugeState g;
+  {
+    MutexLock lock(&s.mu);
+    g = s.gauge.Update(now, *value, *limit);
+  }
+  const double ratio = g.ratio;
+  std::string base = absl::StrCat(Num(*value), " of ", Num(*limit), " ", o.unit,
+                                  " (", Pct(ratio), " of limit");
+  if (g.trend.time_to_exhaustion.has_value()) {
+    absl::StrAppend(&base, ", full in ",
+                    absl::FormatDuration(absl::Trunc(
+                        *g.trend.time_to_exhaustion, absl::Seconds(1))));
+  }
   CheckResult r;
-  if (ratio >= o.critical_ratio) {
+  if (g.ratio_level == pressure::Level::kCritical) {
     r = CheckResult::Unhealthy(
         absl::StrCat(base, ", critical at ", Pct(o.critical_ratio), ")"));
     r.details["reason"] = "critical";
-  } else if (ratio >= o.warn_ratio) {
+  } else if (g.ratio_level == pressure::Level::kWarn) {
     r = CheckResult::Degraded(
         absl::StrCat(base, ", warning at ", Pct(o.warn_ratio), ")"));
     r.details["reason"] = "warning";
+  } else if (g.trend_level == pressure::Level::kCritical) {
+    r = CheckResult::Unhealthy(
+        absl::StrCat(base, ", critical horizon ",
+                     absl::FormatDuration(o.trend.critical_horizon), ")"));
+    r.details["reason"] = "trend";
+  } else if (g.trend_level == pressure::Level::kWarn) {
+    r = CheckResult::Degraded(
+        absl::StrCat(base, ", within the ",
+                     absl::FormatDuration(o.trend.horizon), " horizon)"));
+    r.details["reason"] = "trend";
   } else {
     r = CheckResult::Healthy(absl::StrCat(base, ")"));
   }
@@ -88,6 +138,7 @@ CheckResult RunGauge(const GaugeCheckOptions& o) {
   r.observed_unit = o.unit;
   r.warn_threshold = o.warn_ratio * *limit;
   r.critical_threshold = o.critical_ratio * *limit;
+  r.time_to_exhaustion = g.trend.time_to_exhaustion;
   r.details["ratio"] = absl::StrFormat("%.4f", ratio);
   r.details["limit"] = Num(*limit);
   return r;
@@ -115,12 +166,20 @@ absl::StatusOr<Check> GaugeCheck(GaugeCheckOptions options) {
         options.critical_ratio >= options.warn_ratio)) {
     return absl::InvalidArgumentError("critical_ratio: must be >= warn_ratio");
   }
+  if (!(std::isfinite(options.hysteresis) && options.hysteresis >= 0 &&
+        options.hysteresis < options.warn_ratio)) {
+    return absl::InvalidArgumentError(
+        "hysteresis: must be >= 0 and < warn_ratio");
+  }
+  if (absl::Status s = options.trend.Validate("trend"); !s.ok()) return s;
   if (options.unit.empty()) options.unit = "count";
   Check check;
   check.name = options.name;
   check.options = options.check;
-  auto state = std::make_shared<const GaugeCheckOptions>(std::move(options));
-  check.function = [state](const CheckContext&) { return RunGauge(*state); };
+  auto state = std::make_shared<GaugeState>(std::move(options));
+  check.function = [state](const CheckContext& ctx) {
+    return RunGauge(*state, ctx.start);
+  };
   if (absl::Status s = ValidateCheck(check); !s.ok()) return s;
   return check;
 }

@@ -16,6 +16,15 @@
 // fails (returns an error, NaN, or throws) makes the check UNHEALTHY with
 // the reason; it never throws out of the check.
 //
+// It is the same gauge as the resource-pressure detectors' (memory, disk,
+// descriptors, tasks: health/pressure/internal/gauge.h), so it can also
+// hold a raised level until the ratio falls `hysteresis` below the
+// threshold (no flapping around it), and, with `trend.enabled`, predict
+// when the value reaches the limit (Theil-Sen over recent runs) and turn
+// DEGRADED when that is within `trend.horizon` ("... full in 4m30s"), with
+// result.time_to_exhaustion set. Both are off by default: a plain
+// comparison of each run's ratio.
+//
 //   std::atomic<int64_t> in_use{0};  // the pool updates it
 //   absl::StatusOr<vigil::Check> c = vigil::checks::GaugeCheck({
 //       .name = "db-pool", .atomic = &in_use, .limit = 50,
@@ -32,11 +41,19 @@
 #include "absl/status/statusor.h"
 #include "health/check.h"
 #include "health/checks/common.h"
+#include "health/pressure/trend.h"
 
 namespace vigil {
 namespace checks {
 
 struct GaugeCheckOptions {
+  // The default of `trend`: disabled.
+  static pressure::TrendOptions NoTrend() {
+    pressure::TrendOptions t;
+    t.enabled = false;
+    return t;
+  }
+
   // Required: the check's name.
   std::string name = {};
   // Exactly one value source. `value` is called on a registry worker thread
@@ -51,6 +68,12 @@ struct GaugeCheckOptions {
   // limit that may be exceeded).
   double warn_ratio = 0.8;
   double critical_ratio = 0.95;
+  // A raised level clears once the ratio is below its threshold minus
+  // this (0 <= hysteresis < warn_ratio). 0: at once.
+  double hysteresis = 0;
+  // Time to exhaustion from the trend of the values over the runs' start
+  // times (see health/pressure/trend.h). Off by default.
+  pressure::TrendOptions trend = NoTrend();
   // Unit of the value, for reports: "connections", "bytes", "count".
   std::string unit = "count";
   // The application's own state: kind kSelf, group readiness.
@@ -58,7 +81,9 @@ struct GaugeCheckOptions {
 };
 
 // Builds the check. InvalidArgument naming "name", "value/atomic" (none or
-// both), "limit", "warn_ratio"/"critical_ratio", or a CheckOptions field.
+// both), "limit", "warn_ratio"/"critical_ratio", "hysteresis", a "trend."
+// field, or a CheckOptions field. The check keeps the gauge's state (level,
+// trend) behind a mutex: copies of the Check share it.
 absl::StatusOr<Check> GaugeCheck(GaugeCheckOptions options);
 
 }  // namespace checks
