@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "health/checks/internal/net.h"
+#include "health/checks/internal/redis_connect.h"
 #include "health/checks/internal/result_util.h"
 #include "health/checks/internal/stream.h"
 
@@ -25,6 +26,8 @@ struct RedisState {
   internal::Redactor redactor;
   Clock* clock = nullptr;
   internal::Resolver resolver;
+  // Empty: dial `target`.
+  internal::RedisConnect connect;
 };
 
 std::string Bulk(absl::string_view s) {
@@ -91,6 +94,19 @@ CheckResult ErrorReply(const std::string& line, bool sent_auth) {
   return r;
 }
 
+absl::StatusOr<internal::RedisConnection> Connect(
+    RedisState& s, const internal::IoDeadline& deadline) {
+  if (s.connect) return s.connect(deadline);
+  absl::StatusOr<internal::Connected> c =
+      internal::Dial(s.resolver, s.target.host, s.target.port,
+                     internal::ToAf(s.options.family), deadline);
+  if (!c.ok()) return c.status();
+  internal::RedisConnection out;
+  out.address = c->address.ToString();
+  out.stream = std::make_unique<internal::PlainStream>(std::move(c->fd));
+  return out;
+}
+
 CheckResult RunRedis(RedisState& s, const CheckContext& ctx) {
   const internal::IoDeadline deadline = internal::IoDeadline::ForRun(
       s.clock, ctx.start, ctx.deadline, s.options.check.timeout);
@@ -101,12 +117,10 @@ CheckResult RunRedis(RedisState& s, const CheckContext& ctx) {
     s.redactor.ScrubResult(&r);
     return r;
   };
-  absl::StatusOr<internal::Connected> c =
-      internal::Dial(s.resolver, s.target.host, s.target.port,
-                     internal::ToAf(s.options.family), deadline);
+  absl::StatusOr<internal::RedisConnection> c = Connect(s, deadline);
   if (!c.ok()) return finish(internal::FailureResult(c.status()), "");
-  const std::string address = c->address.ToString();
-  internal::PlainStream stream(std::move(c->fd));
+  const std::string& address = c->address;
+  internal::Stream& stream = *c->stream;
   std::string buf;
   // A server at maxclients writes its error and closes as soon as it
   // accepts; a failed send still leaves that error to read.
@@ -151,6 +165,13 @@ CheckResult RunRedis(RedisState& s, const CheckContext& ctx) {
 }  // namespace
 
 absl::StatusOr<Check> RedisCheck(RedisCheckOptions options) {
+  return internal::RedisCheckWithConnect(std::move(options), nullptr);
+}
+
+namespace internal {
+
+absl::StatusOr<Check> RedisCheckWithConnect(RedisCheckOptions options,
+                                            RedisConnect connect) {
   if (options.address.empty()) {
     return absl::InvalidArgumentError("address: must be set (host:port)");
   }
@@ -162,6 +183,7 @@ absl::StatusOr<Check> RedisCheck(RedisCheckOptions options) {
         "username: needs a password (AUTH username password)");
   }
   auto state = std::make_shared<RedisState>();
+  state->connect = std::move(connect);
   state->target = *hp;
   state->display = internal::FormatHostPort(hp->host, hp->port);
   state->clock = options.clock != nullptr ? options.clock : Clock::Real();
@@ -193,5 +215,6 @@ absl::StatusOr<Check> RedisCheck(RedisCheckOptions options) {
   return check;
 }
 
+}  // namespace internal
 }  // namespace checks
 }  // namespace vigil

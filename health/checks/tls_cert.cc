@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "health/checks/internal/net.h"
@@ -119,7 +120,12 @@ struct TlsCertState {
   bool remote = false;
   internal::HostPort target;
   std::string server_name;
+  // The trust store. A ca_file is loaded when the check is built; the
+  // system's default store (about 30 ms to load) by the first Verify(),
+  // under store_once, so that building a check costs nothing.
   std::shared_ptr<X509_STORE> store;
+  bool default_store = false;
+  mutable absl::once_flag store_once;
   std::shared_ptr<internal::TlsContext> tls;
   Clock* clock = nullptr;
   internal::Resolver resolver;
@@ -128,6 +134,12 @@ struct TlsCertState {
 // Verifies `chain` at `now`; empty string when it verifies, else the
 // reason.
 std::string Verify(const TlsCertState& s, const Chain& chain, absl::Time now) {
+  if (s.default_store) {
+    absl::call_once(s.store_once, [&s] {
+      X509_STORE_set_default_paths(s.store.get());
+      ERR_clear_error();
+    });
+  }
   X509_STORE_CTX* ctx = X509_STORE_CTX_new();
   STACK_OF(X509)* untrusted = sk_X509_new_null();
   for (size_t i = 1; i < chain.size(); ++i) {
@@ -340,7 +352,7 @@ absl::StatusOr<Check> TlsCertCheck(TlsCertCheckOptions options) {
   X509_STORE* store = X509_STORE_new();
   state->store = std::shared_ptr<X509_STORE>(store, StoreFree());
   if (options.ca_file.empty()) {
-    X509_STORE_set_default_paths(store);
+    state->default_store = true;  // Loaded by the first Verify().
   } else if (X509_STORE_load_file(store, options.ca_file.c_str()) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("ca_file: cannot load CA certificates from \"",

@@ -88,29 +88,51 @@ absl::StatusOr<size_t> PlainStream::ReadSome(char* buf, size_t n,
 
 absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(
     bool verify, const std::string& ca_file, absl::string_view ca_field) {
-  ERR_clear_error();
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  if (ctx == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("cannot create a TLS context: ", OpenSslErrorText()));
+  std::shared_ptr<TlsContext> out(new TlsContext(verify, ca_file));
+  if (!ca_file.empty()) {
+    // A configured file is part of the configuration: check it now.
+    if (absl::StatusOr<SSL_CTX*> ctx = out->Get(); !ctx.ok()) {
+      const absl::Status& s = ctx.status();
+      return absl::Status(s.code(), absl::StrCat(ca_field, ": ", s.message()));
+    }
   }
-  std::shared_ptr<TlsContext> out(new TlsContext(ctx, verify));
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-  if (ca_file.empty()) {
-    SSL_CTX_set_default_verify_paths(ctx);
-  } else if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) !=
-             1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(ca_field, ": cannot load CA certificates from \"", ca_file,
-                     "\": ", OpenSslErrorText()));
-  }
-  SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
-  ERR_clear_error();
   return out;
 }
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+absl::StatusOr<SSL_CTX*> TlsContext::Get() const {
+  absl::call_once(once_, [this] { Build(); });
+  if (!status_.ok()) return status_;
+  return ctx_;
+}
+
+void TlsContext::Build() const {
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) {
+    status_ = absl::InternalError(
+        absl::StrCat("cannot create a TLS context: ", OpenSslErrorText()));
+    return;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (ca_file_.empty()) {
+    SSL_CTX_set_default_verify_paths(ctx);
+  } else if (SSL_CTX_load_verify_locations(ctx, ca_file_.c_str(), nullptr) !=
+             1) {
+    status_ = absl::InvalidArgumentError(
+        absl::StrCat("cannot load CA certificates from \"", ca_file_,
+                     "\": ", OpenSslErrorText()));
+    SSL_CTX_free(ctx);
+    return;
+  }
+  SSL_CTX_set_verify(ctx, verify_ ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  ERR_clear_error();
+  ctx_ = ctx;
+}
+
+TlsContext::~TlsContext() {
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+}
 
 // --- TlsStream
 // ----------------------------------------------------------------
@@ -174,8 +196,10 @@ absl::StatusOr<int> TlsStream::Drive(Op op, const IoDeadline& deadline,
 absl::StatusOr<std::unique_ptr<TlsStream>> TlsStream::Handshake(
     Fd fd, const TlsContext& ctx, const std::string& server_name,
     const IoDeadline& deadline) {
+  absl::StatusOr<SSL_CTX*> ssl_ctx = ctx.Get();
+  if (!ssl_ctx.ok()) return ssl_ctx.status();
   ERR_clear_error();
-  SSL* ssl = SSL_new(ctx.get());
+  SSL* ssl = SSL_new(*ssl_ctx);
   if (ssl == nullptr) {
     return absl::InternalError(absl::StrCat("SSL_new: ", OpenSslErrorText()));
   }

@@ -12,7 +12,9 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "absl/base/call_once.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -50,26 +52,42 @@ class PlainStream final : public Stream {
 // The last OpenSSL error of this thread as text, and clears the queue.
 std::string OpenSslErrorText();
 
-// An SSL_CTX for client connections. Immutable after Create(); shareable
-// across threads (OpenSSL's SSL_CTX is safe for concurrent SSL_new).
+// An SSL_CTX for client connections, built on first use so that creating
+// one (when a check is built) costs nothing: loading the system's trust
+// store takes about 30 ms, and a check that is built but never run, or
+// only validated, should not pay it. A `ca_file` is still loaded by
+// Create(), so a bad file is a configuration error. Thread-safe:
+// shareable across threads; the first Get() builds the context under
+// absl::call_once, and OpenSSL's SSL_CTX is safe for concurrent SSL_new.
 class TlsContext {
  public:
   // `verify`: verify the peer's chain and name during the handshake.
-  // `ca_file`: PEM file of trusted CAs; empty = the system's default store.
-  // InvalidArgument naming `ca_field` if the file cannot be loaded.
+  // `ca_file`: PEM file of trusted CAs, loaded now; empty = the system's
+  // default store, loaded by the first Get(). InvalidArgument naming
+  // `ca_field` if the file cannot be loaded.
   static absl::StatusOr<std::shared_ptr<TlsContext>> Create(
       bool verify, const std::string& ca_file, absl::string_view ca_field);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
-  SSL_CTX* get() const { return ctx_; }
+  // The context, built on the first call (the same one afterwards); an
+  // error, the same on every call, if OpenSSL cannot build it.
+  absl::StatusOr<SSL_CTX*> Get() const;
   bool verify() const { return verify_; }
 
  private:
-  TlsContext(SSL_CTX* ctx, bool verify) : ctx_(ctx), verify_(verify) {}
-  SSL_CTX* ctx_;
-  bool verify_;
+  TlsContext(bool verify, std::string ca_file)
+      : verify_(verify), ca_file_(std::move(ca_file)) {}
+  // Builds ctx_ or sets status_; runs once, under once_.
+  void Build() const;
+
+  const bool verify_;
+  const std::string ca_file_;
+  mutable absl::once_flag once_;
+  // Written once by Build(), read-only afterwards.
+  mutable SSL_CTX* ctx_ = nullptr;
+  mutable absl::Status status_;
 };
 
 // A TLS client stream. Owns its socket and SSL object.
