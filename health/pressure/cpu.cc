@@ -20,10 +20,9 @@ CheckOptions CpuOptions::DefaultCheckOptions() {
 }
 
 absl::Status CpuOptions::Validate() const {
-  if (absl::Status s = source.Validate("cpu.source"); !s.ok()) return s;
-  if (absl::Status s = psi_some.Validate("cpu.psi_some"); !s.ok()) return s;
-  if (absl::Status s = throttled.Validate("cpu.throttled"); !s.ok()) return s;
-  return absl::OkStatus();
+  return internal::FirstError({source.Validate("cpu.source"),
+                               psi_some.Validate("cpu.psi_some"),
+                               throttled.Validate("cpu.throttled")});
 }
 
 struct CpuDetector::Impl {

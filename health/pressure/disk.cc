@@ -51,10 +51,9 @@ CheckOptions DiskOptions::DefaultCheckOptions() {
 
 absl::Status DiskOptions::Validate() const {
   if (path.empty()) return absl::InvalidArgumentError("disk.path: empty");
-  if (absl::Status s = bytes.Validate("disk.bytes"); !s.ok()) return s;
-  if (absl::Status s = inodes.Validate("disk.inodes"); !s.ok()) return s;
-  if (absl::Status s = trend.Validate("disk.trend"); !s.ok()) return s;
-  return absl::OkStatus();
+  return internal::FirstError({bytes.Validate("disk.bytes"),
+                               inodes.Validate("disk.inodes"),
+                               trend.Validate("disk.trend")});
 }
 
 struct DiskDetector::Impl {

@@ -37,24 +37,18 @@ struct LinuxDirent64 {
 
 }  // namespace
 
-TrendOptions FdOptions::DefaultTrend() {
-  TrendOptions t;
-  t.window = absl::Minutes(10);
-  t.min_span = absl::Minutes(1);
-  t.min_samples = 6;
-  t.horizon = absl::Minutes(30);
-  return t;
-}
+// TrendOptions' own defaults: a 10 min window, speaking after 1 min and 6
+// samples, DEGRADED when full within 30 min.
+TrendOptions FdOptions::DefaultTrend() { return TrendOptions(); }
 
 CheckOptions FdOptions::DefaultCheckOptions() {
   return internal::PressureCheckOptions(absl::Seconds(10), /*critical=*/true);
 }
 
 absl::Status FdOptions::Validate() const {
-  if (absl::Status s = source.Validate("fds.source"); !s.ok()) return s;
-  if (absl::Status s = usage.Validate("fds.usage"); !s.ok()) return s;
-  if (absl::Status s = trend.Validate("fds.trend"); !s.ok()) return s;
-  return absl::OkStatus();
+  return internal::FirstError({source.Validate("fds.source"),
+                               usage.Validate("fds.usage"),
+                               trend.Validate("fds.trend")});
 }
 
 struct FdDetector::Impl {

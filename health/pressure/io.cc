@@ -15,10 +15,9 @@ CheckOptions IoOptions::DefaultCheckOptions() {
 }
 
 absl::Status IoOptions::Validate() const {
-  if (absl::Status s = source.Validate("io.source"); !s.ok()) return s;
-  if (absl::Status s = psi_some.Validate("io.psi_some"); !s.ok()) return s;
-  if (absl::Status s = psi_full.Validate("io.psi_full"); !s.ok()) return s;
-  return absl::OkStatus();
+  return internal::FirstError({source.Validate("io.source"),
+                               psi_some.Validate("io.psi_some"),
+                               psi_full.Validate("io.psi_full")});
 }
 
 struct IoDetector::Impl {

@@ -43,12 +43,14 @@ CheckOptions MemoryOptions::DefaultCheckOptions() {
 }
 
 absl::Status MemoryOptions::Validate() const {
-  if (absl::Status s = source.Validate("memory.source"); !s.ok()) return s;
-  if (absl::Status s = usage.Validate("memory.usage"); !s.ok()) return s;
-  if (absl::Status s = psi_full.Validate("memory.psi_full"); !s.ok()) return s;
-  if (absl::Status s = psi_some.Validate("memory.psi_some"); !s.ok()) return s;
-  if (absl::Status s = trend.Validate("memory.trend"); !s.ok()) return s;
-  if (absl::Status s = spike.Validate("memory.spike"); !s.ok()) return s;
+  if (absl::Status s = internal::FirstError(
+          {source.Validate("memory.source"), usage.Validate("memory.usage"),
+           psi_full.Validate("memory.psi_full"),
+           psi_some.Validate("memory.psi_some"), trend.Validate("memory.trend"),
+           spike.Validate("memory.spike")});
+      !s.ok()) {
+    return s;
+  }
   if (oom_kill_hold < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("memory.oom_kill_hold: must be >= 0");
   }

@@ -16,24 +16,18 @@ namespace pressure {
 
 using internal::KeptOpenFile;
 
-TrendOptions TasksOptions::DefaultTrend() {
-  TrendOptions t;
-  t.window = absl::Minutes(10);
-  t.min_span = absl::Minutes(1);
-  t.min_samples = 6;
-  t.horizon = absl::Minutes(30);
-  return t;
-}
+// TrendOptions' own defaults: a 10 min window, speaking after 1 min and 6
+// samples, DEGRADED when full within 30 min.
+TrendOptions TasksOptions::DefaultTrend() { return TrendOptions(); }
 
 CheckOptions TasksOptions::DefaultCheckOptions() {
   return internal::PressureCheckOptions(absl::Seconds(10), /*critical=*/true);
 }
 
 absl::Status TasksOptions::Validate() const {
-  if (absl::Status s = source.Validate("tasks.source"); !s.ok()) return s;
-  if (absl::Status s = usage.Validate("tasks.usage"); !s.ok()) return s;
-  if (absl::Status s = trend.Validate("tasks.trend"); !s.ok()) return s;
-  return absl::OkStatus();
+  return internal::FirstError({source.Validate("tasks.source"),
+                               usage.Validate("tasks.usage"),
+                               trend.Validate("tasks.trend")});
 }
 
 struct TasksDetector::Impl {

@@ -5,9 +5,11 @@
 #define VIGIL_HEALTH_PRESSURE_INTERNAL_REPORT_H_
 
 #include <array>
+#include <initializer_list>
 #include <map>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "health/check.h"
@@ -63,6 +65,15 @@ class SignalSet {
 // timeout, failure_threshold 1 (the detector's own hysteresis already
 // damps flapping), readiness group, kSelf, `critical`.
 CheckOptions PressureCheckOptions(absl::Duration interval, bool critical);
+
+// The first error of `checks` (each an options field's Validate()), or OK:
+// a detector's Options::Validate() in one statement.
+inline absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& s : checks) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 
 // "512 B", "1.5 KiB", "83.2 MiB", "24.0 GiB".
 std::string FormatBytes(double bytes);
