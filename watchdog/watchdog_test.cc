@@ -127,6 +127,19 @@ class WatchdogTest : public ::testing::Test {
         .value();
   }
 
+  // Starts the watchdog with one worker that never beats, steps past its
+  // first miss at 1 s (where the starvation baseline is sampled), runs
+  // `meanwhile` (which changes the fixture's counters), then steps past the
+  // kill threshold at 3 s. Returns the worker's heartbeat.
+  Heartbeat HangPastTheKill(const std::function<void()>& meanwhile) {
+    Start(Options());
+    Heartbeat hb = Worker();
+    StepTo(t0_ + absl::Seconds(1) + kMs);
+    meanwhile();
+    StepTo(t0_ + absl::Seconds(3) + kMs);
+    return hb;
+  }
+
   // Runs every monitor step due up to `target` on time, then one at
   // `target` itself, as a punctual monitor thread would.
   void StepTo(absl::Time target) {
@@ -547,13 +560,11 @@ TEST_F(WatchdogTest, CgroupThrottlingDuringTheSilenceDefersTheKill) {
   fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
   fixture_.Write("sys/fs/cgroup/app.slice/app/cpu.stat",
                  "usage_usec 1000\nthrottled_usec 1000000\n");
-  Start(Options());
-  Heartbeat hb = Worker();
-  StepTo(t0_ + absl::Seconds(1) + kMs);  // Miss: baseline sampled.
-  // Throttled 1.6 s of the next 2 s (80%).
-  fixture_.Write("sys/fs/cgroup/app.slice/app/cpu.stat",
-                 "usage_usec 1000\nthrottled_usec 2600000\n");
-  StepTo(t0_ + absl::Seconds(3) + kMs);
+  Heartbeat hb = HangPastTheKill([&] {
+    // Throttled 1.6 s of the next 2 s (80%).
+    fixture_.Write("sys/fs/cgroup/app.slice/app/cpu.stat",
+                   "usage_usec 1000\nthrottled_usec 2600000\n");
+  });
   EXPECT_EQ(Last().kind, Kind::kKillSuppressed);
   EXPECT_THAT(Last().starvation,
               AllOf(HasSubstr("throttled by its CPU quota for 1.6s"),
@@ -573,12 +584,10 @@ TEST_F(WatchdogTest, CgroupV1ThrottlingIsReadToo) {
   fixture_.Write("proc/self/cgroup", "4:cpu,cpuacct:/app\n0::/\n");
   fixture_.Write("sys/fs/cgroup/cpu,cpuacct/app/cpu.stat",
                  "nr_periods 10\nthrottled_time 0\n");
-  Start(Options());
-  Heartbeat hb = Worker();
-  StepTo(t0_ + absl::Seconds(1) + kMs);
-  fixture_.Write("sys/fs/cgroup/cpu,cpuacct/app/cpu.stat",
-                 "nr_periods 30\nthrottled_time 1500000000\n");
-  StepTo(t0_ + absl::Seconds(3) + kMs);
+  Heartbeat hb = HangPastTheKill([&] {
+    fixture_.Write("sys/fs/cgroup/cpu,cpuacct/app/cpu.stat",
+                   "nr_periods 30\nthrottled_time 1500000000\n");
+  });
   EXPECT_EQ(Last().kind, Kind::kKillSuppressed);
   EXPECT_THAT(Last().starvation, HasSubstr("1.5s"));
 }
@@ -591,13 +600,11 @@ TEST_F(WatchdogTest, CpuPressureOfTheOwnCgroupDefersTheKill) {
   fixture_.Write(psi,
                  "some avg10=0.00 avg60=0.00 avg300=0.00 total=100\n"
                  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-  Start(Options());
-  Heartbeat hb = Worker();
-  StepTo(t0_ + absl::Seconds(1) + kMs);
-  fixture_.Write(psi,
-                 "some avg10=95.00 avg60=40.00 avg300=9.00 total=1900100\n"
-                 "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-  StepTo(t0_ + absl::Seconds(3) + kMs);
+  Heartbeat hb = HangPastTheKill([&] {
+    fixture_.Write(psi,
+                   "some avg10=95.00 avg60=40.00 avg300=9.00 total=1900100\n"
+                   "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  });
   EXPECT_EQ(Last().kind, Kind::kKillSuppressed);
   EXPECT_THAT(Last().starvation, AllOf(HasSubstr("waited for a CPU for 1.9s"),
                                        HasSubstr("cpu.pressure")));
@@ -610,12 +617,10 @@ TEST_F(WatchdogTest, RootCgroupPressureIsNotEvidence) {
   fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu\n");
   fixture_.Write("sys/fs/cgroup/cpu.pressure",
                  "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-  Start(Options());
-  Heartbeat hb = Worker();
-  StepTo(t0_ + absl::Seconds(1) + kMs);
-  fixture_.Write("sys/fs/cgroup/cpu.pressure",
-                 "some avg10=99.00 avg60=99.00 avg300=99.00 total=9000000\n");
-  StepTo(t0_ + absl::Seconds(3) + kMs);
+  Heartbeat hb = HangPastTheKill([&] {
+    fixture_.Write("sys/fs/cgroup/cpu.pressure",
+                   "some avg10=99.00 avg60=99.00 avg300=99.00 total=9000000\n");
+  });
   EXPECT_EQ(Last().kind, Kind::kKill);
 }
 
@@ -634,13 +639,11 @@ TEST_F(WatchdogTest, HybridLayoutReadsTheV2SidesCpuPressure) {
   EXPECT_EQ(before.cpu_pressure_some, absl::ZeroDuration());
   EXPECT_THAT(before.sources, ElementsAre(fixture_.root() + "/" + stat,
                                           fixture_.root() + "/" + psi));
-  Start(Options());
-  Heartbeat hb = Worker();
-  StepTo(t0_ + absl::Seconds(1) + kMs);
-  fixture_.Write(stat, "nr_periods 30\nnr_throttled 0\nthrottled_time 0\n");
-  fixture_.Write(psi,
-                 "some avg10=90.00 avg60=40.00 avg300=9.00 total=1800000\n");
-  StepTo(t0_ + absl::Seconds(3) + kMs);
+  Heartbeat hb = HangPastTheKill([&] {
+    fixture_.Write(stat, "nr_periods 30\nnr_throttled 0\nthrottled_time 0\n");
+    fixture_.Write(psi,
+                   "some avg10=90.00 avg60=40.00 avg300=9.00 total=1800000\n");
+  });
   EXPECT_EQ(Last().kind, Kind::kKillSuppressed);
   EXPECT_THAT(Last().starvation, AllOf(HasSubstr("waited for a CPU for 1.8s"),
                                        HasSubstr("cpu.pressure")));
@@ -656,11 +659,9 @@ TEST_F(WatchdogTest, ThrottlingIsFoundThroughTheMountsRoot) {
   fixture_.Write("proc/self/cgroup", "0::/kubepods/pod1/app\n");
   fixture_.Write("sys/fs/cgroup/cgroup.controllers", "cpu\n");
   fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 0\n");
-  Start(Options());
-  Heartbeat hb = Worker();
-  StepTo(t0_ + absl::Seconds(1) + kMs);
-  fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 1700000\n");
-  StepTo(t0_ + absl::Seconds(3) + kMs);
+  Heartbeat hb = HangPastTheKill([&] {
+    fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 1700000\n");
+  });
   EXPECT_EQ(Last().kind, Kind::kKillSuppressed);
   EXPECT_THAT(Last().starvation,
               HasSubstr("throttled by its CPU quota for 1.7s"));
@@ -679,11 +680,9 @@ TEST_F(WatchdogTest, UnresolvableCgroupsGiveNoEvidence) {
   EXPECT_FALSE(s.throttled.has_value());
   EXPECT_FALSE(s.cpu_pressure_some.has_value());
   EXPECT_THAT(s.sources, IsEmpty());
-  Start(Options());
-  Heartbeat hb = Worker();
-  StepTo(t0_ + absl::Seconds(1) + kMs);
-  fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 1900000\n");
-  StepTo(t0_ + absl::Seconds(3) + kMs);
+  Heartbeat hb = HangPastTheKill([&] {
+    fixture_.Write("sys/fs/cgroup/app/cpu.stat", "throttled_usec 1900000\n");
+  });
   EXPECT_EQ(Last().kind, Kind::kKill);
 }
 
