@@ -65,22 +65,26 @@ struct GaugeState {
   pressure::internal::Gauge gauge ABSL_GUARDED_BY(mu);
 };
 
+// A run that could not read the value or the limit: the gauge forgets its
+// level and trend, and the run is UNHEALTHY with `error`'s text.
+CheckResult Unreadable(GaugeState& s, const absl::Status& error,
+                       const char* reason) {
+  {
+    MutexLock lock(&s.mu);
+    s.gauge.MarkUnavailable();
+  }
+  CheckResult r = CheckResult::Unhealthy(std::string(error.message()));
+  r.details["reason"] = reason;
+  return r;
+}
+
 CheckResult RunGauge(GaugeState& s, absl::Time now) {
   const GaugeCheckOptions& o = s.options;
   absl::StatusOr<double> value =
       o.atomic != nullptr ? absl::StatusOr<double>(static_cast<double>(
                                 o.atomic->load(std::memory_order_relaxed)))
                           : Call(o.value, "value");
-  if (!value.ok()) {
-    {
-      MutexLock lock(&s.mu);
-      s.gauge.MarkUnavailable();
-    }
-    CheckResult r =
-        CheckResult::Unhealthy(std::string(value.status().message()));
-    r.details["reason"] = "value";
-    return r;
-  }
+  if (!value.ok()) return Unreadable(s, value.status(), "value");
   absl::StatusOr<double> limit =
       o.limit_fn ? Call(o.limit_fn, "limit") : absl::StatusOr<double>(o.limit);
   if (limit.ok() && *limit <= 0) {
@@ -88,13 +92,7 @@ CheckResult RunGauge(GaugeState& s, absl::Time now) {
         absl::StrCat("the limit is not positive (", Num(*limit), ")"));
   }
   if (!limit.ok()) {
-    {
-      MutexLock lock(&s.mu);
-      s.gauge.MarkUnavailable();
-    }
-    CheckResult r =
-        CheckResult::Unhealthy(std::string(limit.status().message()));
-    r.details["reason"] = "limit";
+    CheckResult r = Unreadable(s, limit.status(), "limit");
     r.observed_value = *value;
     r.observed_unit = o.unit;
     return r;
