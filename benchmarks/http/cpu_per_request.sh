@@ -41,11 +41,10 @@ start_target vigil --mode=vigil --port=0 --check_interval_ms=3600000
 vigil_port=$target_port
 vigil_pid=${pids[-1]}
 nginx_port=$(free_port)
-write_nginx_conf "$nginx_port" 'ok\n' 8192 "master_process off;" \
+# One process (master_process off), so its pid is the one that serves.
+start_nginx "$nginx_port" 'ok\n' 8192 "master_process off;" \
   "keepalive_requests 1000000;" "backlog=4096"
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" > "$work/nginx.out" 2>&1 &
-pids+=($!)
-nginx_pid=$!
+nginx_pid=${pids[-1]}
 wait_ok "http://127.0.0.1:$nginx_port/readyz"
 wait_ok "http://127.0.0.1:$vigil_port/readyz"
 
