@@ -40,10 +40,11 @@ std::string HangChild() { return testing::RunfilePath("watchdog/hang_child"); }
 
 // The time in a hang_child line's "at=<Unix ns>" field.
 absl::Time AtOf(const std::string& line) {
-  const size_t at = line.find("at=");
+  // " at=": "heartbeat=" ends in "at=" too.
+  const size_t at = line.find(" at=");
   int64_t ns = 0;
   if (at == std::string::npos ||
-      !absl::SimpleAtoi(line.substr(at + 3, line.find(' ', at) - at - 3),
+      !absl::SimpleAtoi(line.substr(at + 4, line.find(' ', at + 1) - at - 4),
                         &ns)) {
     ADD_FAILURE() << "no at= in " << line;
   }
@@ -118,7 +119,16 @@ TEST(SystemdProcessTest, ReadyWatchdogStoppingAndNoPingsWhileLivenessFails) {
     return false;
   };
   ASSERT_TRUE(testing::WaitFor(failing_since_hang, kWait)) << child.Output();
-  absl::SleepFor(hang_at + absl::Seconds(1) + kPing - absl::Now());
+  // And until the watchdog has judged the worker past its kill threshold
+  // ("EVENT kill", or "EVENT kill suppressed" on a starved machine): from
+  // then on liveness fails for good.
+  auto past_kill_threshold = [&] {
+    for (const std::string& line : child.Lines("EVENT kill")) {
+      if (AtOf(line) >= hang_at) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(testing::WaitFor(past_kill_threshold, kWait)) << child.Output();
   // Pings sent while it still passed are queued already.
   EXPECT_THAT(systemd.Drain(), Each(std::string("WATCHDOG=1")));
   // A ping decided just before liveness flipped may still land; after one
