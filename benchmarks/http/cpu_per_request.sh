@@ -2,7 +2,8 @@
 # The probe port's CPU time per request (issue 14), vigil against nginx:
 # `perf stat -e task-clock` attached to each server process (every thread,
 # user and kernel) while `wrk -t1 -cCLIENTS -dDURATION` drives GET /readyz
-# over keep-alive, divided by the requests wrk completed. Rounds alternate
+# over keep-alive (or, with --close, a new connection per request),
+# divided by the requests wrk completed. Rounds alternate
 # who goes first. This VM's perf has no hardware counters (cycles,
 # instructions: "not supported"), so the software task clock is what it
 # counts; unlike requests/s, it says what a request costs the server
@@ -10,20 +11,23 @@
 # server's own CPU time (only cache effects move it a little).
 #
 #   bash benchmarks/http/cpu_per_request.sh [--clients 8] [--rounds 3]
-#     [--duration 3] [--binary PATH]
+#     [--duration 3] [--binary PATH] [--close]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 clients=8
 rounds=3
 duration=3
 binary=""
+close=()
+mode=keep-alive
 while (($#)); do
   case "$1" in
     --clients) clients=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --binary) binary=$2; shift 2 ;;
-    *) echo "usage: $0 [--clients N] [--rounds N] [--duration S] [--binary PATH]" >&2
+    --close) close=(-H "Connection: close"); mode="new connection per request"; shift ;;
+    *) echo "usage: $0 [--clients N] [--rounds N] [--duration S] [--binary PATH] [--close]" >&2
        exit 2 ;;
   esac
 done
@@ -57,7 +61,7 @@ for ((r = 1; r <= rounds; ++r)); do
       -- sleep "$((duration + 1))" &
     perf_pid=$!
     sleep 0.2  # perf attached before the load starts
-    requests=$(wrk -t1 -c"$clients" -d"${duration}s" "http://127.0.0.1:$port/readyz" |
+    requests=$(wrk -t1 -c"$clients" -d"${duration}s" "${close[@]}" "http://127.0.0.1:$port/readyz" |
       awk '/requests in/ {print $1}')
     wait "$perf_pid"
     # -x, lines: value,unit,event,...
@@ -69,7 +73,7 @@ for ((r = 1; r <= rounds; ++r)); do
     echo "round $r $server done" >&2
   done
 done
-python3 - "$work/rows" "$clients" <<'PY'
+python3 - "$work/rows" "$clients" "$mode" <<'PY'
 import collections, statistics, sys
 cpu = collections.defaultdict(list)
 cs = collections.defaultdict(list)
@@ -78,7 +82,7 @@ for line in open(sys.argv[1]):
     cpu[server].append(float(us))
     cs[server].append(float(switches))
 med = statistics.median
-print(f"### Server CPU per request: GET /readyz, keep-alive, wrk -t1 -c{sys.argv[2]}\n")
+print(f"### Server CPU per request: GET /readyz, {sys.argv[3]}, wrk -t1 -c{sys.argv[2]}\n")
 print("| server | CPU µs/request, median (min-max) | context switches/request |")
 print("|---|---|---|")
 for s in ("vigil", "nginx"):
