@@ -8,7 +8,12 @@
 # instructions: "not supported"), so the software task clock is what it
 # counts; unlike requests/s, it says what a request costs the server
 # whatever else runs, because other work on the cores does not add to the
-# server's own CPU time (only cache effects move it a little).
+# server's own CPU time (only cache effects move it a little). With
+# --close that holds less: on loopback the kernel's TCP work for a packet
+# (handshakes, FINs) runs in softirq context on whichever task is on the
+# CPU, so part of the client's connection set-up is charged to the server
+# and part of the server's to wrk; count system calls (strace -c, or
+# probe_instructions.sh) for that mode.
 #
 #   bash benchmarks/http/cpu_per_request.sh [--clients 8] [--rounds 3]
 #     [--duration 3] [--binary PATH] [--close]
