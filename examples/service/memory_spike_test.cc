@@ -319,28 +319,34 @@ TEST_F(StopAcceptingSpikeTest, NewConnectionsWaitWhileMemoryIsUnhealthy) {
   std::string metrics;
   absl::Time killed_at = absl::InfiniteFuture();
   bool eof = false;
-  // Bounded as the spike above: 30 s and 3000 polls at most.
-  for (int i = 0; i < 3000 && absl::Now() - start < absl::Seconds(30); ++i) {
-    while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
-    }
-    if (cgroup_.OomKills() > 0 || eof) {
-      killed_at = absl::Now();
-      break;
-    }
-    if (!ready_503) {
-      const Answer r = Get(probe, "/readyz?verbose");
-      if (r.status == 503 && absl::StrContains(r.body, "[-]memory failed")) {
-        ready_503 = absl::Now();
-      }
-    } else if (!held) {
-      // Connected (the kernel's backlog), never answered: a read timeout.
-      if (NewConnectionGet(app, &status) == httplib::Error::Read) {
-        held = absl::Now();
-        metrics = Get(probe, "/metrics").body;
-      }
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  // One observation per poll until the kill, bounded as the spike above
+  // (30 s at most): /readyz failing because of memory, then a new
+  // connection to the application held unanswered.
+  WaitFor(
+      [&] {
+        while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
+        }
+        if (cgroup_.OomKills() > 0 || eof) {
+          killed_at = absl::Now();
+          return true;
+        }
+        if (!ready_503) {
+          const Answer r = Get(probe, "/readyz?verbose");
+          if (r.status == 503 &&
+              absl::StrContains(r.body, "[-]memory failed")) {
+            ready_503 = absl::Now();
+          }
+        } else if (!held) {
+          // Connected (the kernel's backlog), never answered: a read
+          // timeout.
+          if (NewConnectionGet(app, &status) == httplib::Error::Read) {
+            held = absl::Now();
+            metrics = Get(probe, "/metrics").body;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(30), absl::Milliseconds(10));
   ASSERT_NE(killed_at, absl::InfiniteFuture())
       << "no OOM kill within 30 s; usage " << cgroup_.UsageMiB() << " MiB";
   allocator_->WaitForExit(absl::Seconds(10));
