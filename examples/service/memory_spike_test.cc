@@ -195,6 +195,15 @@ class MemorySpikeTest : public ::testing::Test {
     allocator_ = *std::move(started);
   }
 
+  // Drains what the allocator printed; true once the cgroup counted an OOM
+  // kill or the allocator's output ended (it died).
+  bool AllocatorKilled() {
+    bool eof = false;
+    while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
+    }
+    return cgroup_.OomKills() > 0 || eof;
+  }
+
   const int64_t limit_ = kLimit;
   const std::vector<std::string> flags_;
   SharedCgroup cgroup_;
@@ -215,16 +224,13 @@ TEST_F(MemorySpikeTest, SpikeFailsReadinessAndShedsBeforeTheOomKill) {
   std::optional<double> usage_at_503;
   std::string readyz_body, shed_retry_after;
   absl::Time killed_at = absl::InfiniteFuture();
-  bool eof = false;
   // One observation per poll until the kill: /readyz failing because of
   // memory, then the application shed. Bounded: 256 MiB at 40 MiB/s is under
   // 7 s; 30 s at most (the kill is seen within one poll, ~10 ms, of the
   // oom_kill counter).
   WaitFor(
       [&] {
-        while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
-        }
-        if (cgroup_.OomKills() > 0 || eof) {
+        if (AllocatorKilled()) {
           killed_at = absl::Now();
           return true;
         }
@@ -318,15 +324,12 @@ TEST_F(StopAcceptingSpikeTest, NewConnectionsWaitWhileMemoryIsUnhealthy) {
   std::optional<absl::Time> ready_503, held;
   std::string metrics;
   absl::Time killed_at = absl::InfiniteFuture();
-  bool eof = false;
   // One observation per poll until the kill, bounded as the spike above
   // (30 s at most): /readyz failing because of memory, then a new
   // connection to the application held unanswered.
   WaitFor(
       [&] {
-        while (allocator_->ReadLine(absl::ZeroDuration(), &eof)) {
-        }
-        if (cgroup_.OomKills() > 0 || eof) {
+        if (AllocatorKilled()) {
           killed_at = absl::Now();
           return true;
         }
