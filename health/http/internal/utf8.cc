@@ -6,6 +6,7 @@
 
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/stubs/logging.h"
 
 namespace vigil {
 namespace http {
@@ -120,10 +121,19 @@ int SanitizeUtf8Fields(google::protobuf::Message* message) {
   // walk also syncs map fields through MapFieldBase, which segfaults in
   // ThreadSanitizer builds linked to Debian's uninstrumented libprotobuf
   // (SyncRepeatedFieldWithMapNoLock); a valid message never takes it.
-  std::string wire;
-  if (message->SerializeToString(&wire)) {
-    std::unique_ptr<google::protobuf::Message> copy(message->New());
-    if (copy->ParseFromString(wire)) return 0;
+  //
+  // On an invalid message both halves log a protobuf ERROR line ("String
+  // field ... contains invalid UTF-8 data"), two lines per render of one bad
+  // check message, which this function exists to repair: the silencer drops
+  // them. It is process-wide while alive, so a non-fatal protobuf log from
+  // another thread in the same few microseconds is dropped too.
+  {
+    google::protobuf::LogSilencer quiet;
+    std::string wire;
+    if (message->SerializeToString(&wire)) {
+      std::unique_ptr<google::protobuf::Message> copy(message->New());
+      if (copy->ParseFromString(wire)) return 0;
+    }
   }
   return SanitizeFieldsByReflection(message);
 }

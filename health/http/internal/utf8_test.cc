@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 #include "health/proto/health.pb.h"
 
@@ -62,6 +63,32 @@ TEST(Utf8Test, SanitizesEveryStringFieldOfAMessage) {
   v1::HealthReport parsed;
   EXPECT_TRUE(parsed.ParseFromString(report.SerializeAsString()));
   EXPECT_EQ(SanitizeUtf8Fields(&report), 0);
+}
+
+std::vector<std::string>* logged = new std::vector<std::string>;
+
+void Capture(google::protobuf::LogLevel, const char*, int,
+             const std::string& message) {
+  logged->push_back(message);
+}
+
+// A bad check message is repaired on every render: protobuf's own complaint
+// about it (two ERROR lines per render before) must not reach the log.
+TEST(Utf8Test, RepairLogsNothing) {
+  google::protobuf::LogHandler* old = google::protobuf::SetLogHandler(Capture);
+  logged->clear();
+  v1::HealthReport report;
+  report.add_checks()->set_message("bad \xFF");
+  EXPECT_EQ(SanitizeUtf8Fields(&report), 1);
+  // The handler still sees what is logged outside the repair.
+  v1::HealthReport invalid;
+  invalid.add_checks()->set_message("bad \xFF");
+  std::string wire;
+  invalid.SerializeToString(&wire);
+  google::protobuf::SetLogHandler(old);
+  ASSERT_EQ(logged->size(), 1u);
+  EXPECT_NE((*logged)[0].find("invalid UTF-8"), std::string::npos)
+      << (*logged)[0];
 }
 
 }  // namespace
