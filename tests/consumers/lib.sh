@@ -56,14 +56,21 @@ http_code() {
     "http://127.0.0.1:$1$2" || true
 }
 
+# code_is PORT PATH CODE: whether GET PATH answers CODE now. A command for
+# wait_until, which must ask again on each try: `wait_until 30 test
+# "$(http_code ...)" = 200` would compare the first answer 600 times.
+code_is() {
+  [[ $(http_code "$1" "$2") == "$3" ]]
+}
+
 # probe_and_stop NAME: expects the service started last to pass /readyz
 # and /livez (within 30 s: its first check run), /metrics to report vigil's
 # version ($VIGIL_VERSION), and SIGTERM to make it exit 0.
 probe_and_stop() {
   local name=$1
-  wait_until 30 test "$(http_code "$SERVICE_PORT" /readyz)" = 200 ||
+  wait_until 30 code_is "$SERVICE_PORT" /readyz 200 ||
     fail "$name: /readyz is $(http_code "$SERVICE_PORT" /readyz), not 200"
-  wait_until 30 test "$(http_code "$SERVICE_PORT" /livez)" = 200 ||
+  wait_until 30 code_is "$SERVICE_PORT" /livez 200 ||
     fail "$name: /livez is $(http_code "$SERVICE_PORT" /livez), not 200"
   # Read whole, then matched: `curl | grep -q` fails under pipefail when
   # grep exits early and curl gets EPIPE.
