@@ -580,7 +580,13 @@ class ProbeServer::Loop {
     bool lingering = false;
     absl::Time deadline = absl::InfiniteFuture();
     absl::Time last_activity;
+    // In the epoll set (with `events`): not yet while Add() serves what
+    // arrived with the connection, nor ever if that was all of it.
+    bool registered = false;
     uint32_t events = 0;
+    // TCP_NODELAY is set: once the connection writes more than one answer
+    // (keep-alive, a stream) or an answer in more than one send.
+    bool nodelay = false;
   };
   // Connections from one address.
   struct Peer {
@@ -708,25 +714,22 @@ class ProbeServer::Loop {
     }
   }
 
+  // Admits `fd` and serves what it already carries: a client usually sends
+  // its request right after connecting, and by the time the connection is
+  // accepted the request is there. Answering it at once saves the wake-up
+  // for it, and a "Connection: close" request answered in full never
+  // enters the epoll set (no EPOLL_CTL_ADD, no EPOLL_CTL_DEL). A connection
+  // that sent nothing yet costs one recv() that finds nothing.
   void Add(int fd, std::string remote) {
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto c = std::make_unique<Connection>();
-    c->fd = fd;
-    c->id = next_id_++;
-    c->remote = std::move(remote);
-    c->opened = now_;
-    c->last_activity = now_;
-    SetDeadline(*c, c->last_activity + options_.request_timeout);
-    epoll_event ev{};
-    ev.events = kReadEvents;
-    ev.data.u64 = c->id;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      close(fd);
-      return;
-    }
-    c->events = kReadEvents;
-    Peer& peer = peers_[c->remote];
+    auto owned = std::make_unique<Connection>();
+    Connection& c = *owned;
+    c.fd = fd;
+    c.id = next_id_++;
+    c.remote = std::move(remote);
+    c.opened = now_;
+    c.last_activity = now_;
+    SetDeadline(c, c.last_activity + options_.request_timeout);
+    Peer& peer = peers_[c.remote];
     counters_->accepted.fetch_add(1);
     counters_->open.fetch_add(1);
     ++peer.count;
@@ -740,8 +743,11 @@ class ProbeServer::Loop {
       }
       peer.silent.swap(kept);
     }
-    peer.silent.push_back(c->id);
-    conns_.emplace(c->id, std::move(c));
+    peer.silent.push_back(c.id);
+    conns_.emplace(c.id, std::move(owned));
+    if (!ReadSome(c, /*peer_hung_up=*/false)) return;
+    if (!Pump(c)) return;
+    UpdateInterest(c);
   }
 
   // The oldest connection of `peer` that never sent a byte, or nullptr.
@@ -855,7 +861,9 @@ class ProbeServer::Loop {
   void Close(uint64_t id, bool reset = false) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
+    if (it->second->registered) {
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
+    }
     if (reset) {
       CloseWithReset(it->second->fd);
     } else {
@@ -1231,11 +1239,15 @@ class ProbeServer::Loop {
       Close(c.id);
       return false;
     }
-    if (c.out_pos < c.out.size()) return true;
+    if (c.out_pos < c.out.size()) {
+      NoDelay(c);
+      return true;
+    }
     c.out.clear();
     c.out_pos = 0;
     const absl::Time now = now_;
     if (c.streaming) {
+      NoDelay(c);
       SetDeadline(c, now + kStreamKeepalive);
       return true;
     }
@@ -1254,6 +1266,7 @@ class ProbeServer::Loop {
       SetDeadline(c, now + kLinger);
       return true;
     }
+    NoDelay(c);
     c.idle = c.in.empty();
     SetDeadline(
         c, now + (c.idle ? options_.idle_timeout : options_.request_timeout));
@@ -1272,12 +1285,32 @@ class ProbeServer::Loop {
         want |= kReadEvents;
       }
     }
-    if (want == c.events) return;
+    if (c.registered && want == c.events) return;
     epoll_event ev{};
     ev.events = want;
     ev.data.u64 = c.id;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+    if (c.registered) {
+      epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+    } else if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev) == 0) {
+      c.registered = true;
+    } else {
+      // Out of memory for the epoll set: the connection could never be
+      // served.
+      Close(c.id);
+      return;
+    }
     c.events = want;
+  }
+
+  // Before a connection's second answer, or the rest of one the socket
+  // did not take at once: without it Nagle's algorithm would hold a small
+  // write behind an unacknowledged one (a pipelined answer, an event of a
+  // stream). A single answer written whole and then closed never needs it.
+  static void NoDelay(Connection& c) {
+    if (c.nodelay) return;
+    const int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c.nodelay = true;
   }
 
   void DrainCompletions() {
