@@ -4,7 +4,8 @@
  * Waits are bounded polls on a condition, never fixed sleeps. Exits non-zero
  * on the first failed expectation. */
 
-#define _POSIX_C_SOURCE 200809L
+/* memmem() is a GNU extension; _GNU_SOURCE also gives POSIX.1-2008. */
+#define _GNU_SOURCE
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
